@@ -1,0 +1,499 @@
+//! HTTP/1.1 chunked transfer coding (RFC 9112 section 7.1) with trailer fields.
+//!
+//! The encoder copies no payload: a chunk is a [`Buf`] chain of a stack-allocated hex size line,
+//! the payload `Bytes` and `\r\n`, ready for a vectored write. The decoder is incremental and
+//! hands out payload as slices of the input buffer.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// Longest chunk-size line accepted, extensions included.
+const MAX_SIZE_LINE: usize = 4096;
+/// Largest trailer section accepted.
+const MAX_TRAILER_SECTION: usize = 16 * 1024;
+/// Most trailer fields accepted.
+const MAX_TRAILER_FIELDS: usize = 64;
+
+/// The size line of one chunk: up to 16 hex digits and `\r\n`, on the stack.
+#[derive(Debug, Clone)]
+pub struct ChunkSizeLine {
+    bytes: [u8; 18],
+    pos: u8,
+}
+
+impl ChunkSizeLine {
+    fn new(len: usize) -> Self {
+        let mut bytes = [0u8; 18];
+        let digits = format_hex(len as u64, &mut bytes[..16]);
+        let start = 16 - digits;
+        bytes[16] = b'\r';
+        bytes[17] = b'\n';
+        ChunkSizeLine {
+            bytes,
+            pos: start as u8,
+        }
+    }
+}
+
+fn format_hex(mut n: u64, out: &mut [u8]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut len = 0;
+    loop {
+        out[out.len() - 1 - len] = HEX[(n & 0xf) as usize];
+        len += 1;
+        n >>= 4;
+        if n == 0 {
+            return len;
+        }
+    }
+}
+
+impl Buf for ChunkSizeLine {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos as usize
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.bytes[self.pos as usize..]
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        assert!(
+            cnt <= self.remaining(),
+            "advance past the end of a chunk size line"
+        );
+        self.pos += cnt as u8;
+    }
+}
+
+/// One encoded chunk: size line, payload, CRLF.
+pub type EncodedChunk = bytes::buf::Chain<bytes::buf::Chain<ChunkSizeLine, Bytes>, &'static [u8]>;
+
+/// Frames `data` as one chunk without copying it.
+///
+/// An empty `data` would be read as the last chunk, so callers skip empty payloads; this
+/// function encodes exactly what it is given.
+///
+/// ```
+/// use bytes::{Buf, Bytes};
+/// let mut chunk = lambda_stream::wire::encode_chunk(Bytes::from_static(b"hello, world"));
+/// assert_eq!(chunk.copy_to_bytes(chunk.remaining()), &b"c\r\nhello, world\r\n"[..]);
+/// ```
+pub fn encode_chunk(data: Bytes) -> EncodedChunk {
+    ChunkSizeLine::new(data.len()).chain(data).chain(b"\r\n")
+}
+
+/// Encodes the last chunk and the trailer section. Field names are written in title case
+/// (`Lambda-Runtime-Function-Error-Type`), as AWS's own runtime clients write them.
+///
+/// ```
+/// use lambda_stream::wire::encode_last_chunk;
+/// let mut trailers = http::HeaderMap::new();
+/// trailers.insert("x-checksum", "abc".parse()?);
+/// assert_eq!(&encode_last_chunk(&trailers)[..], b"0\r\nX-Checksum: abc\r\n\r\n");
+/// assert_eq!(&encode_last_chunk(&http::HeaderMap::new())[..], b"0\r\n\r\n");
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+pub fn encode_last_chunk(trailers: &HeaderMap) -> Bytes {
+    let mut out = Vec::with_capacity(5 + trailers.len() * 64);
+    out.extend_from_slice(b"0\r\n");
+    for (name, value) in trailers {
+        write_title_case(name.as_str(), &mut out);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Bytes::from(out)
+}
+
+/// Writes a lower-case field name in title case: `lambda-runtime` -> `Lambda-Runtime`.
+pub(crate) fn write_title_case(name: &str, out: &mut Vec<u8>) {
+    let mut upper = true;
+    for byte in name.bytes() {
+        out.push(if upper {
+            byte.to_ascii_uppercase()
+        } else {
+            byte
+        });
+        upper = byte == b'-';
+    }
+}
+
+/// What the chunked decoder found next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkedEvent {
+    /// Payload bytes (a whole chunk or the part of one received so far).
+    Data(Bytes),
+    /// The last chunk and its trailer fields (empty when none): the body is complete.
+    End(HeaderMap),
+}
+
+/// Why chunked input is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChunkedError {
+    /// The chunk-size line is not hex digits (optionally followed by `;extensions`).
+    #[error("invalid chunk size line")]
+    InvalidChunkSize,
+    /// The chunk size does not fit in 64 bits.
+    #[error("chunk size overflows 64 bits")]
+    ChunkSizeOverflow,
+    /// The chunk-size line is longer than 4096 bytes.
+    #[error("chunk size line longer than {MAX_SIZE_LINE} bytes")]
+    SizeLineTooLong,
+    /// A chunk's payload is not followed by `\r\n`.
+    #[error("chunk payload not followed by CRLF")]
+    MissingChunkCrlf,
+    /// The trailer section is over 16 KiB or holds over 64 fields.
+    #[error(
+        "trailer section larger than {MAX_TRAILER_SECTION} bytes or {MAX_TRAILER_FIELDS} fields"
+    )]
+    TrailersTooLarge,
+    /// A trailer field is not `name: value`.
+    #[error("invalid trailer field")]
+    InvalidTrailer,
+    /// Input arrived after the last chunk.
+    #[error("data after the end of the chunked body")]
+    DataAfterEnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    SizeLine,
+    Data(u64),
+    DataCrlf,
+    Trailers,
+    Done,
+}
+
+/// Incremental decoder of a chunked body, trailers included.
+///
+/// Append input to a `BytesMut` and call [`decode`](Self::decode) until it returns `Ok(None)`
+/// (needs more input). Payload comes out as it arrives, split wherever the input was split.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use lambda_stream::wire::{ChunkedDecoder, ChunkedEvent};
+/// let mut decoder = ChunkedDecoder::new();
+/// let mut buf = BytesMut::from(&b"5\r\nhello\r\n0\r\nX-Done: yes\r\n\r\n"[..]);
+/// assert_eq!(decoder.decode(&mut buf)?, Some(ChunkedEvent::Data("hello".into())));
+/// let Some(ChunkedEvent::End(trailers)) = decoder.decode(&mut buf)? else { panic!() };
+/// assert_eq!(trailers["x-done"], "yes");
+/// # Ok::<(), lambda_stream::wire::ChunkedError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChunkedDecoder {
+    state: State,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChunkedDecoder {
+    /// A decoder at the start of a chunked body.
+    pub fn new() -> Self {
+        ChunkedDecoder {
+            state: State::SizeLine,
+        }
+    }
+
+    /// True once the last chunk and trailers were decoded.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decodes the next event from the front of `buf`, consuming what it used.
+    ///
+    /// # Errors
+    /// A [`ChunkedError`] for malformed input; the decoder should not be used again.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<ChunkedEvent>, ChunkedError> {
+        loop {
+            match self.state {
+                State::SizeLine => {
+                    let Some(line_end) = find_crlf(buf, MAX_SIZE_LINE)? else {
+                        return Ok(None);
+                    };
+                    let size = parse_size_line(&buf[..line_end])?;
+                    buf.advance(line_end + 2);
+                    self.state = if size == 0 {
+                        State::Trailers
+                    } else {
+                        State::Data(size)
+                    };
+                }
+                State::Data(remaining) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let take = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    let data = buf.split_to(take).freeze();
+                    let left = remaining - take as u64;
+                    self.state = if left == 0 {
+                        State::DataCrlf
+                    } else {
+                        State::Data(left)
+                    };
+                    return Ok(Some(ChunkedEvent::Data(data)));
+                }
+                State::DataCrlf => {
+                    if buf.len() < 2 {
+                        if buf.first().is_some_and(|&b| b != b'\r') {
+                            return Err(ChunkedError::MissingChunkCrlf);
+                        }
+                        return Ok(None);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err(ChunkedError::MissingChunkCrlf);
+                    }
+                    buf.advance(2);
+                    self.state = State::SizeLine;
+                }
+                State::Trailers => {
+                    let Some(section_len) = find_trailer_section_end(buf)? else {
+                        return Ok(None);
+                    };
+                    let trailers = parse_trailers(&buf[..section_len])?;
+                    buf.advance(section_len);
+                    self.state = State::Done;
+                    return Ok(Some(ChunkedEvent::End(trailers)));
+                }
+                State::Done => {
+                    return if buf.is_empty() {
+                        Ok(None)
+                    } else {
+                        Err(ChunkedError::DataAfterEnd)
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn find_crlf(buf: &[u8], max: usize) -> Result<Option<usize>, ChunkedError> {
+    match buf.windows(2).position(|w| w == b"\r\n") {
+        Some(pos) if pos <= max => Ok(Some(pos)),
+        Some(_) => Err(ChunkedError::SizeLineTooLong),
+        None if buf.len() > max => Err(ChunkedError::SizeLineTooLong),
+        None => Ok(None),
+    }
+}
+
+fn parse_size_line(line: &[u8]) -> Result<u64, ChunkedError> {
+    let digits = line.split(|&b| b == b';').next().unwrap_or_default();
+    let digits = digits.trim_ascii();
+    if digits.is_empty() {
+        return Err(ChunkedError::InvalidChunkSize);
+    }
+    let mut size: u64 = 0;
+    for &digit in digits {
+        let value = (digit as char)
+            .to_digit(16)
+            .ok_or(ChunkedError::InvalidChunkSize)?;
+        size = size
+            .checked_mul(16)
+            .and_then(|s| s.checked_add(u64::from(value)))
+            .ok_or(ChunkedError::ChunkSizeOverflow)?;
+    }
+    Ok(size)
+}
+
+/// Length of the trailer section including its final empty line, once it is all in `buf`.
+fn find_trailer_section_end(buf: &[u8]) -> Result<Option<usize>, ChunkedError> {
+    if buf.starts_with(b"\r\n") {
+        return Ok(Some(2));
+    }
+    match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(pos) if pos + 4 <= MAX_TRAILER_SECTION => Ok(Some(pos + 4)),
+        Some(_) => Err(ChunkedError::TrailersTooLarge),
+        None if buf.len() > MAX_TRAILER_SECTION => Err(ChunkedError::TrailersTooLarge),
+        None => Ok(None),
+    }
+}
+
+fn parse_trailers(section: &[u8]) -> Result<HeaderMap, ChunkedError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILER_FIELDS];
+    match httparse::parse_headers(section, &mut fields) {
+        Ok(httparse::Status::Complete((_, parsed))) => {
+            let mut trailers = HeaderMap::with_capacity(parsed.len());
+            for field in parsed {
+                let name = HeaderName::from_bytes(field.name.as_bytes())
+                    .map_err(|_| ChunkedError::InvalidTrailer)?;
+                let value = HeaderValue::from_bytes(field.value)
+                    .map_err(|_| ChunkedError::InvalidTrailer)?;
+                trailers.append(name, value);
+            }
+            Ok(trailers)
+        }
+        Ok(httparse::Status::Partial) => Err(ChunkedError::InvalidTrailer),
+        Err(httparse::Error::TooManyHeaders) => Err(ChunkedError::TrailersTooLarge),
+        Err(_) => Err(ChunkedError::InvalidTrailer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode_all(chunks: &[Vec<u8>], trailers: &HeaderMap) -> Vec<u8> {
+        let mut out = Vec::new();
+        for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+            let mut encoded = encode_chunk(Bytes::copy_from_slice(chunk));
+            while encoded.has_remaining() {
+                let piece = encoded.chunk().to_vec();
+                encoded.advance(piece.len());
+                out.extend_from_slice(&piece);
+            }
+        }
+        out.extend_from_slice(&encode_last_chunk(trailers));
+        out
+    }
+
+    /// Feeds `wire` in two parts split at `split`; returns the body and the trailers.
+    fn decode_split(
+        wire: &[u8],
+        split: usize,
+    ) -> Result<(Vec<u8>, Option<HeaderMap>), ChunkedError> {
+        let mut decoder = ChunkedDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut body = Vec::new();
+        let mut end = None;
+        for part in [&wire[..split], &wire[split..]] {
+            buf.extend_from_slice(part);
+            while let Some(event) = decoder.decode(&mut buf)? {
+                match event {
+                    ChunkedEvent::Data(data) => body.extend_from_slice(&data),
+                    ChunkedEvent::End(trailers) => end = Some(trailers),
+                }
+            }
+        }
+        Ok((body, end))
+    }
+
+    #[test]
+    fn golden_chunk_sizes() {
+        let line = |n: usize| ChunkSizeLine::new(n).chunk().to_vec();
+        assert_eq!(line(1), b"1\r\n");
+        assert_eq!(line(0x10), b"10\r\n");
+        assert_eq!(line(65536), b"10000\r\n");
+        assert_eq!(line(usize::MAX), b"ffffffffffffffff\r\n");
+    }
+
+    #[test]
+    fn golden_error_trailers_in_title_case() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert(
+            "lambda-runtime-function-error-type",
+            HeaderValue::from_static("Function.StreamError"),
+        );
+        trailers.insert(
+            "lambda-runtime-function-error-body",
+            HeaderValue::from_static("e30="),
+        );
+        assert_eq!(
+            &encode_last_chunk(&trailers)[..],
+            &b"0\r\nLambda-Runtime-Function-Error-Type: Function.StreamError\r\nLambda-Runtime-Function-Error-Body: e30=\r\n\r\n"[..]
+        );
+    }
+
+    #[test]
+    fn decodes_extensions_and_upper_case_hex() {
+        let wire = b"A;name=value\r\n0123456789\r\n0\r\n\r\n";
+        let (body, trailers) = decode_split(wire, wire.len()).unwrap();
+        assert_eq!(body, b"0123456789");
+        assert_eq!(trailers, Some(HeaderMap::new()));
+    }
+
+    #[test]
+    fn typed_errors() {
+        let cases: [(&[u8], ChunkedError); 6] = [
+            (b"xyz\r\n", ChunkedError::InvalidChunkSize),
+            (b"\r\n", ChunkedError::InvalidChunkSize),
+            (b"10000000000000000\r\n", ChunkedError::ChunkSizeOverflow),
+            (b"1\r\naXY", ChunkedError::MissingChunkCrlf),
+            (b"0\r\nno colon here\r\n\r\n", ChunkedError::InvalidTrailer),
+            (b"0\r\n\r\nextra", ChunkedError::DataAfterEnd),
+        ];
+        for (wire, expected) in cases {
+            assert_eq!(
+                decode_split(wire, wire.len()).unwrap_err(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
+        }
+        let long = vec![b'1'; MAX_SIZE_LINE + 1];
+        assert_eq!(
+            decode_split(&long, long.len()).unwrap_err(),
+            ChunkedError::SizeLineTooLong
+        );
+        let mut big_trailers = b"0\r\n".to_vec();
+        big_trailers.extend(std::iter::repeat_n(b'a', MAX_TRAILER_SECTION + 1));
+        assert_eq!(
+            decode_split(&big_trailers, big_trailers.len()).unwrap_err(),
+            ChunkedError::TrailersTooLarge
+        );
+    }
+
+    #[test]
+    fn truncated_input_is_not_an_end() {
+        let wire = b"5\r\nhello\r\n";
+        let (body, end) = decode_split(wire, 3).unwrap();
+        assert_eq!(body, b"hello");
+        assert_eq!(end, None);
+    }
+
+    #[test]
+    fn decode_with_input_split_at_every_byte() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-a", HeaderValue::from_static("1"));
+        trailers.append("x-a", HeaderValue::from_static("2"));
+        let chunks = vec![b"hello".to_vec(), vec![0; 300], b"\r\n0\r\n".to_vec()];
+        let wire = encode_all(&chunks, &trailers);
+        for split in 0..=wire.len() {
+            let (body, end) = decode_split(&wire, split).unwrap();
+            assert_eq!(body, chunks.concat(), "split at {split}");
+            assert_eq!(end.as_ref(), Some(&trailers), "split at {split}");
+        }
+    }
+
+    fn arb_trailers() -> impl Strategy<Value = HeaderMap> {
+        proptest::collection::vec(("x-[a-z]{1,10}", "[!-~]([ -~]{0,20}[!-~])?"), 0..4).prop_map(
+            |fields| {
+                let mut map = HeaderMap::new();
+                for (name, value) in fields {
+                    map.append(
+                        HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                        HeaderValue::from_str(&value).unwrap(),
+                    );
+                }
+                map
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn chunked_round_trips(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..8),
+            trailers in arb_trailers(),
+            split in any::<prop::sample::Index>(),
+        ) {
+            let wire = encode_all(&chunks, &trailers);
+            let (body, end) = decode_split(&wire, split.index(wire.len() + 1)).unwrap();
+            prop_assert_eq!(body, chunks.concat());
+            prop_assert_eq!(end, Some(trailers));
+        }
+
+        #[test]
+        fn decoder_never_panics(input in proptest::collection::vec(any::<u8>(), 0..300), split in any::<prop::sample::Index>()) {
+            let _ = decode_split(&input, split.index(input.len() + 1));
+        }
+    }
+}

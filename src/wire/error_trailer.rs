@@ -1,0 +1,345 @@
+//! Function errors and their two wire forms: the `/error` request body and the
+//! `Lambda-Runtime-Function-Error-Type` / `-Body` trailer fields of a streamed response.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+/// Trailer field that carries the error type of a mid-stream failure.
+pub const ERROR_TYPE_TRAILER: HeaderName =
+    HeaderName::from_static("lambda-runtime-function-error-type");
+/// Trailer field that carries the base64 JSON error body of a mid-stream failure.
+pub const ERROR_BODY_TRAILER: HeaderName =
+    HeaderName::from_static("lambda-runtime-function-error-body");
+
+/// An error type Lambda accepts: `(Runtime|Function)\.[A-Z][a-zA-Z]+`.
+///
+/// Lambda rewrites any other value to `Runtime.Unknown`, so this type refuses it up front.
+///
+/// ```
+/// use lambda_stream::wire::ErrorType;
+/// assert!(ErrorType::new("Function.UpstreamTimeout").is_ok());
+/// assert!(ErrorType::new("unhandled").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ErrorType(Cow<'static, str>);
+
+/// The string given to [`ErrorType::new`] does not match `(Runtime|Function)\.[A-Z][a-zA-Z]+`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Lambda error type {value:?}: it must match (Runtime|Function)\\.[A-Z][a-zA-Z]+")]
+pub struct InvalidErrorType {
+    /// The rejected value.
+    pub value: String,
+}
+
+impl ErrorType {
+    /// A handler returned an error before the first body byte.
+    pub const HANDLER_ERROR: ErrorType = ErrorType(Cow::Borrowed("Function.HandlerError"));
+    /// The body stream failed after the head was sent.
+    pub const STREAM_ERROR: ErrorType = ErrorType(Cow::Borrowed("Function.StreamError"));
+    /// The handler or its body stream panicked.
+    pub const PANIC: ErrorType = ErrorType(Cow::Borrowed("Function.Panic"));
+    /// The response did not fit its byte budget.
+    pub const RESPONSE_SIZE_TOO_LARGE: ErrorType =
+        ErrorType(Cow::Borrowed("Function.ResponseSizeTooLarge"));
+    /// The invocation event could not be turned into a request.
+    pub const INVALID_EVENT: ErrorType = ErrorType(Cow::Borrowed("Runtime.InvalidEvent"));
+    /// What Lambda substitutes for an invalid error type.
+    pub const UNKNOWN: ErrorType = ErrorType(Cow::Borrowed("Runtime.Unknown"));
+
+    /// Validates `value` as a Lambda error type.
+    ///
+    /// # Errors
+    /// [`InvalidErrorType`] when `value` does not match `(Runtime|Function)\.[A-Z][a-zA-Z]+`.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidErrorType> {
+        let value = value.into();
+        if is_valid_error_type(&value) {
+            Ok(ErrorType(Cow::Owned(value)))
+        } else {
+            Err(InvalidErrorType { value })
+        }
+    }
+
+    /// The error type as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_valid_error_type(value: &str) -> bool {
+    let rest = value
+        .strip_prefix("Runtime.")
+        .or_else(|| value.strip_prefix("Function."));
+    let Some(rest) = rest else { return false };
+    let mut chars = rest.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
+        && rest.len() >= 2
+        && chars.all(|c| c.is_ascii_alphabetic())
+}
+
+/// A failure reported to Lambda: an error type and a human-readable message.
+///
+/// Return it (or any error) from a handler or a body stream. Before the first body byte it is
+/// posted to `/error` (a Function URL client sees `502`); after it, it ends the stream with real
+/// HTTP trailer fields. Other error types are converted with [`FunctionError::from_error`].
+///
+/// ```
+/// use lambda_stream::wire::{ErrorType, FunctionError};
+/// let err = FunctionError::new(ErrorType::new("Function.UpstreamTimeout")?, "db took 30 s");
+/// assert_eq!(err.error_type().as_str(), "Function.UpstreamTimeout");
+/// # Ok::<(), lambda_stream::wire::InvalidErrorType>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    error_type: ErrorType,
+    message: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "errorType")]
+    error_type: Cow<'a, str>,
+    #[serde(rename = "errorMessage")]
+    error_message: Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct ErrorRequestBody<'a> {
+    #[serde(rename = "errorMessage")]
+    error_message: &'a str,
+    #[serde(rename = "errorType")]
+    error_type: &'a str,
+    #[serde(rename = "stackTrace")]
+    stack_trace: [&'a str; 0],
+}
+
+impl FunctionError {
+    /// An error of the given type.
+    pub fn new(error_type: ErrorType, message: impl Into<String>) -> Self {
+        FunctionError {
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// Converts any error: a [`FunctionError`] inside the box is kept as it is, anything else
+    /// gets `default_type` and its display text followed by its `source()` chain.
+    pub fn from_error(
+        error: Box<dyn std::error::Error + Send + Sync>,
+        default_type: ErrorType,
+    ) -> Self {
+        match error.downcast::<FunctionError>() {
+            Ok(function_error) => *function_error,
+            Err(other) => FunctionError::new(default_type, error_chain_text(other.as_ref())),
+        }
+    }
+
+    /// Builds the error reported for a caught panic payload.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        FunctionError::new(ErrorType::PANIC, format!("handler panicked: {text}"))
+    }
+
+    /// The error type.
+    pub fn error_type(&self) -> &ErrorType {
+        &self.error_type
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The `/runtime/invocation/{id}/error` request body:
+    /// `{"errorMessage":..,"errorType":..,"stackTrace":[]}`.
+    ///
+    /// ```
+    /// use lambda_stream::wire::{ErrorType, FunctionError};
+    /// let body = FunctionError::new(ErrorType::HANDLER_ERROR, "boom").to_error_request_body();
+    /// assert_eq!(&body[..], br#"{"errorMessage":"boom","errorType":"Function.HandlerError","stackTrace":[]}"#);
+    /// ```
+    pub fn to_error_request_body(&self) -> Vec<u8> {
+        let body = ErrorRequestBody {
+            error_message: &self.message,
+            error_type: self.error_type.as_str(),
+            stack_trace: [],
+        };
+        // A struct of strings always serialises.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// The trailer fields that end a failed stream: the type, and the base64 (standard
+    /// alphabet) of `{"errorType":..,"errorMessage":..}`, so no CR/LF can break the framing.
+    pub fn to_trailers(&self) -> HeaderMap {
+        let json = serde_json::to_vec(&ErrorBody {
+            error_type: Cow::Borrowed(self.error_type.as_str()),
+            error_message: Cow::Borrowed(&self.message),
+        })
+        .unwrap_or_default();
+        let mut trailers = HeaderMap::with_capacity(2);
+        // Both values are ASCII by construction (validated type, base64 text).
+        if let Ok(value) = HeaderValue::from_str(self.error_type.as_str()) {
+            trailers.insert(ERROR_TYPE_TRAILER, value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&BASE64.encode(json)) {
+            trailers.insert(ERROR_BODY_TRAILER, value);
+        }
+        trailers
+    }
+
+    /// Reads the error fields back from a trailer section, as Lambda does: `None` when there is
+    /// no error type field; an invalid type becomes `Runtime.Unknown`; a body that is not base64
+    /// JSON is kept as the raw message text.
+    pub fn from_trailers(trailers: &HeaderMap) -> Option<FunctionError> {
+        let raw_type = trailers.get(ERROR_TYPE_TRAILER)?;
+        let error_type = raw_type
+            .to_str()
+            .ok()
+            .and_then(|t| ErrorType::new(t).ok())
+            .unwrap_or(ErrorType::UNKNOWN);
+        let message = trailers
+            .get(ERROR_BODY_TRAILER)
+            .map(|body| decode_error_body(body.as_bytes()))
+            .unwrap_or_default();
+        Some(FunctionError::new(error_type, message))
+    }
+}
+
+fn decode_error_body(raw: &[u8]) -> String {
+    BASE64
+        .decode(raw)
+        .ok()
+        .and_then(|json| {
+            serde_json::from_slice::<ErrorBody<'_>>(&json)
+                .ok()
+                .map(|b| b.error_message.into_owned())
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for FunctionError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_type_validation_follows_lambda_pattern() {
+        for ok in [
+            "Function.Xy",
+            "Runtime.Unknown",
+            "Function.ResponseSizeTooLarge",
+        ] {
+            assert!(ErrorType::new(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Function.",
+            "Function.X",
+            "Function.x",
+            "Function.A1",
+            "Function.A_B",
+            "Other.Abc",
+            "unhandled",
+            "function.Abc",
+            "Function.Ab\r\nX: y",
+        ] {
+            assert_eq!(
+                ErrorType::new(bad),
+                Err(InvalidErrorType {
+                    value: bad.to_owned()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn constants_are_valid() {
+        for t in [
+            ErrorType::HANDLER_ERROR,
+            ErrorType::STREAM_ERROR,
+            ErrorType::PANIC,
+            ErrorType::RESPONSE_SIZE_TOO_LARGE,
+            ErrorType::INVALID_EVENT,
+            ErrorType::UNKNOWN,
+        ] {
+            assert!(is_valid_error_type(t.as_str()), "{t}");
+        }
+    }
+
+    #[test]
+    fn trailer_golden_values() {
+        let err = FunctionError::new(ErrorType::STREAM_ERROR, "line1\r\nline2");
+        let trailers = err.to_trailers();
+        assert_eq!(trailers[ERROR_TYPE_TRAILER], "Function.StreamError");
+        // base64 of {"errorType":"Function.StreamError","errorMessage":"line1\r\nline2"}
+        assert_eq!(
+            trailers[ERROR_BODY_TRAILER],
+            "eyJlcnJvclR5cGUiOiJGdW5jdGlvbi5TdHJlYW1FcnJvciIsImVycm9yTWVzc2FnZSI6ImxpbmUxXHJcbmxpbmUyIn0="
+        );
+        assert_eq!(FunctionError::from_trailers(&trailers), Some(err));
+    }
+
+    #[test]
+    fn trailers_decode_like_lambda() {
+        assert_eq!(FunctionError::from_trailers(&HeaderMap::new()), None);
+        let mut trailers = HeaderMap::new();
+        trailers.insert(ERROR_TYPE_TRAILER, HeaderValue::from_static("unhandled"));
+        trailers.insert(ERROR_BODY_TRAILER, HeaderValue::from_static("not base64!"));
+        let err = FunctionError::from_trailers(&trailers).unwrap();
+        assert_eq!(err.error_type(), &ErrorType::UNKNOWN);
+        assert_eq!(err.message(), "not base64!");
+    }
+
+    #[test]
+    fn from_error_keeps_function_errors_and_chains_others() {
+        let inner = FunctionError::new(ErrorType::PANIC, "x");
+        assert_eq!(
+            FunctionError::from_error(Box::new(inner.clone()), ErrorType::STREAM_ERROR),
+            inner
+        );
+        let io = std::io::Error::other("disk gone");
+        let err = FunctionError::from_error(Box::new(io), ErrorType::STREAM_ERROR);
+        assert_eq!(err.error_type(), &ErrorType::STREAM_ERROR);
+        assert_eq!(err.message(), "disk gone");
+    }
+
+    #[test]
+    fn panic_payloads_become_messages() {
+        let err = FunctionError::from_panic(&"boom");
+        assert_eq!(err.message(), "handler panicked: boom");
+        let err = FunctionError::from_panic(&String::from("owned"));
+        assert_eq!(err.message(), "handler panicked: owned");
+    }
+}

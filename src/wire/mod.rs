@@ -1,0 +1,37 @@
+//! The Lambda response-streaming wire format, sans-IO: no sockets, no runtime, only bytes in
+//! and bytes out. The function side and the emulator both speak through these types, and tests
+//! decode what any runtime sends with them.
+//!
+//! - [`encode_prelude`] / [`PreludeDecoder`]: the JSON head and the 8-NUL delimiter.
+//! - [`encode_chunk`] / [`encode_last_chunk`] / [`ChunkedDecoder`]: HTTP/1.1 chunked framing with
+//!   trailers.
+//! - [`FunctionError`]: the `/error` body and the `Lambda-Runtime-Function-Error-*` trailers.
+//! - [`request_from_event`] / [`event_from_request`]: Function URL payload format 2.0.
+//! - [`encode_buffered_response`] / [`decode_buffered_response`]: the `BUFFERED` response JSON.
+
+mod buffered;
+mod chunked;
+mod error_trailer;
+mod event;
+mod head;
+mod prelude;
+
+pub use buffered::{
+    BUFFERED_RESPONSE_LIMIT, BufferedResponseError, decode_buffered_response,
+    encode_buffered_response,
+};
+pub use chunked::{
+    ChunkSizeLine, ChunkedDecoder, ChunkedError, ChunkedEvent, EncodedChunk, encode_chunk,
+    encode_last_chunk,
+};
+pub use error_trailer::{
+    ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, ErrorType, FunctionError, InvalidErrorType,
+};
+pub use event::{
+    EventContext, EventError, RawInvoke, RequestContext, event_from_request, request_from_event,
+};
+pub use head::ResponseHead;
+pub use prelude::{
+    HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
+    PreludeError, encode_prelude,
+};
