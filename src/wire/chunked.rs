@@ -201,6 +201,12 @@ impl ChunkedDecoder {
         }
     }
 
+    /// True while part of the current chunk's payload is still to come (the last
+    /// [`ChunkedEvent::Data`] was a piece of a chunk, not its end).
+    pub fn in_chunk(&self) -> bool {
+        matches!(self.state, State::Data(_))
+    }
+
     /// True once the last chunk and trailers were decoded.
     pub fn is_done(&self) -> bool {
         self.state == State::Done

@@ -48,6 +48,10 @@ impl ErrorType {
         ErrorType(Cow::Borrowed("Function.ResponseSizeTooLarge"));
     /// The invocation event could not be turned into a request.
     pub const INVALID_EVENT: ErrorType = ErrorType(Cow::Borrowed("Runtime.InvalidEvent"));
+    /// The handler's response head cannot be encoded (a non-UTF-8 header, a head over 16 KiB).
+    pub const INVALID_RESPONSE: ErrorType = ErrorType(Cow::Borrowed("Function.InvalidResponse"));
+    /// The start-up step failed.
+    pub const INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Function.InitError"));
     /// What Lambda substitutes for an invalid error type.
     pub const UNKNOWN: ErrorType = ErrorType(Cow::Borrowed("Runtime.Unknown"));
 
@@ -292,6 +296,8 @@ mod tests {
             ErrorType::PANIC,
             ErrorType::RESPONSE_SIZE_TOO_LARGE,
             ErrorType::INVALID_EVENT,
+            ErrorType::INVALID_RESPONSE,
+            ErrorType::INIT_ERROR,
             ErrorType::UNKNOWN,
         ] {
             assert!(is_valid_error_type(t.as_str()), "{t}");

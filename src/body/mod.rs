@@ -1,0 +1,252 @@
+//! The response body a handler returns, and the ways to make one.
+
+mod channel;
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use tokio::io::AsyncRead;
+
+use crate::BoxError;
+use crate::wire::{ErrorType, FunctionError};
+
+pub use channel::{BodyClosed, BodySender};
+
+/// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
+/// memory flat and first bytes early.
+pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
+
+/// A streamed response body: a sequence of byte chunks that may end with an error.
+///
+/// Every chunk is sent as soon as it is produced (one HTTP chunk each); empty chunks are skipped,
+/// since an empty chunk would end a chunked body. An error ends the stream: before the first
+/// byte it becomes a function error, after it real trailer fields; nothing is sent after it.
+///
+/// ```
+/// use lambda_stream::Body;
+/// use futures_util::stream;
+///
+/// let from_text = Body::from("hello");
+/// let from_stream = Body::from_stream(stream::iter([Ok::<_, std::io::Error>("a"), Ok("b")]));
+/// let (sender, from_channel) = Body::channel();
+/// # drop((from_text, from_stream, sender, from_channel));
+/// ```
+#[must_use = "a body does nothing unless returned in a response"]
+pub struct Body {
+    inner: Inner,
+}
+
+enum Inner {
+    Once(Option<Bytes>),
+    Stream(BoxStream<'static, Result<Bytes, FunctionError>>),
+}
+
+impl Body {
+    /// A body with no bytes.
+    pub fn empty() -> Self {
+        Body {
+            inner: Inner::Once(None),
+        }
+    }
+
+    /// A body from any stream of byte chunks. An `Err` item ends the body with that error:
+    /// a [`FunctionError`] keeps its type, any other error is reported as
+    /// `Function.StreamError` with its message.
+    pub fn from_stream<S, B, E>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<B, E>> + Send + 'static,
+        B: Into<Bytes> + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let stream = stream
+            .map_ok(Into::into)
+            .map_err(|e| FunctionError::from_error(e.into(), ErrorType::STREAM_ERROR));
+        Body {
+            inner: Inner::Stream(stream.boxed()),
+        }
+    }
+
+    /// A body read from an [`AsyncRead`] (a file, a child process, a decompressor) in chunks of
+    /// up to [`DEFAULT_READ_CAPACITY`] bytes; a read error ends the body with
+    /// `Function.StreamError`.
+    pub fn from_reader<R>(reader: R) -> Self
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        Self::from_reader_with_capacity(reader, DEFAULT_READ_CAPACITY)
+    }
+
+    /// Like [`Body::from_reader`] with a chosen read size.
+    pub fn from_reader_with_capacity<R>(reader: R, capacity: usize) -> Self
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        Self::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            capacity.max(1),
+        ))
+    }
+
+    /// A body fed from a task through a [`BodySender`], holding up to 16 chunks before
+    /// `send` waits (backpressure: a slow client slows the producer, memory stays flat).
+    ///
+    /// ```
+    /// # async fn example() -> Result<(), lambda_stream::BodyClosed> {
+    /// let (sender, body) = lambda_stream::Body::channel();
+    /// tokio::spawn(async move {
+    ///     for step in 0..3 {
+    ///         if sender.send(format!("step {step}\n")).await.is_err() {
+    ///             return; // the response ended early: stop working
+    ///         }
+    ///     }
+    /// });
+    /// # drop(body); Ok(()) }
+    /// ```
+    pub fn channel() -> (BodySender, Body) {
+        Self::channel_with_capacity(16)
+    }
+
+    /// Like [`Body::channel`], buffering up to `capacity` chunks (at least 1).
+    pub fn channel_with_capacity(capacity: usize) -> (BodySender, Body) {
+        let (sender, receiver) = channel::pair(capacity);
+        (
+            sender,
+            Body {
+                inner: Inner::Stream(receiver.boxed()),
+            },
+        )
+    }
+
+    /// The exact length when the body is a single known buffer.
+    pub fn exact_len(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::Once(data) => Some(data.as_ref().map_or(0, Bytes::len)),
+            Inner::Stream(_) => None,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Once(data) => f.debug_tuple("Body").field(data).finish(),
+            Inner::Stream(_) => f.write_str("Body(<stream>)"),
+        }
+    }
+}
+
+impl Stream for Body {
+    type Item = Result<Bytes, FunctionError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match &mut self.inner {
+            Inner::Once(data) => Poll::Ready(data.take().filter(|d| !d.is_empty()).map(Ok)),
+            Inner::Stream(stream) => loop {
+                match stream.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(data))) if data.is_empty() => continue,
+                    other => return other,
+                }
+            },
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(data: Bytes) -> Self {
+        Body {
+            inner: Inner::Once(Some(data)),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(data: Vec<u8>) -> Self {
+        Bytes::from(data).into()
+    }
+}
+
+impl From<String> for Body {
+    fn from(data: String) -> Self {
+        Bytes::from(data).into()
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(data: &'static str) -> Self {
+        Bytes::from_static(data.as_bytes()).into()
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(data: &'static [u8]) -> Self {
+        Bytes::from_static(data).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    async fn collect(body: Body) -> (Vec<Bytes>, Option<FunctionError>) {
+        let mut chunks = Vec::new();
+        let mut body = body;
+        while let Some(item) = body.next().await {
+            match item {
+                Ok(chunk) => chunks.push(chunk),
+                Err(e) => return (chunks, Some(e)),
+            }
+        }
+        (chunks, None)
+    }
+
+    #[tokio::test]
+    async fn empty_chunks_are_skipped() {
+        let body = Body::from_stream(stream::iter([
+            Ok::<_, std::io::Error>(""),
+            Ok("a"),
+            Ok(""),
+            Ok("b"),
+        ]));
+        assert_eq!(collect(body).await, (vec!["a".into(), "b".into()], None));
+        assert_eq!(collect(Body::from("")).await, (vec![], None));
+        assert_eq!(collect(Body::empty()).await, (vec![], None));
+    }
+
+    #[tokio::test]
+    async fn stream_errors_become_function_errors() {
+        let custom = FunctionError::new(ErrorType::PANIC, "custom");
+        let body = Body::from_stream(stream::iter([Ok("a"), Err(BoxError::from(custom.clone()))]));
+        assert_eq!(collect(body).await, (vec!["a".into()], Some(custom)));
+        let body = Body::from_stream(stream::iter([Err::<&str, _>(std::io::Error::other("eof"))]));
+        let (_, error) = collect(body).await;
+        assert_eq!(error.unwrap().error_type(), &ErrorType::STREAM_ERROR);
+    }
+
+    #[tokio::test]
+    async fn reader_bodies_chunk_by_capacity() {
+        let data: &'static [u8] = b"0123456789";
+        let body = Body::from_reader_with_capacity(data, 4);
+        let (chunks, error) = collect(body).await;
+        assert_eq!(chunks.concat(), data);
+        assert!(chunks.iter().all(|c| c.len() <= 4));
+        assert!(error.is_none());
+    }
+
+    #[test]
+    fn exact_len_is_known_for_buffers_only() {
+        assert_eq!(Body::from("abc").exact_len(), Some(3));
+        assert_eq!(Body::empty().exact_len(), Some(0));
+        assert_eq!(Body::channel().1.exact_len(), None);
+    }
+}

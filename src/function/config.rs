@@ -1,0 +1,291 @@
+//! Runtime configuration, from the environment Lambda sets or from code.
+
+use std::env;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::wire::BUFFERED_RESPONSE_LIMIT;
+
+/// Environment variable that selects the invoke mode: `RESPONSE_STREAM` (default) or `BUFFERED`.
+pub const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
+
+/// How the Function URL in front of the function was configured (`InvokeMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvokeMode {
+    /// `RESPONSE_STREAM`: the body is streamed with the prelude and chunked framing.
+    #[default]
+    ResponseStream,
+    /// `BUFFERED`: the body is collected into one payload-2.0 response of at most
+    /// 6,291,556 bytes.
+    Buffered,
+}
+
+impl FromStr for InvokeMode {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "RESPONSE_STREAM" | "STREAM" | "STREAMING" => Ok(InvokeMode::ResponseStream),
+            "BUFFERED" => Ok(InvokeMode::Buffered),
+            _ => Err(ConfigError::InvalidInvokeMode(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for InvokeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvokeMode::ResponseStream => "RESPONSE_STREAM",
+            InvokeMode::Buffered => "BUFFERED",
+        })
+    }
+}
+
+/// A configuration value is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `AWS_LAMBDA_RUNTIME_API` is not set.
+    #[error(
+        "AWS_LAMBDA_RUNTIME_API is not set: run inside Lambda, or behind `lambda-stream serve`"
+    )]
+    MissingRuntimeApi,
+    /// The Runtime API address is not `host:port` or `http://host:port[/prefix]`.
+    #[error("invalid Runtime API address {0:?}: expected host:port or http://host:port/prefix")]
+    InvalidRuntimeApi(String),
+    /// The invoke mode is not `RESPONSE_STREAM` or `BUFFERED`.
+    #[error("invalid invoke mode {0:?}: expected RESPONSE_STREAM or BUFFERED")]
+    InvalidInvokeMode(String),
+}
+
+/// Where the Runtime API lives: `host:port` plus an optional path prefix.
+///
+/// Lambda passes `host:port`; `cargo lambda watch` passes `http://127.0.0.1:9000/.rt/<fn>`.
+///
+/// ```
+/// use lambda_stream::RuntimeApiAddress;
+/// let plain: RuntimeApiAddress = "127.0.0.1:9001".parse()?;
+/// assert_eq!(plain.url("/runtime/invocation/next"), "/2018-06-01/runtime/invocation/next");
+/// let prefixed: RuntimeApiAddress = "http://127.0.0.1:9000/.rt/hello/".parse()?;
+/// assert_eq!(prefixed.authority(), "127.0.0.1:9000");
+/// assert_eq!(prefixed.url("/runtime/invocation/next"), "/.rt/hello/2018-06-01/runtime/invocation/next");
+/// # Ok::<(), lambda_stream::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeApiAddress {
+    authority: String,
+    prefix: String,
+}
+
+impl FromStr for RuntimeApiAddress {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || ConfigError::InvalidRuntimeApi(s.to_owned());
+        let trimmed = s.trim();
+        let rest = match trimmed.split_once("://") {
+            Some(("http", rest)) => rest,
+            Some(_) => return Err(invalid()),
+            None => trimmed,
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(index) => rest.split_at(index),
+            None => (rest, ""),
+        };
+        let authority: http::uri::Authority = authority.parse().map_err(|_| invalid())?;
+        if authority.port_u16().is_none() || authority.as_str().contains('@') {
+            return Err(invalid());
+        }
+        let prefix = path.trim_end_matches('/');
+        if prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#')
+        {
+            return Err(invalid());
+        }
+        Ok(RuntimeApiAddress {
+            authority: authority.as_str().to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl RuntimeApiAddress {
+    /// The address of a Runtime API listening on `address`, without a path prefix.
+    pub fn from_socket_addr(address: std::net::SocketAddr) -> Self {
+        RuntimeApiAddress {
+            authority: address.to_string(),
+            prefix: String::new(),
+        }
+    }
+
+    /// `host:port` to connect to.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The request path for a Runtime API route such as `/runtime/invocation/next`.
+    pub fn url(&self, route: &str) -> String {
+        format!("{}/2018-06-01{route}", self.prefix)
+    }
+}
+
+/// What the runtime loop needs to know: where the Runtime API is and how to answer.
+///
+/// ```
+/// use lambda_stream::{Config, InvokeMode};
+/// let config = Config::new("127.0.0.1:9001".parse()?).with_invoke_mode(InvokeMode::Buffered);
+/// assert_eq!(config.invoke_mode(), InvokeMode::Buffered);
+/// # Ok::<(), lambda_stream::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    runtime_api: RuntimeApiAddress,
+    invoke_mode: InvokeMode,
+    buffered_limit: usize,
+    function: FunctionInfo,
+}
+
+/// The function's own settings, from the variables Lambda sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FunctionInfo {
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub name: String,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub version: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` in MB (0 when unknown).
+    pub memory_mb: u32,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`.
+    pub log_group: String,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub log_stream: String,
+}
+
+impl FunctionInfo {
+    fn from_env() -> Self {
+        let var = |name: &str| env::var(name).unwrap_or_default();
+        FunctionInfo {
+            name: var("AWS_LAMBDA_FUNCTION_NAME"),
+            version: var("AWS_LAMBDA_FUNCTION_VERSION"),
+            memory_mb: var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").parse().unwrap_or(0),
+            log_group: var("AWS_LAMBDA_LOG_GROUP_NAME"),
+            log_stream: var("AWS_LAMBDA_LOG_STREAM_NAME"),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for this Runtime API with the defaults: `RESPONSE_STREAM`, a buffered
+    /// limit of 6,291,556 bytes, no function metadata.
+    pub fn new(runtime_api: RuntimeApiAddress) -> Self {
+        Config {
+            runtime_api,
+            invoke_mode: InvokeMode::default(),
+            buffered_limit: BUFFERED_RESPONSE_LIMIT,
+            function: FunctionInfo::default(),
+        }
+    }
+
+    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`] and the function variables.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the Runtime API is missing or a value is malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let runtime_api = env::var("AWS_LAMBDA_RUNTIME_API")
+            .map_err(|_| ConfigError::MissingRuntimeApi)?
+            .parse()?;
+        let invoke_mode = match env::var(INVOKE_MODE_ENV) {
+            Ok(mode) => mode.parse()?,
+            Err(_) => InvokeMode::default(),
+        };
+        Ok(Config {
+            invoke_mode,
+            function: FunctionInfo::from_env(),
+            ..Config::new(runtime_api)
+        })
+    }
+
+    /// Sets the invoke mode.
+    pub fn with_invoke_mode(mut self, invoke_mode: InvokeMode) -> Self {
+        self.invoke_mode = invoke_mode;
+        self
+    }
+
+    /// Sets the largest buffered response payload (default 6,291,556 bytes, Lambda's limit).
+    pub fn with_buffered_limit(mut self, limit: usize) -> Self {
+        self.buffered_limit = limit;
+        self
+    }
+
+    /// Sets the function metadata handed to handlers.
+    pub fn with_function_info(mut self, function: FunctionInfo) -> Self {
+        self.function = function;
+        self
+    }
+
+    /// The Runtime API address.
+    pub fn runtime_api(&self) -> &RuntimeApiAddress {
+        &self.runtime_api
+    }
+
+    /// The invoke mode.
+    pub fn invoke_mode(&self) -> InvokeMode {
+        self.invoke_mode
+    }
+
+    /// The buffered response limit in bytes.
+    pub fn buffered_limit(&self) -> usize {
+        self.buffered_limit
+    }
+
+    /// The function metadata.
+    pub fn function_info(&self) -> &FunctionInfo {
+        &self.function
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_api_forms() {
+        let parse = |s: &str| s.parse::<RuntimeApiAddress>();
+        let plain = parse("localhost:9001").unwrap();
+        assert_eq!(
+            (plain.authority(), plain.prefix.as_str()),
+            ("localhost:9001", "")
+        );
+        let cargo_lambda = parse("http://127.0.0.1:9000/.rt/my-fn").unwrap();
+        assert_eq!(
+            cargo_lambda.url("/runtime/init/error"),
+            "/.rt/my-fn/2018-06-01/runtime/init/error"
+        );
+        for bad in [
+            "",
+            "localhost",
+            "https://h:1",
+            "h:1/a b",
+            "user@h:1",
+            "h:port",
+        ] {
+            assert_eq!(
+                parse(bad),
+                Err(ConfigError::InvalidRuntimeApi(bad.to_owned())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn invoke_modes() {
+        assert_eq!("BUFFERED".parse(), Ok(InvokeMode::Buffered));
+        assert_eq!("response_stream".parse(), Ok(InvokeMode::ResponseStream));
+        assert_eq!(
+            "sometimes".parse::<InvokeMode>(),
+            Err(ConfigError::InvalidInvokeMode("sometimes".into()))
+        );
+        assert_eq!(InvokeMode::Buffered.to_string(), "BUFFERED");
+    }
+}

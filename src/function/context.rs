@@ -1,0 +1,158 @@
+//! What a handler knows about the invocation it serves.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::HeaderMap;
+
+use super::config::FunctionInfo;
+
+/// The invocation's metadata, from the Runtime API's `/next` response headers.
+///
+/// ```no_run
+/// # fn handler(context: lambda_stream::Context) {
+/// if let Some(left) = context.remaining() {
+///     println!("{} has {left:?} left", context.request_id);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Context {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// `Lambda-Runtime-Deadline-Ms`; `None` when absent or already in the past (`cargo lambda`
+    /// sends the constant `600000`), which means "unknown", not "expired".
+    pub deadline: Option<SystemTime>,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_function_arn: String,
+    /// `Lambda-Runtime-Trace-Id` (the value of `_X_AMZN_TRACE_ID` for this invocation).
+    pub trace_id: Option<String>,
+    /// `Lambda-Runtime-Client-Context` (JSON text).
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity` (JSON text).
+    pub identity: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
+    /// The function's settings.
+    pub function: Arc<FunctionInfo>,
+}
+
+/// The `/next` response carried no request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id")]
+pub struct MissingRequestId;
+
+impl Context {
+    pub(crate) fn from_headers(
+        headers: &HeaderMap,
+        function: Arc<FunctionInfo>,
+        now: SystemTime,
+    ) -> Result<Self, MissingRequestId> {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let request_id = text("lambda-runtime-aws-request-id").ok_or(MissingRequestId)?;
+        let deadline = text("lambda-runtime-deadline-ms")
+            .and_then(|ms| ms.trim().parse::<u64>().ok())
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+            .filter(|deadline| *deadline > now);
+        Ok(Context {
+            request_id,
+            deadline,
+            invoked_function_arn: text("lambda-runtime-invoked-function-arn").unwrap_or_default(),
+            trace_id: text("lambda-runtime-trace-id"),
+            client_context: text("lambda-runtime-client-context"),
+            identity: text("lambda-runtime-cognito-identity"),
+            tenant_id: text("lambda-runtime-aws-tenant-id"),
+            function,
+        })
+    }
+
+    /// Time left before the deadline, when the deadline is known.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| {
+            d.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    http::HeaderName::from_static(n),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_every_header() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let context = Context::from_headers(
+            &headers(&[
+                ("lambda-runtime-aws-request-id", "id-1"),
+                ("lambda-runtime-deadline-ms", "1060000"),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:1:function:f",
+                ),
+                ("lambda-runtime-trace-id", "Root=1-abc"),
+                ("lambda-runtime-client-context", "{}"),
+                ("lambda-runtime-cognito-identity", "{\"id\":1}"),
+                ("lambda-runtime-aws-tenant-id", "tenant-a"),
+            ]),
+            Arc::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(context.request_id, "id-1");
+        assert_eq!(
+            context.deadline,
+            Some(UNIX_EPOCH + Duration::from_secs(1_060))
+        );
+        assert_eq!(context.trace_id.as_deref(), Some("Root=1-abc"));
+        assert_eq!(context.tenant_id.as_deref(), Some("tenant-a"));
+        assert_eq!(context.identity.as_deref(), Some("{\"id\":1}"));
+    }
+
+    #[test]
+    fn past_or_constant_deadline_is_unknown() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for deadline in ["600000", "garbage", "0"] {
+            let context = Context::from_headers(
+                &headers(&[
+                    ("lambda-runtime-aws-request-id", "id"),
+                    ("lambda-runtime-deadline-ms", deadline),
+                ]),
+                Arc::default(),
+                now,
+            )
+            .unwrap();
+            assert_eq!(context.deadline, None, "{deadline}");
+            assert_eq!(context.remaining(), None);
+        }
+    }
+
+    #[test]
+    fn request_id_is_required() {
+        assert_eq!(
+            Context::from_headers(&HeaderMap::new(), Arc::default(), SystemTime::now())
+                .unwrap_err(),
+            MissingRequestId
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! The function side: the runtime loop that runs inside Lambda.
+
+mod client;
+mod config;
+mod context;
+mod handler;
+mod invoke;
+mod request_body;
+mod runtime;
+
+pub use config::{
+    Config, ConfigError, FunctionInfo, INVOKE_MODE_ENV, InvokeMode, RuntimeApiAddress,
+};
+pub use context::{Context, MissingRequestId};
+pub use handler::Handler;
+pub use runtime::{Runtime, run, run_with_init};

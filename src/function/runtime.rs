@@ -1,0 +1,129 @@
+//! The runtime loop: `/next`, handler, answer, forever.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::client::RuntimeClient;
+use super::config::Config;
+use super::handler::Handler;
+use super::invoke::serve_invocation;
+use crate::wire::{ErrorType, FunctionError};
+use crate::{BoxError, Error};
+
+/// Runs a handler on the Runtime API described by the environment.
+///
+/// Reads `AWS_LAMBDA_RUNTIME_API` (as `host:port` or `http://host:port/prefix`) and
+/// `LAMBDA_STREAM_INVOKE_MODE` (`RESPONSE_STREAM`, the default, or `BUFFERED`), then serves
+/// invocations until the Runtime API goes away.
+///
+/// # Errors
+/// [`Error::Config`] for a missing or bad environment, and an error when the Runtime API cannot
+/// be reached or answers `/next` with a failure. Handler failures are not errors: they are
+/// reported to Lambda and the loop goes on.
+///
+/// ```no_run
+/// use lambda_stream::{Body, Context, Request, Response};
+///
+/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
+///     http::Response::builder().body(Body::from("hello"))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_stream::Error> {
+///     lambda_stream::run(handler).await
+/// }
+/// ```
+pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
+    Runtime::from_env()?.run(handler).await
+}
+
+/// Like [`run`], with a fallible start-up step: a failure is posted to `/runtime/init/error`
+/// (type `Function.InitError` unless it is a [`FunctionError`]) and returned.
+///
+/// # Errors
+/// As [`run`], plus [`Error::Init`] when `init` fails.
+pub async fn run_with_init<F, Fut, H, E>(init: F) -> Result<(), Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, E>>,
+    H: Handler,
+    E: Into<BoxError>,
+{
+    Runtime::from_env()?.run_with_init(init).await
+}
+
+/// A runtime loop with an explicit [`Config`] (for tests, or to choose the mode in code).
+///
+/// ```no_run
+/// # async fn example() -> Result<(), lambda_stream::Error> {
+/// use lambda_stream::{Body, Config, InvokeMode, Runtime};
+/// let config = Config::new("127.0.0.1:9001".parse()?).with_invoke_mode(InvokeMode::Buffered);
+/// Runtime::new(config)
+///     .run(|_req, _ctx| async { http::Response::builder().body(Body::from("hi")) })
+///     .await
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    config: Config,
+}
+
+impl Runtime {
+    /// A runtime with this configuration.
+    pub fn new(config: Config) -> Self {
+        Runtime { config }
+    }
+
+    /// A runtime configured from the environment (see [`run`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the environment is missing or malformed.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Runtime::new(Config::from_env()?))
+    }
+
+    /// Serves invocations with `handler` until the Runtime API fails.
+    ///
+    /// # Errors
+    /// When the Runtime API cannot be reached or answers `/next` with a failure.
+    pub async fn run<H: Handler>(self, handler: H) -> Result<(), Error> {
+        let mut client = RuntimeClient::new(self.config.runtime_api().clone())?;
+        let function = Arc::new(self.config.function_info().clone());
+        tracing::info!(
+            runtime_api = self.config.runtime_api().authority(),
+            invoke_mode = %self.config.invoke_mode(),
+            "lambda-stream runtime started"
+        );
+        loop {
+            let next = client.next().await?;
+            let served =
+                serve_invocation(&mut client, &self.config, &handler, next, function.clone()).await;
+            if let Err(error) = served {
+                tracing::error!(%error, "could not deliver an invocation's answer; continuing");
+            }
+        }
+    }
+
+    /// Runs `init`, then serves with the handler it returns; see [`run_with_init`].
+    ///
+    /// # Errors
+    /// As [`Runtime::run`], plus [`Error::Init`] when `init` fails.
+    pub async fn run_with_init<F, Fut, H, E>(self, init: F) -> Result<(), Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<H, E>>,
+        H: Handler,
+        E: Into<BoxError>,
+    {
+        match init().await {
+            Ok(handler) => self.run(handler).await,
+            Err(error) => {
+                let error = FunctionError::from_error(error.into(), ErrorType::INIT_ERROR);
+                tracing::error!(error_type = %error.error_type(), message = error.message(), "initialisation failed");
+                let mut client = RuntimeClient::new(self.config.runtime_api().clone())?;
+                client.init_error(&error).await?;
+                Err(Error::Init(error))
+            }
+        }
+    }
+}
