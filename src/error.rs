@@ -37,6 +37,15 @@ pub enum Error {
     /// An invocation came without a request id.
     #[error(transparent)]
     MissingRequestId(#[from] MissingRequestId),
+    /// The local emulator could not listen on its address.
+    #[error("cannot listen on {address}: {source} (set LAMBDA_STREAM_PORT to use another port)")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The start-up step failed (and was reported to `/runtime/init/error`).
     #[error("initialisation failed: {0}")]
     Init(FunctionError),

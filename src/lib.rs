@@ -2,6 +2,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod body;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 mod function;
 #[cfg(feature = "testing")]

@@ -56,6 +56,14 @@ pub enum ConfigError {
     /// The invoke mode is not `RESPONSE_STREAM` or `BUFFERED`.
     #[error("invalid invoke mode {0:?}: expected RESPONSE_STREAM or BUFFERED")]
     InvalidInvokeMode(String),
+    /// Another setting does not parse.
+    #[error("invalid value {value:?} for {name}")]
+    InvalidValue {
+        /// The setting (an environment variable or flag).
+        name: String,
+        /// The value given.
+        value: String,
+    },
 }
 
 /// Where the Runtime API lives: `host:port` plus an optional path prefix.

@@ -12,6 +12,10 @@ use crate::{BoxError, Error};
 
 /// Runs a handler on the Runtime API described by the environment.
 ///
+/// Without `AWS_LAMBDA_RUNTIME_API` (on your machine) and with the `emulator` feature (on by
+/// default), it starts the local emulator instead and serves the handler in-process behind a
+/// Function URL at `http://127.0.0.1:9000/` (port from `LAMBDA_STREAM_PORT`).
+///
 /// Reads `AWS_LAMBDA_RUNTIME_API` (as `host:port` or `http://host:port/prefix`) and
 /// `LAMBDA_STREAM_INVOKE_MODE` (`RESPONSE_STREAM`, the default, or `BUFFERED`), then serves
 /// invocations until the Runtime API goes away.
@@ -34,6 +38,10 @@ use crate::{BoxError, Error};
 /// }
 /// ```
 pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
+    #[cfg(feature = "emulator")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return crate::emulator::serve_embedded(handler).await;
+    }
     Runtime::from_env()?.run(handler).await
 }
 
@@ -49,6 +57,16 @@ where
     H: Handler,
     E: Into<BoxError>,
 {
+    #[cfg(feature = "emulator")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        let handler = init().await.map_err(|error| {
+            Error::Init(FunctionError::from_error(
+                error.into(),
+                ErrorType::INIT_ERROR,
+            ))
+        })?;
+        return crate::emulator::serve_embedded(handler).await;
+    }
     Runtime::from_env()?.run_with_init(init).await
 }
 

@@ -1,0 +1,218 @@
+//! Emulator settings and their defaults (each documented with its source).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::function::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
+use crate::wire::BUFFERED_RESPONSE_LIMIT;
+
+/// Default stream budget: 75 MiB, the mission's figure. AWS documents 200 MB since 2025-07-31
+/// (PROTOCOL.md section 5); set [`EmulatorConfig::with_stream_budget`] to match it.
+pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
+
+/// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
+pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Default function timeout for local streaming work: 60 s, like a configured function.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Environment variable with the Function URL port of the embedded emulator (default 9000).
+pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
+/// Environment variable with the function timeout in seconds (default 60).
+pub const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
+/// Environment variable with the stream budget in bytes (default 75 MiB).
+pub const STREAM_BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+
+/// How the local Function URL behaves.
+///
+/// ```
+/// use lambda_stream::emulator::EmulatorConfig;
+/// use lambda_stream::InvokeMode;
+/// let config = EmulatorConfig::default()
+///     .with_url_addr("127.0.0.1:0".parse()?)
+///     .with_invoke_mode(InvokeMode::Buffered)
+///     .with_timeout(std::time::Duration::from_secs(5));
+/// assert_eq!(config.invoke_mode(), InvokeMode::Buffered);
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    url_addr: SocketAddr,
+    runtime_addr: SocketAddr,
+    invoke_mode: InvokeMode,
+    timeout: Duration,
+    stream_budget: u64,
+    buffered_limit: usize,
+    request_limit: usize,
+    function_name: String,
+    region: String,
+    access_log: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            url_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            runtime_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            invoke_mode: InvokeMode::ResponseStream,
+            timeout: DEFAULT_TIMEOUT,
+            stream_budget: DEFAULT_STREAM_BUDGET,
+            buffered_limit: BUFFERED_RESPONSE_LIMIT,
+            request_limit: DEFAULT_REQUEST_LIMIT,
+            function_name: "local".to_owned(),
+            region: "us-east-1".to_owned(),
+            access_log: true,
+        }
+    }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ConfigError> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::InvalidValue {
+                name: name.to_owned(),
+                value: text,
+            }),
+        Err(_) => Ok(None),
+    }
+}
+
+impl EmulatorConfig {
+    /// Defaults overridden by [`PORT_ENV`], [`INVOKE_MODE_ENV`], [`TIMEOUT_ENV`] and
+    /// [`STREAM_BUDGET_ENV`].
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a variable that does not parse.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut config = EmulatorConfig::default();
+        if let Some(port) = env_number::<u16>(PORT_ENV)? {
+            config.url_addr.set_port(port);
+        }
+        if let Ok(mode) = std::env::var(INVOKE_MODE_ENV) {
+            config.invoke_mode = mode.parse()?;
+        }
+        if let Some(seconds) = env_number::<f64>(TIMEOUT_ENV)? {
+            config.timeout =
+                Duration::try_from_secs_f64(seconds).map_err(|_| ConfigError::InvalidValue {
+                    name: TIMEOUT_ENV.to_owned(),
+                    value: seconds.to_string(),
+                })?;
+        }
+        if let Some(budget) = env_number::<u64>(STREAM_BUDGET_ENV)? {
+            config.stream_budget = budget;
+        }
+        if let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            config.function_name = name;
+        }
+        Ok(config)
+    }
+
+    /// Where the Function URL listens (default `127.0.0.1:9000`; port 0 picks a free one).
+    pub fn with_url_addr(mut self, addr: SocketAddr) -> Self {
+        self.url_addr = addr;
+        self
+    }
+
+    /// Where the Runtime API listens (default `127.0.0.1:0`).
+    pub fn with_runtime_addr(mut self, addr: SocketAddr) -> Self {
+        self.runtime_addr = addr;
+        self
+    }
+
+    /// The URL's invoke mode (default `RESPONSE_STREAM`).
+    pub fn with_invoke_mode(mut self, mode: InvokeMode) -> Self {
+        self.invoke_mode = mode;
+        self
+    }
+
+    /// The function timeout (default 60 s): the deadline sent to the function, after which the
+    /// client gets `502` (nothing sent yet) or a truncated stream.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The streamed response budget in wire bytes, prelude included (default 75 MiB).
+    pub fn with_stream_budget(mut self, bytes: u64) -> Self {
+        self.stream_budget = bytes;
+        self
+    }
+
+    /// The buffered response limit (default 6,291,556 bytes).
+    pub fn with_buffered_limit(mut self, bytes: usize) -> Self {
+        self.buffered_limit = bytes;
+        self
+    }
+
+    /// The request event limit (default 6 MiB); larger requests get `413`.
+    pub fn with_request_limit(mut self, bytes: usize) -> Self {
+        self.request_limit = bytes;
+        self
+    }
+
+    /// The function name used in ARNs and logs (default `local`).
+    pub fn with_function_name(mut self, name: impl Into<String>) -> Self {
+        self.function_name = name.into();
+        self
+    }
+
+    /// Whether to print one access-log line per invocation to stderr (default on; the same
+    /// line is always emitted as a `tracing` event).
+    pub fn with_access_log(mut self, enabled: bool) -> Self {
+        self.access_log = enabled;
+        self
+    }
+
+    /// The Function URL address.
+    pub fn url_addr(&self) -> SocketAddr {
+        self.url_addr
+    }
+
+    /// The Runtime API address.
+    pub fn runtime_addr(&self) -> SocketAddr {
+        self.runtime_addr
+    }
+
+    /// The invoke mode.
+    pub fn invoke_mode(&self) -> InvokeMode {
+        self.invoke_mode
+    }
+
+    /// The function timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The stream budget in bytes.
+    pub fn stream_budget(&self) -> u64 {
+        self.stream_budget
+    }
+
+    /// The buffered response limit in bytes.
+    pub fn buffered_limit(&self) -> usize {
+        self.buffered_limit
+    }
+
+    /// The request event limit in bytes.
+    pub fn request_limit(&self) -> usize {
+        self.request_limit
+    }
+
+    /// The function name.
+    pub fn function_name(&self) -> &str {
+        &self.function_name
+    }
+
+    /// The region used in ARNs and domain names.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether access-log lines go to stderr.
+    pub fn access_log(&self) -> bool {
+        self.access_log
+    }
+}

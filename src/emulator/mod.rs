@@ -1,0 +1,174 @@
+//! A local Function URL and Runtime API that behave like AWS's (feature `emulator`).
+//!
+//! Unlike AWS's Runtime Interface Emulator it streams, and unlike `cargo lambda watch` it finds
+//! the prelude by scanning, surfaces mid-stream errors (as HTTP trailers to clients that send
+//! `TE: trailers`, and in its log in every case), enforces the stream budget, the request
+//! limit and the timeout, and answers `502` when the function dies instead of hanging.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use lambda_stream::emulator::{Emulator, EmulatorConfig};
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! println!("Function URL: {}", emulator.url());
+//! println!("AWS_LAMBDA_RUNTIME_API={}", emulator.runtime_api().authority());
+//! # Ok(()) }
+//! ```
+
+mod access_log;
+mod config;
+mod function_url;
+mod runtime_api;
+mod state;
+mod url_body;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use config::{
+    DEFAULT_REQUEST_LIMIT, DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV,
+    STREAM_BUDGET_ENV, TIMEOUT_ENV,
+};
+use state::State;
+
+use crate::{Config, Error, Handler, Runtime, RuntimeApiAddress};
+
+/// How long a client may take to send its request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running emulator; dropping it stops both servers.
+#[must_use = "the emulator stops when this handle is dropped"]
+pub struct Emulator {
+    url_addr: SocketAddr,
+    runtime_addr: SocketAddr,
+    state: Arc<State>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Emulator {
+    /// Binds the Function URL and the Runtime API and starts serving.
+    ///
+    /// # Errors
+    /// When either address cannot be bound (for example, port 9000 is taken).
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let url_listener = TcpListener::bind(config.url_addr()).await?;
+        let runtime_listener = TcpListener::bind(config.runtime_addr()).await?;
+        let url_addr = url_listener.local_addr()?;
+        let runtime_addr = runtime_listener.local_addr()?;
+        let state = Arc::new(State::new(config));
+        let url_state = state.clone();
+        let runtime_state = state.clone();
+        let tasks = vec![
+            tokio::spawn(serve(url_listener, move |remote, request| {
+                function_url::handle(url_state.clone(), remote, request)
+            })),
+            tokio::spawn(serve(runtime_listener, move |_, request| {
+                runtime_api::handle(runtime_state.clone(), request)
+            })),
+        ];
+        Ok(Emulator {
+            url_addr,
+            runtime_addr,
+            state,
+            tasks,
+        })
+    }
+
+    /// The Function URL, such as `http://127.0.0.1:9000/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.url_addr)
+    }
+
+    /// The Function URL's socket address.
+    pub fn url_addr(&self) -> SocketAddr {
+        self.url_addr
+    }
+
+    /// The Runtime API address to give a function as `AWS_LAMBDA_RUNTIME_API`.
+    pub fn runtime_api(&self) -> RuntimeApiAddress {
+        RuntimeApiAddress::from_socket_addr(self.runtime_addr)
+    }
+
+    /// Answers every invocation the function is working on with `502`: call it when the
+    /// function process died.
+    pub fn fail_in_flight(&self, reason: &str) {
+        self.state.fail_in_flight(reason);
+    }
+}
+
+async fn serve<S, F, B>(listener: TcpListener, handler: S)
+where
+    S: Fn(SocketAddr, http::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<http::Response<B>, std::convert::Infallible>> + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // Connection tasks live in the set: aborting this task closes every connection.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |request| handler(remote, request));
+                    let served = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    if let Err(error) = served {
+                        tracing::debug!(%error, %remote, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// Serves `handler` in-process behind a local Function URL: the embedded mode of
+/// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set.
+pub(crate) async fn serve_embedded<H: Handler>(handler: H) -> Result<(), Error> {
+    let config = EmulatorConfig::from_env()?;
+    let mode = config.invoke_mode();
+    let requested = config.url_addr();
+    let emulator = Emulator::start(config)
+        .await
+        .map_err(|source| Error::Bind {
+            address: requested.to_string(),
+            source,
+        })?;
+    eprintln!(
+        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} Function URL at {}",
+        emulator.url()
+    );
+    eprintln!("lambda-stream: try: curl -N {}", emulator.url());
+    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
+    let result = runtime.run(handler).await;
+    emulator.fail_in_flight("the function stopped");
+    result
+}
