@@ -49,14 +49,29 @@ impl Relay {
 }
 
 impl UrlBody {
-    pub(crate) fn full(data: impl Into<Bytes>, log: AccessLog) -> Self {
-        UrlBody::Full(Some(data.into()), Some(log))
+    pub(crate) fn full(data: impl Into<Bytes>, mut log: AccessLog) -> Self {
+        let data = data.into();
+        if data.is_empty() {
+            // hyper never polls an empty body of known size: the exchange is complete now.
+            log.finish("ok");
+        }
+        UrlBody::Full(Some(data), Some(log))
     }
 }
 
 impl http_body::Body for UrlBody {
     type Data = Bytes;
     type Error = std::io::Error;
+
+    /// A whole buffer is sent with `content-length`, as a buffered Function URL answers.
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            UrlBody::Full(data, _) => {
+                http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            UrlBody::Relay(_) => http_body::SizeHint::default(),
+        }
+    }
 
     fn poll_frame(
         self: Pin<&mut Self>,
