@@ -1,0 +1,127 @@
+//! `lambda-stream serve -- <command>` with a runtime in another language (Python, standard
+//! library): requests stream through, a crashed function gives 502 and is restarted.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Command;
+
+async fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A plain HTTP/1.0-style GET with curl's manners: read until the server closes.
+async fn get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Status line and the de-chunked body of a raw HTTP/1.1 response.
+fn status_and_body(response: &str) -> (&str, String) {
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
+    let status = head.lines().next().unwrap_or_default();
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return (status, rest.to_owned());
+    }
+    let mut decoder = lambda_stream::wire::ChunkedDecoder::new();
+    let mut buf = bytes::BytesMut::from(rest.as_bytes());
+    let mut body = Vec::new();
+    while let Ok(Some(lambda_stream::wire::ChunkedEvent::Data(data))) = decoder.decode(&mut buf) {
+        body.extend_from_slice(&data);
+    }
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn wait_until_listening(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("lambda-stream serve did not listen on {port}");
+}
+
+#[tokio::test]
+async fn serves_a_python_runtime_and_restarts_it_after_a_crash() {
+    if Command::new("python3")
+        .arg("--version")
+        .output()
+        .await
+        .is_err()
+    {
+        eprintln!("python3 not found: skipping");
+        return;
+    }
+    let port = free_port().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/functions/python_runtime.py"
+    );
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
+        .args([
+            "serve",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "10",
+            "--",
+        ])
+        .args(["python3", script])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until_listening(port).await;
+    let within = |f| tokio::time::timeout(Duration::from_secs(20), f);
+
+    let response = within(get(port, "/first")).await.unwrap();
+    assert!(response.contains("content-type: text/plain"), "{response}");
+    assert_eq!(
+        status_and_body(&response),
+        ("HTTP/1.1 200 OK", "python streams /first".to_owned())
+    );
+
+    let response = within(get(port, "/crash")).await.unwrap();
+    assert_eq!(
+        status_and_body(&response),
+        (
+            "HTTP/1.1 502 Bad Gateway",
+            "Internal Server Error".to_owned()
+        )
+    );
+
+    let response = within(get(port, "/after-restart")).await.unwrap();
+    assert_eq!(
+        status_and_body(&response),
+        (
+            "HTTP/1.1 200 OK",
+            "python streams /after-restart".to_owned()
+        )
+    );
+    cli.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_arguments_exit_2_with_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
+        .args(["serve", "--port", "not-a-port", "--", "true"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid value \"not-a-port\" for --port"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: lambda-stream serve"), "{stderr}");
+}
