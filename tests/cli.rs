@@ -7,6 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
+mod common;
+
 async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
@@ -124,4 +126,96 @@ async fn bad_arguments_exit_2_with_usage() {
         "{stderr}"
     );
     assert!(stderr.contains("usage: lambda-stream serve"), "{stderr}");
+}
+
+/// The official-runtime example binary (built by `cargo test`, which builds examples; built
+/// here when this test runs alone).
+async fn official_runtime_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir.join("examples").join("official_runtime");
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--example", "official_runtime"])
+            .status()
+            .await
+            .unwrap();
+        assert!(
+            status.success(),
+            "could not build the official_runtime example"
+        );
+    }
+    binary
+}
+
+async fn serve_command(command: &[&str]) -> (u16, tokio::process::Child) {
+    let port = free_port().await;
+    let cli = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
+        .args(["serve", "--port", &port.to_string(), "--"])
+        .args(command)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until_listening(port).await;
+    (port, cli)
+}
+
+#[tokio::test]
+async fn official_runtime_error_is_body_text_ours_is_trailers() {
+    use common::{get, get_with_trailers, read_all, send, within};
+    use futures_util::stream;
+    use lambda_stream::emulator::{Emulator, EmulatorConfig};
+    use lambda_stream::{Body, Config, Context, Runtime};
+
+    let binary = official_runtime_binary().await;
+    let (port, mut cli) = serve_command(&[binary.to_str().unwrap()]).await;
+    let official = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    // Success: the same bytes from both runtimes.
+    let response = within(send(official, get("/"))).await;
+    assert_eq!(response.headers()["content-type"], "text/plain");
+    let (official_ok, _, clean) = within(read_all(response)).await;
+    assert_eq!((official_ok.as_slice(), clean), (&b"hello world"[..], true));
+
+    // Failure mid-stream: the official runtime's error arrives as body text, no trailers.
+    let response = within(send(official, get_with_trailers("/fail"))).await;
+    let (body, trailers, _) = within(read_all(response)).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.starts_with("partial "), "{text}");
+    assert!(
+        text.contains("Lambda-Runtime-Function-Error-Type: Runtime.StreamError"),
+        "{text}"
+    );
+    assert_eq!(trailers, None);
+    cli.kill().await.unwrap();
+
+    // Ours, same handler shape, through the same emulator code.
+    let config = EmulatorConfig::default()
+        .with_url_addr("127.0.0.1:0".parse().unwrap())
+        .with_access_log(false);
+    let emulator = Emulator::start(config).await.unwrap();
+    let runtime = Runtime::new(Config::new(emulator.runtime_api()));
+    let _task = tokio::spawn(runtime.run(
+        |req: lambda_stream::Request, _ctx: Context| async move {
+            let items = if req.uri().path() == "/fail" {
+                vec![Ok("partial "), Err(std::io::Error::other("db closed"))]
+            } else {
+                vec![Ok("hello "), Ok("world")]
+            };
+            http::Response::builder()
+                .header("content-type", "text/plain")
+                .body(Body::from_stream(stream::iter(items)))
+        },
+    ));
+    let response = within(send(emulator.url_addr(), get("/"))).await;
+    let (ours_ok, _, _) = within(read_all(response)).await;
+    assert_eq!(ours_ok, official_ok, "identical bodies on success");
+
+    let response = within(send(emulator.url_addr(), get_with_trailers("/fail"))).await;
+    let (body, trailers, clean) = within(read_all(response)).await;
+    assert_eq!((body.as_slice(), clean), (&b"partial "[..], true));
+    let error = lambda_stream::wire::FunctionError::from_trailers(&trailers.unwrap()).unwrap();
+    assert_eq!(error.error_type().as_str(), "Function.StreamError");
+    assert_eq!(error.message(), "db closed");
 }

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use http::{HeaderMap, Request, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::wire::{ErrorType, FunctionError};
 use lambda_stream::{Body, Config, Context, Handler, InvokeMode, Runtime};
@@ -18,16 +17,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+mod common;
+use common::{get, get_with_trailers, read_all, send, within};
+
 fn local() -> EmulatorConfig {
     EmulatorConfig::default()
         .with_url_addr("127.0.0.1:0".parse().unwrap())
         .with_access_log(false)
-}
-
-async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), future)
-        .await
-        .expect("finished within 20 s")
 }
 
 /// The emulator with our runtime loop serving `handler` in the same invoke mode.
@@ -42,41 +38,6 @@ async fn with_handler<H: Handler>(
         let _ = runtime.run(handler).await;
     });
     (emulator, task)
-}
-
-/// A real HTTP/1.1 client request; the body is read by the caller, frame by frame.
-async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> http::Response<Incoming> {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    sender.send_request(request).await.unwrap()
-}
-
-fn get(path: &str) -> Request<Full<Bytes>> {
-    Request::get(path)
-        .header("host", "localhost")
-        .body(Full::default())
-        .unwrap()
-}
-
-/// Reads the whole body: data, trailers, and whether it ended cleanly.
-async fn read_all(response: http::Response<Incoming>) -> (Vec<u8>, Option<HeaderMap>, bool) {
-    let mut body = response.into_body();
-    let mut data = Vec::new();
-    let mut trailers = None;
-    loop {
-        match body.frame().await {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(chunk) => data.extend_from_slice(&chunk),
-                Err(frame) => trailers = frame.into_trailers().ok(),
-            },
-            Some(Err(_)) => return (data, trailers, false),
-            None => return (data, trailers, true),
-        }
-    }
 }
 
 #[tokio::test]
@@ -141,11 +102,7 @@ fn failing_handler() -> impl Handler {
 #[tokio::test]
 async fn mid_stream_errors_reach_clients_as_trailers_never_as_body_text() {
     let (emulator, _task) = with_handler(local(), failing_handler()).await;
-    let mut request = get("/");
-    request
-        .headers_mut()
-        .insert("te", "trailers".parse().unwrap());
-    let response = within(send(emulator.url_addr(), request)).await;
+    let response = within(send(emulator.url_addr(), get_with_trailers("/"))).await;
     assert_eq!(
         response.headers()["trailer"],
         "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
