@@ -128,25 +128,53 @@ async fn bad_arguments_exit_2_with_usage() {
     assert!(stderr.contains("usage: lambda-stream serve"), "{stderr}");
 }
 
-/// The official-runtime example binary (built by `cargo test`, which builds examples; built
-/// here when this test runs alone).
-async fn official_runtime_binary() -> std::path::PathBuf {
+/// An example binary (built by `cargo test`, which builds examples; built here when this test
+/// runs alone).
+async fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = profile_dir.join("examples").join("official_runtime");
+    let binary = profile_dir.join("examples").join(name);
     if !binary.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
-            .args(["build", "--example", "official_runtime"])
+            .args(["build", "--example", name])
             .status()
             .await
             .unwrap();
-        assert!(
-            status.success(),
-            "could not build the official_runtime example"
-        );
+        assert!(status.success(), "could not build the {name} example");
     }
     binary
+}
+
+#[tokio::test]
+async fn the_readme_first_command_serves_the_greeting_locally() {
+    use common::{read_all, send, within};
+    // `cargo run --example hello` with no AWS_LAMBDA_RUNTIME_API: the embedded emulator.
+    let port = free_port().await;
+    let mut hello = Command::new(example_binary("hello").await)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_STREAM_PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until_listening(port).await;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // curl -N -d '{"name":"Alice"}' localhost:9000/
+    let request = http::Request::post("/")
+        .header("host", "localhost")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            br#"{"name":"Alice"}"#,
+        )))
+        .unwrap();
+    let response = within(send(address, request)).await;
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (body, _, clean) = within(read_all(response)).await;
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "{\"message\": \"Hello, Alice!\"}\n"
+    );
+    assert!(clean);
+    hello.kill().await.unwrap();
 }
 
 async fn serve_command(command: &[&str]) -> (u16, tokio::process::Child) {
@@ -168,7 +196,7 @@ async fn official_runtime_error_is_body_text_ours_is_trailers() {
     use lambda_stream::emulator::{Emulator, EmulatorConfig};
     use lambda_stream::{Body, Config, Context, Runtime};
 
-    let binary = official_runtime_binary().await;
+    let binary = example_binary("official_runtime").await;
     let (port, mut cli) = serve_command(&[binary.to_str().unwrap()]).await;
     let official = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
