@@ -1,4 +1,39 @@
-//! lambda-stream
+//! Rust handlers for AWS Lambda **response streaming**: Function URLs in `RESPONSE_STREAM`
+//! mode, with a byte-exact wire format, real HTTP trailers for mid-stream errors, and a local
+//! emulator so the same binary runs on your machine and on Lambda.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use futures_util::StreamExt;
+//! use lambda_stream::{Body, BoxError, Context, Request, Response};
+//!
+//! async fn progress(_request: Request, context: Context) -> Result<Response, BoxError> {
+//!     let steps = futures_util::stream::iter(1..=3).then(|step| async move {
+//!         tokio::time::sleep(Duration::from_millis(200)).await;
+//!         Ok::<_, std::io::Error>(format!("step {step} of 3\n"))
+//!     });
+//!     tracing::info!(request_id = %context.request_id, "streaming progress");
+//!     Ok(http::Response::builder()
+//!         .header("content-type", "text/plain")
+//!         .body(Body::from_stream(steps))?)
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_stream::Error> {
+//!     // On Lambda: the Runtime API loop. On your machine (no AWS_LAMBDA_RUNTIME_API):
+//!     // a local streaming Function URL at http://127.0.0.1:9000/.
+//!     lambda_stream::run(progress).await
+//! }
+//! ```
+//!
+//! - [`Body`]: from a stream, an `AsyncRead`, a channel with backpressure, or a buffer.
+//! - [`run`] / [`Runtime`]: the runtime loop. The head is committed at the first body byte:
+//!   errors before it go to Lambda's `/error` endpoint, errors after it end the stream with
+//!   `Lambda-Runtime-Function-Error-Type` / `-Body` trailer fields and nothing more is sent.
+//!   `LAMBDA_STREAM_INVOKE_MODE=BUFFERED` collects the same body into a buffered response.
+//! - [`wire`]: the sans-IO codecs (prelude, chunked framing, error trailers, payload 2.0).
+//! - `emulator` (feature, on by default): the local Function URL and Runtime API.
+//! - `testing` (feature): an in-process Runtime API that records exact bytes.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod body;
