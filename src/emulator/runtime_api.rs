@@ -10,7 +10,6 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::state::{Answer, State, StreamEvent};
@@ -140,36 +139,15 @@ fn unknown_request(request_id: &str) -> RuntimeResponse {
     )
 }
 
-#[derive(Deserialize)]
-struct ErrorRequest {
-    #[serde(rename = "errorType", default)]
-    error_type: String,
-    #[serde(rename = "errorMessage", default)]
-    error_message: String,
-}
-
-/// Reads an `/error` or `/init/error` request: type from the header (else the body), as Lambda
-/// does, invalid types becoming `Runtime.Unknown`.
+/// Reads an `/error` or `/init/error` request (body up to 1 MiB).
 async fn read_error(request: Request<Incoming>) -> FunctionError {
-    let header_type = request
-        .headers()
-        .get(ERROR_TYPE_TRAILER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let type_header = request.headers().get(ERROR_TYPE_TRAILER).cloned();
     let body = Limited::new(request.into_body(), 1024 * 1024)
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let parsed: Option<ErrorRequest> = serde_json::from_slice(&body).ok();
-    let error_type = header_type
-        .or_else(|| parsed.as_ref().map(|p| p.error_type.clone()))
-        .and_then(|t| ErrorType::new(t).ok())
-        .unwrap_or(ErrorType::UNKNOWN);
-    let message = parsed
-        .map(|p| p.error_message)
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-    FunctionError::new(error_type, message)
+    FunctionError::from_error_request(type_header.as_ref(), &body)
 }
 
 fn is_streaming(headers: &HeaderMap) -> bool {

@@ -3,11 +3,10 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use serde::Deserialize;
 
 use crate::wire::{
     BufferedResponseError, ChunkedDecoder, ChunkedError, ChunkedEvent, ERROR_TYPE_TRAILER,
-    ErrorType, FunctionError, PreludeDecoder, PreludeError, ResponseHead, decode_buffered_response,
+    FunctionError, PreludeDecoder, PreludeError, ResponseHead, decode_buffered_response,
 };
 
 /// Why captured bytes could not be decoded.
@@ -67,14 +66,6 @@ pub struct StreamedResponse {
     pub complete: bool,
 }
 
-#[derive(Deserialize)]
-struct ErrorRequest {
-    #[serde(rename = "errorType", default)]
-    error_type: String,
-    #[serde(rename = "errorMessage", default)]
-    error_message: String,
-}
-
 impl CapturedRequest {
     /// Reads a streamed response: prelude (found by scanning), body, error trailers.
     ///
@@ -108,18 +99,10 @@ impl CapturedRequest {
         if !self.path.ends_with("/error") {
             return None;
         }
-        let body: Option<ErrorRequest> = serde_json::from_slice(&self.body).ok();
-        let header_type = self
-            .headers
-            .get(ERROR_TYPE_TRAILER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let error_type = header_type
-            .or_else(|| body.as_ref().map(|b| b.error_type.clone()))
-            .and_then(|t| ErrorType::new(t).ok())
-            .unwrap_or(ErrorType::UNKNOWN);
-        let message = body.map(|b| b.error_message).unwrap_or_default();
-        Some(FunctionError::new(error_type, message))
+        Some(FunctionError::from_error_request(
+            self.headers.get(ERROR_TYPE_TRAILER),
+            &self.body,
+        ))
     }
 }
 

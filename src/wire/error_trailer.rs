@@ -111,9 +111,9 @@ pub struct FunctionError {
 
 #[derive(Serialize, Deserialize)]
 struct ErrorBody<'a> {
-    #[serde(rename = "errorType")]
+    #[serde(rename = "errorType", default)]
     error_type: Cow<'a, str>,
-    #[serde(rename = "errorMessage")]
+    #[serde(rename = "errorMessage", default)]
     error_message: Cow<'a, str>,
 }
 
@@ -184,6 +184,32 @@ impl FunctionError {
         };
         // A struct of strings always serialises.
         serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// Reads an `/error` or `/init/error` request as Lambda does: the type from the
+    /// `Lambda-Runtime-Function-Error-Type` header, else the body's `errorType`, an invalid one
+    /// becoming `Runtime.Unknown`; the message from `errorMessage`, or the body text when the
+    /// body is not that JSON.
+    ///
+    /// ```
+    /// use lambda_stream::wire::{ErrorType, FunctionError};
+    /// let sent = FunctionError::new(ErrorType::PANIC, "oops");
+    /// let header = http::HeaderValue::from_static("Function.Panic");
+    /// let read = FunctionError::from_error_request(Some(&header), &sent.to_error_request_body());
+    /// assert_eq!(read, sent);
+    /// ```
+    pub fn from_error_request(type_header: Option<&HeaderValue>, body: &[u8]) -> FunctionError {
+        let parsed: Option<ErrorBody<'_>> = serde_json::from_slice(body).ok();
+        let error_type = type_header
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parsed.as_ref().map(|p| p.error_type.as_ref()))
+            .and_then(|t| ErrorType::new(t).ok())
+            .unwrap_or(ErrorType::UNKNOWN);
+        let message = parsed.map_or_else(
+            || String::from_utf8_lossy(body).into_owned(),
+            |p| p.error_message.into_owned(),
+        );
+        FunctionError::new(error_type, message)
     }
 
     /// The trailer fields that end a failed stream: the type, and the base64 (standard
@@ -326,6 +352,24 @@ mod tests {
         let err = FunctionError::from_trailers(&trailers).unwrap();
         assert_eq!(err.error_type(), &ErrorType::UNKNOWN);
         assert_eq!(err.message(), "not base64!");
+    }
+
+    #[test]
+    fn error_requests_decode_like_lambda() {
+        let body = br#"{"errorMessage":"m","errorType":"Function.FromBody","stackTrace":[]}"#;
+        let from_body = FunctionError::from_error_request(None, body);
+        assert_eq!(from_body.error_type().as_str(), "Function.FromBody");
+        let header = HeaderValue::from_static("unhandled");
+        let invalid = FunctionError::from_error_request(Some(&header), body);
+        assert_eq!(
+            (invalid.error_type(), invalid.message()),
+            (&ErrorType::UNKNOWN, "m")
+        );
+        let raw = FunctionError::from_error_request(None, b"plain text");
+        assert_eq!(
+            (raw.error_type(), raw.message()),
+            (&ErrorType::UNKNOWN, "plain text")
+        );
     }
 
     #[test]
