@@ -484,3 +484,34 @@ async fn a_prefixed_runtime_api_address_works() {
     assert_eq!(&capture.streamed().unwrap().body[..], b"prefixed");
     task.abort();
 }
+
+#[tokio::test]
+async fn at_the_deadline_the_invocation_is_cut_off_and_the_loop_goes_on() {
+    let server = RuntimeApiServer::start_with_timeout(Duration::from_millis(300))
+        .await
+        .unwrap();
+    let task = tokio::spawn(Runtime::new(Config::new(server.runtime_api())).run(
+        |req: Request, _ctx: Context| async move {
+            let items = stream::iter([Ok::<_, std::io::Error>(Bytes::from("started"))]);
+            let body = if req.uri().path() == "/stuck" {
+                Body::from_stream(items.chain(stream::pending()))
+            } else {
+                Body::from_stream(items)
+            };
+            http::Response::builder().body(body)
+        },
+    ));
+    let get = |path: &str| http::Request::get(path).body(Bytes::new()).unwrap();
+    let capture = within(server.invoke_request(&get("/stuck"))).await.unwrap();
+    assert!(
+        !capture.complete,
+        "no last chunk: Lambda would record a truncated response"
+    );
+    assert_eq!(&capture.streamed().unwrap().body[..], b"started");
+    let capture = within(server.invoke_request(&get("/next-one")))
+        .await
+        .unwrap();
+    assert!(capture.complete);
+    assert_eq!(&capture.streamed().unwrap().body[..], b"started");
+    task.abort();
+}

@@ -123,8 +123,8 @@ async fn next(state: &State) -> RuntimeResponse {
 
 fn deliver(state: &State, request_id: &str, answer: Answer) -> RuntimeResponse {
     match state.take(request_id) {
-        Some(reply) => {
-            let _ = reply.send(answer);
+        Some(in_flight) => {
+            let _ = in_flight.reply.send(answer);
             accepted()
         }
         None => unknown_request(request_id),
@@ -157,11 +157,13 @@ fn is_streaming(headers: &HeaderMap) -> bool {
 }
 
 async fn response(state: &State, request_id: &str, request: Request<Incoming>) -> RuntimeResponse {
-    let Some(reply) = state.take(request_id) else {
+    let Some(in_flight) = state.take(request_id) else {
         return unknown_request(request_id);
     };
+    let deadline = in_flight.deadline_instant();
+    let reply = in_flight.reply;
     if is_streaming(request.headers()) {
-        return relay_stream(state, reply, request.into_body()).await;
+        return relay_stream(state, reply, request.into_body(), deadline).await;
     }
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let limit = state.config.buffered_limit();
@@ -193,13 +195,25 @@ async fn relay_stream(
     state: &State,
     reply: oneshot::Sender<Answer>,
     mut body: Incoming,
+    deadline: tokio::time::Instant,
 ) -> RuntimeResponse {
     let budget = state.config.stream_budget();
     let mut wire_bytes: u64 = 0;
     let mut decoder = PreludeDecoder::new();
     let mut buf = BytesMut::new();
+    let timed_out = || {
+        runtime_error(
+            StatusCode::GONE,
+            "Function.Timeout",
+            "the invocation reached its deadline; the response was cut off",
+        )
+    };
     let head: ResponseHead = loop {
-        match body.frame().await {
+        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+            let _ = reply.send(Answer::Failed("timeout".to_owned()));
+            return timed_out();
+        };
+        match frame {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => {
                     wire_bytes += data.len() as u64;
@@ -259,7 +273,13 @@ async fn relay_stream(
         let _ = events.send(StreamEvent::Data(buf.freeze())).await;
     }
     loop {
-        match body.frame().await {
+        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+            let _ = events
+                .send(StreamEvent::Truncated("timeout".to_owned()))
+                .await;
+            return timed_out();
+        };
+        match frame {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => {
                     wire_bytes += data.len() as u64;

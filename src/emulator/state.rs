@@ -56,11 +56,28 @@ pub(crate) enum StreamEvent {
     },
 }
 
+/// An invocation a function is working on: where its answer goes, and until when.
+pub(crate) struct InFlight {
+    pub(crate) reply: oneshot::Sender<Answer>,
+    pub(crate) deadline: SystemTime,
+}
+
+impl InFlight {
+    /// The deadline on tokio's clock.
+    pub(crate) fn deadline_instant(&self) -> tokio::time::Instant {
+        let left = self
+            .deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::Instant::now() + left
+    }
+}
+
 pub(crate) struct State {
     pub(crate) config: EmulatorConfig,
     queue_tx: mpsc::UnboundedSender<Invocation>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
 }
 
 impl State {
@@ -89,21 +106,25 @@ impl State {
                 continue;
             }
             if let Ok(mut in_flight) = self.in_flight.lock() {
-                in_flight.insert(invocation.request_id.clone(), invocation.reply);
+                let entry = InFlight {
+                    reply: invocation.reply,
+                    deadline: invocation.deadline,
+                };
+                in_flight.insert(invocation.request_id.clone(), entry);
             }
             return Some((invocation.request_id, invocation.event, invocation.deadline));
         }
     }
 
-    /// Takes the reply channel of an invocation in flight (once: a second answer is refused).
-    pub(crate) fn take(&self, request_id: &str) -> Option<oneshot::Sender<Answer>> {
+    /// Takes an invocation in flight (once: a second answer is refused).
+    pub(crate) fn take(&self, request_id: &str) -> Option<InFlight> {
         self.in_flight.lock().ok()?.remove(request_id)
     }
 
     /// Fails every invocation in flight: the function process died.
     pub(crate) fn fail_in_flight(&self, reason: &str) {
         let replies: Vec<_> = match self.in_flight.lock() {
-            Ok(mut in_flight) => in_flight.drain().map(|(_, reply)| reply).collect(),
+            Ok(mut in_flight) => in_flight.drain().map(|(_, entry)| entry.reply).collect(),
             Err(_) => Vec::new(),
         };
         for reply in replies {

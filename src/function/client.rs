@@ -28,6 +28,7 @@ pub(crate) struct RuntimeClient {
     address: RuntimeApiAddress,
     host: HeaderValue,
     sender: Option<SendRequest<RequestBody>>,
+    connection: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RuntimeClient {
@@ -38,10 +39,20 @@ impl RuntimeClient {
             address,
             host,
             sender: None,
+            connection: None,
         })
     }
 
-    async fn connect(&self) -> Result<SendRequest<RequestBody>, Error> {
+    /// Drops the connection and whatever it was sending (a streamed body included): the
+    /// Runtime API sees the request cut off, as when Lambda stops a function.
+    pub(crate) fn abort(&mut self) {
+        self.sender = None;
+        if let Some(connection) = self.connection.take() {
+            connection.abort();
+        }
+    }
+
+    async fn connect(&mut self) -> Result<SendRequest<RequestBody>, Error> {
         let authority = self.address.authority();
         let stream = TcpStream::connect(authority)
             .await
@@ -58,11 +69,11 @@ impl RuntimeClient {
             .title_case_headers(true)
             .handshake(TokioIo::new(stream))
             .await?;
-        tokio::spawn(async move {
+        self.connection = Some(tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "Runtime API connection closed");
             }
-        });
+        }));
         Ok(sender)
     }
 

@@ -22,6 +22,10 @@ use crate::{Body, Error, Response};
 
 /// Serves one invocation end to end. Errors are about delivering the answer, never the
 /// handler's own failures (those are reported to Lambda and are not errors here).
+///
+/// At the invocation's deadline (when known) the work is dropped and the connection aborted,
+/// as Lambda stops a function that runs out of time, so one stuck invocation cannot hold the
+/// loop (locally, the next request would wait behind it forever).
 pub(crate) async fn serve_invocation<H: Handler>(
     client: &mut RuntimeClient,
     config: &Config,
@@ -29,9 +33,35 @@ pub(crate) async fn serve_invocation<H: Handler>(
     next: NextInvocation,
     function: Arc<FunctionInfo>,
 ) -> Result<(), Error> {
-    let context = Context::from_headers(&next.headers, function, SystemTime::now())?;
+    let now = SystemTime::now();
+    let context = Context::from_headers(&next.headers, function, now)?;
+    let Some(deadline) = context.deadline else {
+        return answer(client, config, handler, next.event, context).await;
+    };
     let request_id = context.request_id.clone();
-    let request = match request_from_event(&next.event) {
+    let left = deadline.duration_since(now).unwrap_or_default();
+    match tokio::time::timeout(left, answer(client, config, handler, next.event, context)).await {
+        Ok(result) => result,
+        Err(_) => {
+            client.abort();
+            tracing::error!(
+                request_id,
+                "deadline reached: invocation stopped and its response cut off"
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn answer<H: Handler>(
+    client: &mut RuntimeClient,
+    config: &Config,
+    handler: &H,
+    event: bytes::Bytes,
+    context: Context,
+) -> Result<(), Error> {
+    let request_id = context.request_id.clone();
+    let request = match request_from_event(&event) {
         Ok(request) => request,
         Err(error) => {
             let error = FunctionError::new(ErrorType::INVALID_EVENT, error.to_string());
