@@ -1,0 +1,82 @@
+//! What each fuzz target checks, shared with the corpus replay in `tests/fuzz_corpus.rs` so a
+//! plain `cargo test` runs the same checks on every committed input.
+
+use bytes::BytesMut;
+use lambda_stream::wire::{
+    ChunkedDecoder, ChunkedEvent, EventContext, PreludeDecoder, decode_buffered_response,
+    encode_buffered_response, encode_prelude, event_from_request, request_from_event,
+};
+
+/// The first byte picks where the input is split, so splits are explored too.
+fn split(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.split_first() {
+        Some((&at, rest)) => rest.split_at(usize::from(at).min(rest.len())),
+        None => (&[], &[]),
+    }
+}
+
+/// Prelude decoding never panics; split input decodes as whole input does; a decoded head
+/// encodes again.
+pub(crate) fn prelude_decoder(data: &[u8]) {
+    let (first, second) = split(data);
+    let whole = [first, second].concat();
+    let mut buf = BytesMut::from(&whole[..]);
+    let at_once = PreludeDecoder::new().decode(&mut buf);
+
+    let mut decoder = PreludeDecoder::new();
+    let mut parts = BytesMut::from(first);
+    let mut in_parts = decoder.decode(&mut parts);
+    if matches!(in_parts, Ok(None)) {
+        parts.extend_from_slice(second);
+        in_parts = decoder.decode(&mut parts);
+    }
+    match (&at_once, &in_parts) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "split decoding differs"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("split decoding disagrees: {at_once:?} vs {in_parts:?}"),
+    }
+    if let Ok(Some(head)) = at_once {
+        let _ = encode_prelude(&head);
+    }
+}
+
+/// Chunked decoding never panics, and the payload does not depend on where input is split.
+pub(crate) fn chunked_decoder(data: &[u8]) {
+    let (first, second) = split(data);
+    let decode = |parts: &[&[u8]]| {
+        let mut decoder = ChunkedDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut body = Vec::new();
+        let mut trailers = None;
+        for part in parts {
+            buf.extend_from_slice(part);
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(ChunkedEvent::Data(d))) => body.extend_from_slice(&d),
+                    Ok(Some(ChunkedEvent::End(t))) => trailers = Some(t),
+                    Ok(None) => break,
+                    Err(_) => return None,
+                }
+            }
+        }
+        Some((body, trailers))
+    };
+    let whole = [first, second].concat();
+    if let (Some(a), Some(b)) = (decode(&[&whole]), decode(&[first, second])) {
+        assert_eq!(a, b, "split decoding differs");
+    }
+}
+
+/// Event parsing never panics; a parsed request maps back to an event.
+pub(crate) fn event_parser(data: &[u8]) {
+    if let Ok(request) = request_from_event(data) {
+        let _ = event_from_request(&request, &EventContext::default());
+    }
+}
+
+/// Buffered mapping never panics; a mapped response encodes again.
+pub(crate) fn buffered_response(data: &[u8]) {
+    if let Ok((head, body)) = decode_buffered_response(data) {
+        let _ = encode_buffered_response(&head, &body);
+    }
+}
