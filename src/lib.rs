@@ -37,6 +37,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod body;
+mod budget;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;
@@ -45,11 +46,16 @@ mod function;
 pub mod testing;
 pub mod wire;
 
-pub use body::{Body, BodyClosed, BodySender, DEFAULT_READ_CAPACITY};
+pub use body::{Body, BodyClosed, BodySender, DEFAULT_READ_CAPACITY, Truncation, TruncationReason};
+pub use budget::{
+    AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, BudgetExhausted, BudgetMeter, Charged,
+    LEGACY_STREAM_LIMIT, MISSION_STREAM_BUDGET,
+};
 pub use error::Error;
 pub use function::{
-    Config, ConfigError, Context, FunctionInfo, Handler, INVOKE_MODE_ENV, InvokeMode,
-    MissingRequestId, Runtime, RuntimeApiAddress, run, run_with_init,
+    BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, FunctionInfo,
+    Handler, Hold, INVOKE_MODE_ENV, InvokeMode, MissingRequestId, Outcome, Runtime,
+    RuntimeApiAddress, run, run_with_init,
 };
 
 /// A boxed error, what handlers and body streams may fail with.

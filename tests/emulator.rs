@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, stream};
+use futures_util::stream;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
@@ -172,24 +172,30 @@ async fn oversized_requests_get_413() {
 
 #[tokio::test]
 async fn timeouts_give_502_or_a_truncated_stream() {
-    let config = local().with_timeout(Duration::from_millis(300));
-    let (emulator, _task) = with_handler(
-        config,
-        |req: lambda_stream::Request, _ctx: Context| async move {
-            if req.uri().path() == "/silent" {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-            let items = stream::iter([Ok::<_, std::io::Error>(Bytes::from("started"))])
-                .chain(stream::pending());
-            http::Response::builder().body(Body::from_stream(items))
-        },
-    )
-    .await;
+    // A raw function that ignores its deadline, so the emulator's own cut-off shows (ours ends
+    // a margin before the deadline by itself: see the budget tests).
+    let emulator = Emulator::start(local().with_timeout(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    let function = RawFunction {
+        api: emulator.runtime_api().authority().parse().unwrap(),
+    };
+
     // Nothing sent before the timeout: 502.
-    let response = within(send(emulator.url_addr(), get("/silent"))).await;
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let client = tokio::spawn(send(emulator.url_addr(), get("/silent")));
+    let _ = within(function.next()).await;
+    assert_eq!(
+        within(client).await.unwrap().status(),
+        StatusCode::BAD_GATEWAY
+    );
+
     // A stream that outlives the timeout: what was sent arrives, then the stream is cut.
-    let response = within(send(emulator.url_addr(), get("/"))).await;
+    let client = tokio::spawn(send(emulator.url_addr(), get("/")));
+    let (id, _) = within(function.next()).await;
+    let _stalled = function
+        .stream(&id, &[b"{}", b"\0\0\0\0\0\0\0\0", b"started"])
+        .await;
+    let response = within(client).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let (body, _, clean) = within(read_all(response)).await;
     assert_eq!((body.as_slice(), clean), (&b"started"[..], false));

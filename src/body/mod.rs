@@ -1,6 +1,7 @@
 //! The response body a handler returns, and the ways to make one.
 
 mod channel;
+mod continuation;
 
 use std::fmt;
 use std::pin::Pin;
@@ -15,6 +16,8 @@ use crate::BoxError;
 use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
+pub(crate) use continuation::Continuation;
+pub use continuation::{Truncation, TruncationReason};
 
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
 /// memory flat and first bytes early.
@@ -38,6 +41,7 @@ pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
 #[must_use = "a body does nothing unless returned in a response"]
 pub struct Body {
     inner: Inner,
+    continuation: Option<Continuation>,
 }
 
 enum Inner {
@@ -50,6 +54,7 @@ impl Body {
     pub fn empty() -> Self {
         Body {
             inner: Inner::Once(None),
+            continuation: None,
         }
     }
 
@@ -67,6 +72,7 @@ impl Body {
             .map_err(|e| FunctionError::from_error(e.into(), ErrorType::STREAM_ERROR));
         Body {
             inner: Inner::Stream(stream.boxed()),
+            continuation: None,
         }
     }
 
@@ -117,8 +123,40 @@ impl Body {
             sender,
             Body {
                 inner: Inner::Stream(receiver.boxed()),
+                continuation: None,
             },
         )
+    }
+
+    /// Treats every item as a whole record and, when the byte budget or the deadline cuts the
+    /// body short, ends it after the last whole record with the bytes `make` returns (a cursor,
+    /// a link) instead of an error trailer. `reserve` bytes at the end of the budget are kept
+    /// for it; if what `make` returns does not fit in what is left, the body ends with the
+    /// error trailer after all.
+    ///
+    /// ```
+    /// use lambda_stream::{Body, Truncation};
+    /// let lines = futures_util::stream::iter(
+    ///     (0..1_000_000u64).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
+    /// );
+    /// let body = Body::from_stream(lines).with_continuation(128, |cut: &Truncation| {
+    ///     format!("{{\"next_cursor\":{}}}\n", cut.items_sent).into()
+    /// });
+    /// # drop(body);
+    /// ```
+    pub fn with_continuation<F>(mut self, reserve: usize, make: F) -> Self
+    where
+        F: FnOnce(&Truncation) -> Bytes + Send + 'static,
+    {
+        self.continuation = Some(Continuation {
+            reserve: reserve as u64,
+            make: Box::new(make),
+        });
+        self
+    }
+
+    pub(crate) fn take_continuation(&mut self) -> Option<Continuation> {
+        self.continuation.take()
     }
 
     /// The exact length when the body is a single known buffer.
@@ -165,6 +203,7 @@ impl From<Bytes> for Body {
     fn from(data: Bytes) -> Self {
         Body {
             inner: Inner::Once(Some(data)),
+            continuation: None,
         }
     }
 }

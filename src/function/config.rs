@@ -4,6 +4,11 @@ use std::env;
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::stats::{CompletionHook, CompletionStats};
+use crate::budget::{BUDGET_ENV, BandwidthModel, Budget};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 
 /// Environment variable that selects the invoke mode: `RESPONSE_STREAM` (default) or `BUFFERED`.
@@ -152,6 +157,110 @@ pub struct Config {
     invoke_mode: InvokeMode,
     buffered_limit: usize,
     function: FunctionInfo,
+    budget: Budget,
+    hold: Hold,
+    early_errors: EarlyErrors,
+    deadline_margin: Duration,
+    bandwidth: BandwidthModel,
+    completion_hook: Option<CompletionHook>,
+    buffered_overflow: BufferedOverflow,
+}
+
+/// The response sent instead of a buffered response over the limit. The default is `413` with
+/// `{"errorType":"Function.ResponseSizeTooLarge","errorMessage":...}`.
+///
+/// ```
+/// use lambda_stream::{BufferedOverflow, Config};
+/// let overflow = BufferedOverflow::new(|limit| {
+///     http::Response::builder()
+///         .status(507)
+///         .header("content-type", "text/plain")
+///         .body(format!("too big for {limit} bytes; use the streaming URL").into())
+///         .unwrap_or_default()
+/// });
+/// let config = Config::new("127.0.0.1:9001".parse()?).with_buffered_overflow(overflow);
+/// # Ok::<(), lambda_stream::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct BufferedOverflow(Arc<dyn Fn(usize) -> http::Response<bytes::Bytes> + Send + Sync>);
+
+impl BufferedOverflow {
+    /// A response built from the limit that was exceeded.
+    pub fn new<F>(make: F) -> Self
+    where
+        F: Fn(usize) -> http::Response<bytes::Bytes> + Send + Sync + 'static,
+    {
+        BufferedOverflow(Arc::new(make))
+    }
+
+    pub(crate) fn response(&self, limit: usize) -> http::Response<bytes::Bytes> {
+        (self.0)(limit)
+    }
+}
+
+impl Default for BufferedOverflow {
+    fn default() -> Self {
+        BufferedOverflow::new(|limit| {
+            let body = serde_json::json!({
+                "errorType": crate::wire::ErrorType::RESPONSE_SIZE_TOO_LARGE.as_str(),
+                "errorMessage": format!(
+                    "the response is larger than the {limit}-byte buffered response limit"
+                ),
+            });
+            let mut response = http::Response::new(bytes::Bytes::from(body.to_string()));
+            *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+        })
+    }
+}
+
+impl fmt::Debug for BufferedOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BufferedOverflow")
+    }
+}
+
+/// When the response head is committed (sent): until then a failure can still change the
+/// status. The head goes when `bytes` body bytes are held, or when `time` has passed since the
+/// handler returned and at least one byte is held, or when the body ends.
+///
+/// The default, `Hold::FIRST_BYTE`, commits at the first body byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Body bytes to hold before committing (at least 1).
+    pub bytes: usize,
+    /// Longest wait, once a byte is held.
+    pub time: Duration,
+}
+
+impl Hold {
+    /// Commit at the first body byte.
+    pub const FIRST_BYTE: Hold = Hold {
+        bytes: 1,
+        time: Duration::ZERO,
+    };
+}
+
+impl Default for Hold {
+    fn default() -> Self {
+        Hold::FIRST_BYTE
+    }
+}
+
+/// What a failure before the head is committed becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EarlyErrors {
+    /// Posted to `/runtime/invocation/{id}/error`: Lambda records a function error and a
+    /// Function URL client gets `502 Internal Server Error` (the default).
+    #[default]
+    ReportToLambda,
+    /// Sent as a `500` response with `{"errorType","errorMessage"}` JSON: the client sees the
+    /// message, Lambda records a success.
+    Respond500,
 }
 
 /// The function's own settings, from the variables Lambda sets.
@@ -192,10 +301,18 @@ impl Config {
             invoke_mode: InvokeMode::default(),
             buffered_limit: BUFFERED_RESPONSE_LIMIT,
             function: FunctionInfo::default(),
+            budget: Budget::default(),
+            hold: Hold::default(),
+            early_errors: EarlyErrors::default(),
+            deadline_margin: Duration::from_millis(500),
+            bandwidth: BandwidthModel::AWS,
+            completion_hook: None,
+            buffered_overflow: BufferedOverflow::default(),
         }
     }
 
-    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`] and the function variables.
+    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`], `LAMBDA_STREAM_BUDGET` (bytes) and
+    /// the function variables.
     ///
     /// # Errors
     /// [`ConfigError`] when the Runtime API is missing or a value is malformed.
@@ -207,11 +324,19 @@ impl Config {
             Ok(mode) => mode.parse()?,
             Err(_) => InvokeMode::default(),
         };
-        Ok(Config {
+        let mut config = Config {
             invoke_mode,
             function: FunctionInfo::from_env(),
             ..Config::new(runtime_api)
-        })
+        };
+        if let Ok(text) = env::var(BUDGET_ENV) {
+            let limit = text.trim().parse().map_err(|_| ConfigError::InvalidValue {
+                name: BUDGET_ENV.to_owned(),
+                value: text.clone(),
+            })?;
+            config.budget = Budget::bytes(limit);
+        }
+        Ok(config)
     }
 
     /// Sets the invoke mode.
@@ -230,6 +355,90 @@ impl Config {
     pub fn with_function_info(mut self, function: FunctionInfo) -> Self {
         self.function = function;
         self
+    }
+
+    /// Sets the stream budget (default 75 MiB, [`Budget::MISSION`]); a response may carry its
+    /// own [`Budget`] as an extension.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Sets when the head is committed (default: at the first body byte).
+    pub fn with_hold(mut self, hold: Hold) -> Self {
+        self.hold = Hold {
+            bytes: hold.bytes.max(1),
+            ..hold
+        };
+        self
+    }
+
+    /// Sets what a failure before the head becomes (default: reported to Lambda's `/error`).
+    pub fn with_early_errors(mut self, early_errors: EarlyErrors) -> Self {
+        self.early_errors = early_errors;
+        self
+    }
+
+    /// Sets how long before the deadline a stream is ended cleanly (default 500 ms; never more
+    /// than a quarter of the time left when the response starts, so short timeouts still
+    /// stream).
+    pub fn with_deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    /// Sets the bandwidth model used to end a stream before its deadline (default AWS's).
+    pub fn with_bandwidth(mut self, bandwidth: BandwidthModel) -> Self {
+        self.bandwidth = bandwidth;
+        self
+    }
+
+    /// Calls `hook` with the [`CompletionStats`] of every response.
+    pub fn with_completion_hook<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&CompletionStats) + Send + Sync + 'static,
+    {
+        self.completion_hook = Some(CompletionHook(Arc::new(hook)));
+        self
+    }
+
+    /// Sets the response sent instead of a buffered response over the limit.
+    pub fn with_buffered_overflow(mut self, overflow: BufferedOverflow) -> Self {
+        self.buffered_overflow = overflow;
+        self
+    }
+
+    pub(crate) fn buffered_overflow(&self) -> &BufferedOverflow {
+        &self.buffered_overflow
+    }
+
+    /// The stream budget.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// When the head is committed.
+    pub fn hold(&self) -> Hold {
+        self.hold
+    }
+
+    /// What early failures become.
+    pub fn early_errors(&self) -> EarlyErrors {
+        self.early_errors
+    }
+
+    /// The safety margin before the deadline.
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline_margin
+    }
+
+    /// The bandwidth model.
+    pub fn bandwidth(&self) -> BandwidthModel {
+        self.bandwidth
+    }
+
+    pub(crate) fn completion_hook(&self) -> Option<&CompletionHook> {
+        self.completion_hook.as_ref()
     }
 
     /// The Runtime API address.

@@ -1,19 +1,22 @@
-//! Answering one invocation: call the handler, then stream or buffer its response.
+//! Answering one invocation: call the handler, then stream or buffer its response within its
+//! budget and deadline, and report what happened.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
 use super::client::{NextInvocation, RuntimeClient};
-use super::config::{Config, FunctionInfo, InvokeMode};
+use super::config::{Config, EarlyErrors, FunctionInfo, Hold, InvokeMode};
 use super::context::Context;
 use super::handler::Handler;
-use super::request_body::{StreamEnd, StreamingBody};
+use super::request_body::{StreamEnd, StreamLimits, StreamingBody};
+use super::stats::{CompletionStats, Outcome, report};
+use crate::budget::Budget;
 use crate::wire::{
     ErrorType, FunctionError, ResponseHead, encode_buffered_response, encode_prelude,
     request_from_event,
@@ -25,7 +28,8 @@ use crate::{Body, Error, Response};
 ///
 /// At the invocation's deadline (when known) the work is dropped and the connection aborted,
 /// as Lambda stops a function that runs out of time, so one stuck invocation cannot hold the
-/// loop (locally, the next request would wait behind it forever).
+/// loop (locally, the next request would wait behind it forever). A stream normally ends
+/// cleanly before that, a safety margin ahead of the deadline.
 pub(crate) async fn serve_invocation<H: Handler>(
     client: &mut RuntimeClient,
     config: &Config,
@@ -53,29 +57,260 @@ pub(crate) async fn serve_invocation<H: Handler>(
     }
 }
 
+/// One invocation being answered: where to, under which settings, since when.
+struct Answering<'a> {
+    client: &'a mut RuntimeClient,
+    config: &'a Config,
+    request_id: String,
+    started: Instant,
+    budget: Budget,
+    deadline: Option<SystemTime>,
+}
+
+impl Answering<'_> {
+    fn stats(&self, status: StatusCode, outcome: Outcome) -> CompletionStats {
+        CompletionStats {
+            request_id: self.request_id.clone(),
+            invoke_mode: self.config.invoke_mode(),
+            status: status.as_u16(),
+            wire_bytes: 0,
+            body_bytes: 0,
+            chunks: 0,
+            time_to_first_byte: None,
+            duration: self.started.elapsed(),
+            outcome,
+            budget: self.budget,
+            budget_warned: false,
+        }
+    }
+
+    /// A failure before the head was committed: reported to `/error`, or answered as a 500
+    /// JSON response, as configured.
+    async fn early_failure(self, error: FunctionError) -> Result<(), Error> {
+        tracing::error!(
+            request_id = self.request_id,
+            error_type = %error.error_type(),
+            message = error.message(),
+            "invocation failed before the head was committed"
+        );
+        match self.config.early_errors() {
+            EarlyErrors::ReportToLambda => {
+                let stats = self.stats(StatusCode::BAD_GATEWAY, Outcome::Failed(error.clone()));
+                let sent = self.client.invocation_error(&self.request_id, &error).await;
+                report(&stats, self.config.completion_hook());
+                sent
+            }
+            EarlyErrors::Respond500 => {
+                let body = serde_json::json!({
+                    "errorType": error.error_type().as_str(),
+                    "errorMessage": error.message(),
+                });
+                let response = http::Response::builder()
+                    .status(StatusCode::INTERNAL_SERVER_ERROR)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap_or_default();
+                self.respond(response, Some(error)).await
+            }
+        }
+    }
+
+    async fn respond(
+        self,
+        response: Response,
+        failure: Option<FunctionError>,
+    ) -> Result<(), Error> {
+        match self.config.invoke_mode() {
+            InvokeMode::ResponseStream => self.stream(response, failure).await,
+            InvokeMode::Buffered => self.buffer(response, failure).await,
+        }
+    }
+
+    /// RESPONSE_STREAM: the head is committed once the hold fills (by default at the first
+    /// body byte), so an error before it can still go to `/error` or become a 500; after it,
+    /// errors, the budget and the deadline end the stream with trailers or a continuation.
+    async fn stream(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
+        let (parts, mut body) = response.into_parts();
+        let head = ResponseHead::from_parts(parts);
+        let prelude = match encode_prelude(&head) {
+            Ok(prelude) => prelude,
+            Err(error) => {
+                let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
+                return Box::pin(self.early_failure(error)).await;
+            }
+        };
+        let held = match hold(&mut body, self.config.hold()).await {
+            Ok(held) => held,
+            Err(error) if failure.is_none() => return Box::pin(self.early_failure(error)).await,
+            Err(_) => Vec::new(),
+        };
+        let margin = self.config.deadline_margin();
+        let limits = StreamLimits {
+            budget: self.budget,
+            end_by: self.deadline.map(|deadline| {
+                let left = deadline
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                // A margin never takes more than a quarter of the time left.
+                tokio::time::Instant::now() + left.saturating_sub(margin.min(left / 4))
+            }),
+            bandwidth: self.config.bandwidth(),
+        };
+        let (streaming, report_rx) = StreamingBody::new(prelude, held, body, limits);
+        let sent = self
+            .client
+            .stream_response(&self.request_id, streaming)
+            .await;
+        let stream_report = report_rx.await.ok();
+        let mut stats = self.stats(head.status, Outcome::Aborted);
+        if let Some(stream_report) = stream_report {
+            stats.wire_bytes = stream_report.wire_bytes;
+            stats.body_bytes = stream_report.body_bytes;
+            stats.chunks = stream_report.chunks;
+            stats.budget_warned = stream_report.budget_warned;
+            stats.time_to_first_byte = stream_report
+                .first_byte_at
+                .map(|at| at.saturating_duration_since(self.started));
+            stats.outcome = match (stream_report.end, failure) {
+                (_, Some(early)) => Outcome::Failed(early),
+                (StreamEnd::Complete, None) => Outcome::Complete,
+                (StreamEnd::Failed(error), None) => Outcome::Failed(error),
+                (StreamEnd::Truncated { reason, continued }, None) => {
+                    Outcome::Truncated { reason, continued }
+                }
+                (StreamEnd::Aborted, None) => Outcome::Aborted,
+            };
+        }
+        report(&stats, self.config.completion_hook());
+        sent
+    }
+
+    /// BUFFERED: the body is collected into one payload within the limit; a response that does
+    /// not fit is replaced by the configured overflow response, never sent over the limit.
+    async fn buffer(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
+        let limit = self.config.buffered_limit();
+        let (parts, mut body) = response.into_parts();
+        let head = ResponseHead::from_parts(parts);
+        let mut collected = BytesMut::new();
+        let mut over_limit = false;
+        while let Some(item) = next_chunk(&mut body).await {
+            match item {
+                Ok(chunk) if collected.len() + chunk.len() > limit => {
+                    over_limit = true;
+                    break;
+                }
+                Ok(chunk) => collected.extend_from_slice(&chunk),
+                Err(error) if failure.is_none() => {
+                    return Box::pin(self.early_failure(error)).await;
+                }
+                Err(_) => break,
+            }
+        }
+        drop(body);
+        let payload = if over_limit {
+            None
+        } else {
+            match encode_buffered_response(&head, &collected) {
+                Ok(payload) => Some(payload).filter(|p| p.len() <= limit),
+                Err(error) => {
+                    let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
+                    return Box::pin(self.early_failure(error)).await;
+                }
+            }
+        };
+        let (status, payload, outcome) = match payload {
+            Some(payload) => {
+                let outcome = failure.map_or(Outcome::Complete, Outcome::Failed);
+                (head.status, payload, outcome)
+            }
+            None => {
+                tracing::error!(
+                    request_id = self.request_id,
+                    limit,
+                    "buffered response over the limit"
+                );
+                let (parts, body) = self.config.buffered_overflow().response(limit).into_parts();
+                let head = ResponseHead::from_parts(parts);
+                let payload = encode_buffered_response(&head, &body).unwrap_or_default();
+                let outcome = Outcome::Truncated {
+                    reason: crate::TruncationReason::Budget,
+                    continued: false,
+                };
+                (head.status, payload, outcome)
+            }
+        };
+        let mut stats = self.stats(status, outcome);
+        stats.wire_bytes = payload.len() as u64;
+        stats.body_bytes = collected.len() as u64;
+        stats.budget = Budget::bytes(limit as u64);
+        let sent = self
+            .client
+            .buffered_response(&self.request_id, payload)
+            .await;
+        report(&stats, self.config.completion_hook());
+        sent
+    }
+}
+
 async fn answer<H: Handler>(
     client: &mut RuntimeClient,
     config: &Config,
     handler: &H,
-    event: bytes::Bytes,
+    event: Bytes,
     context: Context,
 ) -> Result<(), Error> {
-    let request_id = context.request_id.clone();
+    let mut answering = Answering {
+        client,
+        config,
+        request_id: context.request_id.clone(),
+        started: Instant::now(),
+        budget: config.budget(),
+        deadline: context.deadline,
+    };
     let request = match request_from_event(&event) {
         Ok(request) => request,
         Err(error) => {
             let error = FunctionError::new(ErrorType::INVALID_EVENT, error.to_string());
-            return report_failure(client, &request_id, error).await;
+            return answering.early_failure(error).await;
         }
     };
     let response = match call_handler(handler, request, context).await {
         Ok(response) => response,
-        Err(error) => return report_failure(client, &request_id, error).await,
+        Err(error) => return answering.early_failure(error).await,
     };
-    match config.invoke_mode() {
-        InvokeMode::ResponseStream => stream(client, &request_id, response).await,
-        InvokeMode::Buffered => buffer(client, config, &request_id, response).await,
+    if let Some(budget) = response.extensions().get::<Budget>() {
+        answering.budget = *budget;
     }
+    answering.respond(response, None).await
+}
+
+/// Takes the body's first items until the hold fills: `hold.bytes` held, or `hold.time` passed
+/// with at least one byte held, or the body ended.
+async fn hold(body: &mut Body, hold: Hold) -> Result<Vec<Bytes>, FunctionError> {
+    let mut held = Vec::new();
+    let mut held_bytes = 0;
+    let timer = tokio::time::sleep(hold.time);
+    tokio::pin!(timer);
+    while held_bytes < hold.bytes {
+        let item = if held.is_empty() {
+            next_chunk(body).await
+        } else {
+            tokio::select! {
+                biased;
+                item = next_chunk(body) => item,
+                () = &mut timer => break,
+            }
+        };
+        match item {
+            Some(Ok(chunk)) => {
+                held_bytes += chunk.len();
+                held.push(chunk);
+            }
+            Some(Err(error)) => return Err(error),
+            None => break,
+        }
+    }
+    Ok(held)
 }
 
 async fn call_handler<H: Handler>(
@@ -96,147 +331,9 @@ async fn call_handler<H: Handler>(
 }
 
 /// Polls the body for its next chunk, turning a panic into an error.
-async fn next_chunk(body: &mut Body) -> Option<Result<bytes::Bytes, FunctionError>> {
+async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, FunctionError>> {
     match AssertUnwindSafe(body.next()).catch_unwind().await {
         Ok(item) => item,
         Err(panic) => Some(Err(FunctionError::from_panic(panic.as_ref()))),
     }
-}
-
-async fn report_failure(
-    client: &mut RuntimeClient,
-    request_id: &str,
-    error: FunctionError,
-) -> Result<(), Error> {
-    tracing::error!(
-        request_id,
-        error_type = %error.error_type(),
-        message = error.message(),
-        "invocation failed before the first body byte; reported to /error"
-    );
-    client.invocation_error(request_id, &error).await
-}
-
-/// RESPONSE_STREAM: the head is committed at the first body byte, so an error before it can
-/// still go to `/error`; after it, errors end the stream with trailer fields.
-async fn stream(
-    client: &mut RuntimeClient,
-    request_id: &str,
-    response: Response,
-) -> Result<(), Error> {
-    let started = Instant::now();
-    let (parts, mut body) = response.into_parts();
-    let head = ResponseHead::from_parts(parts);
-    let status = head.status;
-    let prelude = match encode_prelude(&head) {
-        Ok(prelude) => prelude,
-        Err(error) => {
-            let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
-            return report_failure(client, request_id, error).await;
-        }
-    };
-    let first = match next_chunk(&mut body).await {
-        Some(Err(error)) => return report_failure(client, request_id, error).await,
-        Some(Ok(chunk)) => Some(chunk),
-        None => None,
-    };
-    let (streaming, report) = StreamingBody::new(prelude, first, body);
-    let sent = client.stream_response(request_id, streaming).await;
-    let report = report.await.ok();
-    let (body_bytes, chunks) = report.as_ref().map_or((0, 0), |r| (r.body_bytes, r.chunks));
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    match report.map(|r| r.end) {
-        Some(StreamEnd::Complete) => tracing::info!(
-            request_id,
-            status = status.as_u16(),
-            body_bytes,
-            chunks,
-            elapsed_ms,
-            "streamed response complete"
-        ),
-        Some(StreamEnd::Failed(error)) => tracing::error!(
-            request_id, status = status.as_u16(), body_bytes, chunks, elapsed_ms,
-            error_type = %error.error_type(), message = error.message(),
-            "streamed response ended with an error trailer"
-        ),
-        Some(StreamEnd::Aborted) | None => tracing::error!(
-            request_id,
-            status = status.as_u16(),
-            body_bytes,
-            chunks,
-            elapsed_ms,
-            "streamed response aborted: the Runtime API connection closed"
-        ),
-    }
-    sent
-}
-
-/// BUFFERED: the body is collected into one payload within the limit; a response that does not
-/// fit is replaced by a clean 413 JSON response, never sent over the limit.
-async fn buffer(
-    client: &mut RuntimeClient,
-    config: &Config,
-    request_id: &str,
-    response: Response,
-) -> Result<(), Error> {
-    let limit = config.buffered_limit();
-    let (parts, mut body) = response.into_parts();
-    let head = ResponseHead::from_parts(parts);
-    let mut collected = BytesMut::new();
-    let mut over_limit = false;
-    while let Some(item) = next_chunk(&mut body).await {
-        match item {
-            Ok(chunk) if collected.len() + chunk.len() > limit => {
-                over_limit = true;
-                break;
-            }
-            Ok(chunk) => collected.extend_from_slice(&chunk),
-            Err(error) => return report_failure(client, request_id, error).await,
-        }
-    }
-    drop(body);
-    let payload = if over_limit {
-        None
-    } else {
-        match encode_buffered_response(&head, &collected) {
-            Ok(payload) => Some(payload).filter(|p| p.len() <= limit),
-            Err(error) => {
-                let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
-                return report_failure(client, request_id, error).await;
-            }
-        }
-    };
-    let payload = match payload {
-        Some(payload) => {
-            tracing::info!(
-                request_id,
-                status = head.status.as_u16(),
-                payload_bytes = payload.len(),
-                "buffered response"
-            );
-            payload
-        }
-        None => {
-            tracing::error!(
-                request_id,
-                limit,
-                "buffered response over the limit; sent 413 instead"
-            );
-            too_large_payload(limit)
-        }
-    };
-    client.buffered_response(request_id, payload).await
-}
-
-fn too_large_payload(limit: usize) -> Vec<u8> {
-    let mut head = ResponseHead::new(StatusCode::PAYLOAD_TOO_LARGE);
-    head.headers.insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::json!({
-        "errorType": ErrorType::RESPONSE_SIZE_TOO_LARGE.as_str(),
-        "errorMessage": format!("the response is larger than the {limit}-byte buffered response limit"),
-    });
-    encode_buffered_response(&head, body.to_string().as_bytes()).unwrap_or_default()
 }

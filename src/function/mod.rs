@@ -7,10 +7,13 @@ mod handler;
 mod invoke;
 mod request_body;
 mod runtime;
+mod stats;
 
 pub use config::{
-    Config, ConfigError, FunctionInfo, INVOKE_MODE_ENV, InvokeMode, RuntimeApiAddress,
+    BufferedOverflow, Config, ConfigError, EarlyErrors, FunctionInfo, Hold, INVOKE_MODE_ENV,
+    InvokeMode, RuntimeApiAddress,
 };
 pub use context::{Context, MissingRequestId};
 pub use handler::Handler;
 pub use runtime::{Runtime, run, run_with_init};
+pub use stats::{CompletionStats, Outcome};

@@ -1,18 +1,23 @@
 //! Request bodies sent to the Runtime API, above all the streamed response: prelude JSON as one
 //! chunk, the eight NULs as the next, then each body chunk, then real trailer fields on error.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
-use crate::Body;
-use crate::wire::{FunctionError, PRELUDE_DELIMITER};
+use crate::body::Continuation;
+use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
+use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
+use crate::{Body, Truncation, TruncationReason};
 
 /// How a streamed response ended, as far as the function side knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +26,11 @@ pub(crate) enum StreamEnd {
     Complete,
     /// The body failed; trailers carried the error.
     Failed(FunctionError),
+    /// The budget or the deadline cut the body; a continuation or an error trailer closed it.
+    Truncated {
+        reason: TruncationReason,
+        continued: bool,
+    },
     /// The connection dropped the body before its end.
     Aborted,
 }
@@ -28,37 +38,71 @@ pub(crate) enum StreamEnd {
 /// Counts and the end of one streamed response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StreamReport {
+    pub(crate) wire_bytes: u64,
     pub(crate) body_bytes: u64,
     pub(crate) chunks: u64,
+    pub(crate) first_byte_at: Option<Instant>,
+    pub(crate) budget_warned: bool,
     pub(crate) end: StreamEnd,
+}
+
+/// The limits a stream runs under.
+pub(crate) struct StreamLimits {
+    pub(crate) budget: Budget,
+    /// When to end cleanly: the deadline less the safety margin.
+    pub(crate) end_by: Option<tokio::time::Instant>,
+    pub(crate) bandwidth: BandwidthModel,
 }
 
 /// The body of `POST .../response` in streaming mode.
 pub(crate) struct StreamingBody {
     prelude: Option<Bytes>,
     delimiter_pending: bool,
-    first: Option<Bytes>,
+    held: VecDeque<Bytes>,
     body: Option<Body>,
+    continuation: Option<Continuation>,
+    done: bool,
+    meter: BudgetMeter,
+    bandwidth: BandwidthModel,
+    end_by: Option<Pin<Box<Sleep>>>,
     body_bytes: u64,
     chunks: u64,
+    first_byte_at: Option<Instant>,
     report: Option<oneshot::Sender<StreamReport>>,
 }
 
 impl StreamingBody {
-    /// `first` is the body's first chunk, already taken from `body` to commit the head.
+    /// `held` are the body's first items, taken before the head was committed.
     pub(crate) fn new(
         prelude: Bytes,
-        first: Option<Bytes>,
-        body: Body,
+        held: Vec<Bytes>,
+        mut body: Body,
+        limits: StreamLimits,
     ) -> (Self, oneshot::Receiver<StreamReport>) {
         let (tx, rx) = oneshot::channel();
+        let mut meter = BudgetMeter::new(limits.budget);
+        let continuation = body.take_continuation();
+        if let Some(continuation) = &continuation {
+            meter.reserve(continuation.reserve);
+        }
+        // The head is part of what Lambda counts. It is at most 16 KiB, so a budget that cannot
+        // hold it stops the body at its first item.
+        let _ = meter.charge((prelude.len() + PRELUDE_DELIMITER.len()) as u64);
         let streaming = StreamingBody {
             prelude: Some(prelude),
             delimiter_pending: true,
-            first,
+            held: held.into(),
             body: Some(body),
+            continuation,
+            done: false,
+            meter,
+            bandwidth: limits.bandwidth,
+            end_by: limits
+                .end_by
+                .map(|at| Box::pin(tokio::time::sleep_until(at))),
             body_bytes: 0,
             chunks: 0,
+            first_byte_at: None,
             report: Some(tx),
         };
         (streaming, rx)
@@ -67,18 +111,103 @@ impl StreamingBody {
     fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.body_bytes += chunk.len() as u64;
         self.chunks += 1;
+        self.first_byte_at.get_or_insert_with(Instant::now);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
     fn finish(&mut self, end: StreamEnd) {
         // Drop the handler's stream at once: producers see `BodyClosed`, nothing more is sent.
         self.body = None;
+        self.done = true;
         if let Some(report) = self.report.take() {
             let _ = report.send(StreamReport {
+                wire_bytes: self.meter.used(),
                 body_bytes: self.body_bytes,
                 chunks: self.chunks,
+                first_byte_at: self.first_byte_at,
+                budget_warned: self.meter.warned(),
                 end,
             });
+        }
+    }
+
+    fn fail(&mut self, error: FunctionError) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let trailers = error.to_trailers();
+        self.finish(StreamEnd::Failed(error));
+        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+    }
+
+    /// Ends the body after its last whole item: with the continuation when there is one and it
+    /// fits, else with an error trailer.
+    fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.body = None;
+        if let Some(continuation) = self.continuation.take() {
+            let truncation = Truncation {
+                reason,
+                items_sent: self.chunks,
+                body_bytes: self.body_bytes,
+            };
+            let closing = (continuation.make)(&truncation);
+            if self.meter.charge_reserved(closing.len() as u64).is_ok() {
+                self.finish(StreamEnd::Truncated {
+                    reason,
+                    continued: true,
+                });
+                return self.data(closing);
+            }
+            tracing::error!(
+                continuation_bytes = closing.len(),
+                remaining = self.meter.remaining(),
+                "the continuation does not fit in the budget left; ending with an error trailer"
+            );
+        }
+        let error = match reason {
+            TruncationReason::Budget => FunctionError::new(
+                ErrorType::RESPONSE_SIZE_TOO_LARGE,
+                format!(
+                    "the response reached its {}-byte budget after {} body bytes",
+                    self.meter.budget().limit(),
+                    self.body_bytes
+                ),
+            ),
+            TruncationReason::Deadline => FunctionError::new(
+                ErrorType::DEADLINE_EXCEEDED,
+                format!(
+                    "the stream was ended before the invocation deadline after {} body bytes",
+                    self.body_bytes
+                ),
+            ),
+        };
+        let trailers = error.to_trailers();
+        self.finish(StreamEnd::Truncated {
+            reason,
+            continued: false,
+        });
+        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+    }
+
+    /// Sends an item if the budget and the deadline allow it.
+    fn admit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let len = chunk.len() as u64;
+        if let Some(end_by) = &self.end_by {
+            let needed = self.bandwidth.time_to_send(self.meter.used(), len);
+            if tokio::time::Instant::now() + needed > end_by.deadline() {
+                return self.cut(TruncationReason::Deadline);
+            }
+        }
+        match self.meter.charge(len) {
+            Ok(Charged::Fits) => self.data(chunk),
+            Ok(Charged::CrossedWarning) => {
+                let budget = self.meter.budget();
+                tracing::warn!(
+                    used = self.meter.used(),
+                    limit = budget.limit(),
+                    fraction = budget.warning_fraction(),
+                    "the response crossed its budget warning threshold"
+                );
+                self.data(chunk)
+            }
+            Err(_) => self.cut(TruncationReason::Budget),
         }
     }
 }
@@ -107,8 +236,16 @@ impl http_body::Body for StreamingBody {
                 &PRELUDE_DELIMITER,
             )))));
         }
-        if let Some(first) = this.first.take() {
-            return this.data(first);
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(held) = this.held.pop_front() {
+            return this.admit(held);
+        }
+        if let Some(end_by) = this.end_by.as_mut()
+            && end_by.as_mut().poll(cx).is_ready()
+        {
+            return this.cut(TruncationReason::Deadline);
         }
         let Some(body) = this.body.as_mut() else {
             return Poll::Ready(None);
@@ -117,22 +254,13 @@ impl http_body::Body for StreamingBody {
         // error trailer, not a dead connection.
         match catch_unwind(AssertUnwindSafe(|| body.poll_next_unpin(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Some(Ok(chunk)))) => this.data(chunk),
+            Ok(Poll::Ready(Some(Ok(chunk)))) => this.admit(chunk),
             Ok(Poll::Ready(None)) => {
                 this.finish(StreamEnd::Complete);
                 Poll::Ready(None)
             }
-            Ok(Poll::Ready(Some(Err(error)))) => {
-                let trailers = error.to_trailers();
-                this.finish(StreamEnd::Failed(error));
-                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
-            }
-            Err(panic) => {
-                let error = FunctionError::from_panic(panic.as_ref());
-                let trailers = error.to_trailers();
-                this.finish(StreamEnd::Failed(error));
-                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
-            }
+            Ok(Poll::Ready(Some(Err(error)))) => this.fail(error),
+            Err(panic) => this.fail(FunctionError::from_panic(panic.as_ref())),
         }
     }
 }

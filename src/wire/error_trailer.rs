@@ -48,6 +48,8 @@ impl ErrorType {
         ErrorType(Cow::Borrowed("Function.ResponseSizeTooLarge"));
     /// The invocation event could not be turned into a request.
     pub const INVALID_EVENT: ErrorType = ErrorType(Cow::Borrowed("Runtime.InvalidEvent"));
+    /// The deadline (less the safety margin) ended the stream.
+    pub const DEADLINE_EXCEEDED: ErrorType = ErrorType(Cow::Borrowed("Function.DeadlineExceeded"));
     /// The handler's response head cannot be encoded (a non-UTF-8 header, a head over 16 KiB).
     pub const INVALID_RESPONSE: ErrorType = ErrorType(Cow::Borrowed("Function.InvalidResponse"));
     /// The start-up step failed.
@@ -324,6 +326,7 @@ mod tests {
             ErrorType::INVALID_EVENT,
             ErrorType::INVALID_RESPONSE,
             ErrorType::INIT_ERROR,
+            ErrorType::DEADLINE_EXCEEDED,
             ErrorType::UNKNOWN,
         ] {
             assert!(is_valid_error_type(t.as_str()), "{t}");

@@ -1,0 +1,44 @@
+//! What ends a body cut short by its budget or deadline, when the body knows its records.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// Why a body was cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TruncationReason {
+    /// The next item did not fit in the byte budget.
+    Budget,
+    /// The deadline (less the safety margin) came first.
+    Deadline,
+}
+
+/// What was sent before a body was cut short: handed to the continuation so it can say where
+/// to resume (a cursor, a link, an offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Truncation {
+    /// Why the body was cut.
+    pub reason: TruncationReason,
+    /// Items (records) sent, all whole.
+    pub items_sent: u64,
+    /// Body bytes sent.
+    pub body_bytes: u64,
+}
+
+type MakeContinuation = Box<dyn FnOnce(&Truncation) -> Bytes + Send>;
+
+/// A closing record and the bytes reserved for it.
+pub(crate) struct Continuation {
+    pub(crate) reserve: u64,
+    pub(crate) make: MakeContinuation,
+}
+
+impl fmt::Debug for Continuation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Continuation")
+            .field("reserve", &self.reserve)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,328 @@
+//! Byte budgets and the bandwidth model, sans-IO.
+//!
+//! A budget counts **wire bytes** as Lambda counts them: the prelude JSON, the 8-byte delimiter
+//! and the body bytes. Items are never split: an item that would cross the limit is not sent.
+
+use std::time::Duration;
+
+/// The mission's default stream budget: 75 MiB.
+pub const MISSION_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
+/// AWS's documented streamed response limit since 2025-07-31: 200 MB (PROTOCOL.md section 5;
+/// Lambda's "MB" are MiB, as its 6 MB buffered limit is 6 MiB + 100 bytes).
+pub const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
+/// AWS's streamed response limit before 2025-07-31: 20 MB.
+pub const LEGACY_STREAM_LIMIT: u64 = 20 * 1024 * 1024;
+/// Environment variable with the stream budget in bytes (read by the runtime and the emulator).
+pub const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+
+/// A byte limit for one response, and the fraction at which a warning is logged.
+///
+/// Attach one to a response to override the function's budget for it:
+///
+/// ```
+/// use lambda_stream::{Body, Budget};
+/// let response = http::Response::builder()
+///     .extension(Budget::bytes(1024 * 1024))
+///     .body(Body::from("small export"))?;
+/// assert_eq!(response.extensions().get::<Budget>().map(|b| b.limit()), Some(1024 * 1024));
+/// # Ok::<(), http::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    limit: u64,
+    warn_fraction: f64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::MISSION
+    }
+}
+
+impl Budget {
+    /// 75 MiB, warning at 80% (the default).
+    pub const MISSION: Budget = Budget::bytes(MISSION_STREAM_BUDGET);
+    /// AWS's documented 200 MB stream limit.
+    pub const AWS_200_MB: Budget = Budget::bytes(AWS_STREAM_LIMIT);
+    /// The legacy 20 MB stream limit.
+    pub const LEGACY_20_MB: Budget = Budget::bytes(LEGACY_STREAM_LIMIT);
+
+    /// A budget of `limit` wire bytes, warning at 80%.
+    pub const fn bytes(limit: u64) -> Budget {
+        Budget {
+            limit,
+            warn_fraction: 0.8,
+        }
+    }
+
+    /// Warns (once, with `tracing`) when this fraction of the budget is used; clamped to 0..=1.
+    pub fn with_warning_at(mut self, fraction: f64) -> Budget {
+        self.warn_fraction = if fraction.is_nan() {
+            0.8
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The warning fraction.
+    pub fn warning_fraction(&self) -> f64 {
+        self.warn_fraction
+    }
+
+    fn warn_at(&self) -> u64 {
+        (self.limit as f64 * self.warn_fraction) as u64
+    }
+}
+
+/// An item does not fit in what is left of the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {attempted}-byte item does not fit: {used} of {limit} budget bytes used")]
+#[non_exhaustive]
+pub struct BudgetExhausted {
+    /// The budget.
+    pub limit: u64,
+    /// Bytes used before the item.
+    pub used: u64,
+    /// The item's size.
+    pub attempted: u64,
+}
+
+/// What charging an item did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charged {
+    /// The item fits.
+    Fits,
+    /// The item fits, and crossed the warning threshold.
+    CrossedWarning,
+}
+
+/// Counts bytes against a [`Budget`], with part of it held back for a closing record.
+///
+/// ```
+/// use lambda_stream::{Budget, BudgetMeter, Charged};
+/// let mut meter = BudgetMeter::new(Budget::bytes(10));
+/// assert_eq!(meter.charge(8), Ok(Charged::CrossedWarning));
+/// assert!(meter.charge(3).is_err(), "an item that crosses the limit is refused whole");
+/// assert_eq!(meter.charge(2), Ok(Charged::Fits));
+/// assert_eq!(meter.remaining(), 0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BudgetMeter {
+    budget: Budget,
+    used: u64,
+    reserved: u64,
+    warned: bool,
+}
+
+impl BudgetMeter {
+    /// A meter with nothing used.
+    pub fn new(budget: Budget) -> Self {
+        BudgetMeter {
+            budget,
+            used: 0,
+            reserved: 0,
+            warned: false,
+        }
+    }
+
+    /// Holds back `bytes` at the end of the budget: [`charge`](Self::charge) will not use them,
+    /// [`charge_reserved`](Self::charge_reserved) may.
+    pub fn reserve(&mut self, bytes: u64) {
+        self.reserved = bytes;
+    }
+
+    /// Counts an item of `len` bytes if it fits in the unreserved budget.
+    ///
+    /// # Errors
+    /// [`BudgetExhausted`] when it does not fit; nothing is counted then.
+    pub fn charge(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
+        let available = self.budget.limit.saturating_sub(self.reserved);
+        self.charge_within(len, available)
+    }
+
+    /// Counts an item that may use the reserved tail (the closing record).
+    ///
+    /// # Errors
+    /// [`BudgetExhausted`] when it does not fit in the whole budget.
+    pub fn charge_reserved(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
+        self.charge_within(len, self.budget.limit)
+    }
+
+    fn charge_within(&mut self, len: u64, available: u64) -> Result<Charged, BudgetExhausted> {
+        match self.used.checked_add(len) {
+            Some(total) if total <= available => {
+                self.used = total;
+                if !self.warned && self.used >= self.budget.warn_at() && self.budget.warn_at() > 0 {
+                    self.warned = true;
+                    return Ok(Charged::CrossedWarning);
+                }
+                Ok(Charged::Fits)
+            }
+            _ => Err(BudgetExhausted {
+                limit: self.budget.limit,
+                used: self.used,
+                attempted: len,
+            }),
+        }
+    }
+
+    /// Bytes counted so far.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Bytes left, reserved tail included.
+    pub fn remaining(&self) -> u64 {
+        self.budget.limit.saturating_sub(self.used)
+    }
+
+    /// The budget.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Whether the warning threshold was crossed.
+    pub fn warned(&self) -> bool {
+        self.warned
+    }
+}
+
+/// How fast Lambda lets a stream go: the first bytes uncapped, then a steady rate
+/// (AWS: first 6 MB, then at most 2 MB/s; PROTOCOL.md section 5).
+///
+/// ```
+/// use std::time::Duration;
+/// use lambda_stream::BandwidthModel;
+/// let aws = BandwidthModel::AWS;
+/// assert_eq!(aws.time_to_send(0, 6 * 1024 * 1024), Duration::ZERO);
+/// assert_eq!(aws.time_to_send(6 * 1024 * 1024, 2 * 1024 * 1024), Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BandwidthModel {
+    /// Bytes sent before the rate applies.
+    pub burst_bytes: u64,
+    /// Bytes per second after the burst.
+    pub bytes_per_second: u64,
+}
+
+impl BandwidthModel {
+    /// AWS's documented model: 6 MiB uncapped, then 2 MiB/s.
+    pub const AWS: BandwidthModel = BandwidthModel {
+        burst_bytes: 6 * 1024 * 1024,
+        bytes_per_second: 2 * 1024 * 1024,
+    };
+
+    /// No cap at all.
+    pub const UNLIMITED: BandwidthModel = BandwidthModel {
+        burst_bytes: u64::MAX,
+        bytes_per_second: u64::MAX,
+    };
+
+    /// How long `len` more bytes take once `sent` bytes have gone.
+    pub fn time_to_send(&self, sent: u64, len: u64) -> Duration {
+        let capped = sent
+            .saturating_add(len)
+            .saturating_sub(self.burst_bytes.max(sent));
+        if capped == 0 || self.bytes_per_second == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(capped as f64 / self.bytes_per_second as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_boundaries() {
+        let limit = 1000;
+        let mut meter = BudgetMeter::new(Budget::bytes(limit).with_warning_at(1.0));
+        assert_eq!(meter.charge(limit - 1), Ok(Charged::Fits));
+        assert_eq!(
+            meter.charge(1),
+            Ok(Charged::CrossedWarning),
+            "limit reached exactly"
+        );
+        assert_eq!(
+            meter.charge(1),
+            Err(BudgetExhausted {
+                limit,
+                used: limit,
+                attempted: 1
+            }),
+            "limit + 1 refused"
+        );
+        assert_eq!(meter.used(), limit, "a refused item is not counted");
+    }
+
+    #[test]
+    fn an_item_straddling_the_limit_is_refused_whole() {
+        let mut meter = BudgetMeter::new(Budget::bytes(100));
+        meter.charge(90).unwrap();
+        assert!(meter.charge(20).is_err());
+        assert_eq!(meter.used(), 90);
+        assert_eq!(meter.charge(10), Ok(Charged::Fits));
+    }
+
+    #[test]
+    fn the_reserved_tail_is_only_for_the_closing_record() {
+        let mut meter = BudgetMeter::new(Budget::bytes(100));
+        meter.reserve(30);
+        meter.charge(70).unwrap();
+        assert!(meter.charge(1).is_err(), "records cannot use the reserve");
+        assert!(meter.charge_reserved(30).is_ok());
+        assert!(
+            meter.charge_reserved(1).is_err(),
+            "a continuation that does not fit"
+        );
+    }
+
+    #[test]
+    fn warning_is_crossed_once() {
+        let mut meter = BudgetMeter::new(Budget::bytes(100));
+        assert_eq!(meter.charge(79), Ok(Charged::Fits));
+        assert_eq!(meter.charge(1), Ok(Charged::CrossedWarning));
+        assert_eq!(meter.charge(1), Ok(Charged::Fits));
+        assert!(meter.warned());
+    }
+
+    #[test]
+    fn overflow_is_refused_not_wrapped() {
+        let mut meter = BudgetMeter::new(Budget::bytes(u64::MAX));
+        meter.charge(u64::MAX - 1).unwrap();
+        assert!(meter.charge(2).is_err());
+    }
+
+    #[test]
+    fn bandwidth_model_boundaries() {
+        let model = BandwidthModel {
+            burst_bytes: 100,
+            bytes_per_second: 10,
+        };
+        assert_eq!(model.time_to_send(0, 100), Duration::ZERO);
+        assert_eq!(model.time_to_send(90, 20), Duration::from_secs(1));
+        assert_eq!(model.time_to_send(200, 10), Duration::from_secs(1));
+        assert_eq!(
+            BandwidthModel::UNLIMITED.time_to_send(0, u64::MAX),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn presets() {
+        assert_eq!(Budget::default().limit(), 78_643_200);
+        assert_eq!(Budget::AWS_200_MB.limit(), 209_715_200);
+        assert_eq!(Budget::LEGACY_20_MB.limit(), 20_971_520);
+        assert_eq!(
+            Budget::bytes(10).with_warning_at(7.0).warning_fraction(),
+            1.0
+        );
+    }
+}

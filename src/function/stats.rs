@@ -1,0 +1,128 @@
+//! What happened to a response: handed to a user hook and logged.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::budget::Budget;
+use crate::wire::FunctionError;
+use crate::{InvokeMode, TruncationReason};
+
+/// How a response ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The whole body was sent.
+    Complete,
+    /// The handler or its body failed (reported to `/error`, as a 500 response, or as error
+    /// trailers after the head).
+    Failed(FunctionError),
+    /// The budget or the deadline cut the body short; `continued` when a continuation closed it.
+    Truncated {
+        /// What cut it.
+        reason: TruncationReason,
+        /// Whether a continuation record ended the body (else an error trailer did).
+        continued: bool,
+    },
+    /// The connection to the Runtime API broke, or the deadline stopped the invocation.
+    Aborted,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Complete => f.write_str("complete"),
+            Outcome::Failed(error) => write!(f, "failed ({})", error.error_type()),
+            Outcome::Truncated { reason, continued } => {
+                let by = match reason {
+                    TruncationReason::Budget => "budget",
+                    TruncationReason::Deadline => "deadline",
+                };
+                let how = if *continued {
+                    "continuation"
+                } else {
+                    "error trailer"
+                };
+                write!(f, "truncated by {by} ({how})")
+            }
+            Outcome::Aborted => f.write_str("aborted"),
+        }
+    }
+}
+
+/// Counts and timings of one response.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CompletionStats {
+    /// The invocation.
+    pub request_id: String,
+    /// The invoke mode it was answered in.
+    pub invoke_mode: InvokeMode,
+    /// The response status.
+    pub status: u16,
+    /// Bytes counted against the budget: prelude, delimiter and body (the payload in BUFFERED).
+    pub wire_bytes: u64,
+    /// Body bytes sent.
+    pub body_bytes: u64,
+    /// Body chunks sent.
+    pub chunks: u64,
+    /// From the start of the invocation to the first body byte handed to the connection.
+    pub time_to_first_byte: Option<Duration>,
+    /// From the start of the invocation to the end of the response.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The budget that applied.
+    pub budget: Budget,
+    /// Whether the budget's warning threshold was crossed.
+    pub budget_warned: bool,
+}
+
+impl CompletionStats {
+    /// The fraction of the budget used.
+    pub fn budget_used(&self) -> f64 {
+        if self.budget.limit() == 0 {
+            return 1.0;
+        }
+        self.wire_bytes as f64 / self.budget.limit() as f64
+    }
+}
+
+/// A function called with each response's [`CompletionStats`].
+#[derive(Clone)]
+pub(crate) struct CompletionHook(pub(crate) Arc<dyn Fn(&CompletionStats) + Send + Sync>);
+
+impl fmt::Debug for CompletionHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CompletionHook")
+    }
+}
+
+/// Logs the stats and hands them to the hook.
+pub(crate) fn report(stats: &CompletionStats, hook: Option<&CompletionHook>) {
+    let ttfb_ms = stats.time_to_first_byte.map(|d| d.as_secs_f64() * 1e3);
+    let fields = (
+        stats.request_id.as_str(),
+        stats.status,
+        stats.wire_bytes,
+        stats.body_bytes,
+        stats.chunks,
+    );
+    let (request_id, status, wire_bytes, body_bytes, chunks) = fields;
+    let duration_ms = stats.duration.as_secs_f64() * 1e3;
+    let budget_used = stats.budget_used();
+    if matches!(stats.outcome, Outcome::Complete) {
+        tracing::info!(
+            request_id, status, wire_bytes, body_bytes, chunks, ttfb_ms, duration_ms,
+            budget_used, outcome = %stats.outcome, "response complete"
+        );
+    } else {
+        tracing::error!(
+            request_id, status, wire_bytes, body_bytes, chunks, ttfb_ms, duration_ms,
+            budget_used, outcome = %stats.outcome, "response ended early"
+        );
+    }
+    if let Some(hook) = hook {
+        (hook.0)(stats);
+    }
+}
