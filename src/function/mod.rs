@@ -15,5 +15,7 @@ pub use config::{
 };
 pub use context::{Context, MissingRequestId};
 pub use handler::Handler;
+#[cfg(feature = "testing")]
+pub(crate) use request_body::{StreamLimits, StreamingBody};
 pub use runtime::{Runtime, run, run_with_init};
 pub use stats::{CompletionStats, Outcome};

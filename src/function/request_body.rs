@@ -149,11 +149,13 @@ impl StreamingBody {
             };
             let closing = (continuation.make)(&truncation);
             if self.meter.charge_reserved(closing.len() as u64).is_ok() {
+                // Counted before the report goes out.
+                let frame = self.data(closing);
                 self.finish(StreamEnd::Truncated {
                     reason,
                     continued: true,
                 });
-                return self.data(closing);
+                return frame;
             }
             tracing::error!(
                 continuation_bytes = closing.len(),

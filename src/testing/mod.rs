@@ -11,3 +11,33 @@ mod server;
 
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
 pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
+
+/// Internals for the benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+
+    use crate::Body;
+    use crate::budget::{BandwidthModel, Budget};
+    use crate::function::{StreamLimits, StreamingBody};
+
+    /// The real streamed request body (prelude, budget, deadline check, stats) around `body`.
+    /// With `deadline`, a far deadline is armed so the per-item bandwidth check runs too
+    /// (needs a tokio runtime).
+    pub fn budgeted_stream(
+        body: Body,
+        budget: Budget,
+        deadline: bool,
+    ) -> impl http_body::Body<Data = Bytes, Error = Infallible> {
+        let end_by =
+            deadline.then(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
+        let limits = StreamLimits {
+            budget,
+            end_by,
+            bandwidth: BandwidthModel::AWS,
+        };
+        StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).0
+    }
+}

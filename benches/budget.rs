@@ -1,0 +1,83 @@
+//! What budget accounting costs: the real streamed request body (prelude, byte budget, deadline
+//! and bandwidth check, stats) against polling the bare body, in the same run, at 64 KiB chunks
+//! (and a sweep of smaller ones). Both arms copy every chunk into a write buffer, the least
+//! per-byte work sending can cost (a socket write copies at least this much), so the ratio is
+//! the accounting's share of the cheapest possible send. Run:
+//! `cargo bench --all-features --bench budget`.
+
+use std::hint::black_box;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::{Stream, stream};
+use lambda_stream::testing::bench::budgeted_stream;
+use lambda_stream::{Body, Budget};
+
+const TOTAL: usize = 64 * 1024 * 1024;
+static DATA: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+fn body_of(chunk: usize) -> Body {
+    let chunks = TOTAL / chunk;
+    Body::from_stream(stream::iter((0..chunks).map(move |_| {
+        Ok::<_, std::io::Error>(Bytes::from_static(&DATA[..chunk]))
+    })))
+}
+
+/// Polls to the end; every item is ready, so a no-op waker is enough.
+fn drain_bare(mut body: Body, sink: &mut Vec<u8>) -> usize {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut total = 0;
+    while let Poll::Ready(Some(Ok(chunk))) = Pin::new(&mut body).poll_next(&mut cx) {
+        sink.clear();
+        sink.extend_from_slice(&chunk);
+        total += sink.len();
+    }
+    total
+}
+
+fn drain_budgeted(body: impl http_body::Body<Data = Bytes>, sink: &mut Vec<u8>) -> usize {
+    let mut body = std::pin::pin!(body);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut total = 0;
+    while let Poll::Ready(Some(Ok(frame))) = body.as_mut().poll_frame(&mut cx) {
+        if let Some(chunk) = frame.data_ref() {
+            sink.clear();
+            sink.extend_from_slice(chunk);
+            total += sink.len();
+        }
+    }
+    total
+}
+
+fn budget_accounting(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let _guard = runtime.enter();
+    let mut group = c.benchmark_group("stream_64MiB");
+    group.throughput(Throughput::Bytes(TOTAL as u64));
+    group.sample_size(20);
+    let mut sink = Vec::with_capacity(64 * 1024);
+    for chunk in [1024, 16 * 1024, 64 * 1024] {
+        group.bench_with_input(BenchmarkId::new("bare_body", chunk), &chunk, |b, &chunk| {
+            b.iter(|| black_box(drain_bare(body_of(chunk), &mut sink)));
+        });
+        group.bench_with_input(
+            BenchmarkId::new("budget_and_deadline", chunk),
+            &chunk,
+            |b, &chunk| {
+                b.iter(|| {
+                    let body = budgeted_stream(body_of(chunk), Budget::AWS_200_MB, true);
+                    black_box(drain_budgeted(body, &mut sink))
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, budget_accounting);
+criterion_main!(benches);
