@@ -203,6 +203,29 @@ async fn early_errors_can_be_a_500_response_with_the_message() {
 }
 
 #[tokio::test]
+async fn a_body_that_completes_inside_the_hold_goes_as_one_chunk_of_its_exact_size() {
+    let (server, _task) = on_loop(
+        |c| {
+            c.with_hold(Hold {
+                bytes: 1024,
+                time: Duration::from_secs(5),
+            })
+        },
+        |_req: Request, _ctx: Context| async { http::Response::builder().body(ten_byte_items(5)) },
+    )
+    .await;
+    let capture = within(server.invoke("{}")).await.unwrap();
+    assert_eq!(
+        capture.chunks.len(),
+        3,
+        "prelude, delimiter, one body chunk"
+    );
+    assert_eq!(capture.chunks[2].len(), 50);
+    let raw = String::from_utf8_lossy(&capture.raw).into_owned();
+    assert!(raw.contains("\r\n32\r\nitem-0000\n"), "{raw:?}");
+}
+
+#[tokio::test]
 async fn the_buffered_overflow_response_is_the_users_choice() {
     let (server, _task) = on_loop(
         |c| {

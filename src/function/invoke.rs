@@ -140,7 +140,9 @@ impl Answering<'_> {
             }
         };
         let held = match hold(&mut body, self.config.hold()).await {
-            Ok(held) => held,
+            // The whole body fit in the hold: it goes as one chunk of its exact size.
+            Ok(Held { items, ended: true }) if items.len() > 1 => vec![items.concat().into()],
+            Ok(Held { items, .. }) => items,
             Err(error) if failure.is_none() => return Box::pin(self.early_failure(error)).await,
             Err(_) => Vec::new(),
         };
@@ -284,15 +286,21 @@ async fn answer<H: Handler>(
     answering.respond(response, None).await
 }
 
+/// The body's first items, and whether they are all of it.
+struct Held {
+    items: Vec<Bytes>,
+    ended: bool,
+}
+
 /// Takes the body's first items until the hold fills: `hold.bytes` held, or `hold.time` passed
 /// with at least one byte held, or the body ended.
-async fn hold(body: &mut Body, hold: Hold) -> Result<Vec<Bytes>, FunctionError> {
-    let mut held = Vec::new();
+async fn hold(body: &mut Body, hold: Hold) -> Result<Held, FunctionError> {
+    let mut items = Vec::new();
     let mut held_bytes = 0;
     let timer = tokio::time::sleep(hold.time);
     tokio::pin!(timer);
     while held_bytes < hold.bytes {
-        let item = if held.is_empty() {
+        let item = if items.is_empty() {
             next_chunk(body).await
         } else {
             tokio::select! {
@@ -304,13 +312,16 @@ async fn hold(body: &mut Body, hold: Hold) -> Result<Vec<Bytes>, FunctionError> 
         match item {
             Some(Ok(chunk)) => {
                 held_bytes += chunk.len();
-                held.push(chunk);
+                items.push(chunk);
             }
             Some(Err(error)) => return Err(error),
-            None => break,
+            None => return Ok(Held { items, ended: true }),
         }
     }
-    Ok(held)
+    Ok(Held {
+        items,
+        ended: false,
+    })
 }
 
 async fn call_handler<H: Handler>(
