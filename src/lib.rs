@@ -46,7 +46,11 @@ mod function;
 pub mod testing;
 pub mod wire;
 
-pub use body::{Body, BodyClosed, BodySender, DEFAULT_READ_CAPACITY, Truncation, TruncationReason};
+#[cfg(feature = "sse")]
+pub use body::sse;
+pub use body::{
+    Body, BodyClosed, BodySender, Coalesce, DEFAULT_READ_CAPACITY, Truncation, TruncationReason,
+};
 pub use budget::{
     AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, BudgetExhausted, BudgetMeter, Charged,
     LEGACY_STREAM_LIMIT, MISSION_STREAM_BUDGET,

@@ -1,7 +1,11 @@
 //! The response body a handler returns, and the ways to make one.
 
 mod channel;
+mod coalesce;
 mod continuation;
+mod records;
+#[cfg(feature = "sse")]
+pub mod sse;
 
 use std::fmt;
 use std::pin::Pin;
@@ -16,6 +20,7 @@ use crate::BoxError;
 use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
+pub use coalesce::Coalesce;
 pub(crate) use continuation::Continuation;
 pub use continuation::{Truncation, TruncationReason};
 
@@ -152,6 +157,11 @@ impl Body {
             reserve: reserve as u64,
             make: Box::new(make),
         });
+        self
+    }
+
+    pub(crate) fn with_continuation_parts(mut self, continuation: Continuation) -> Self {
+        self.continuation = Some(continuation);
         self
     }
 
