@@ -216,7 +216,7 @@ where
         match self.keep_alive {
             Some(keep_alive) => Body::from_stream(KeepAliveStream {
                 inner: encoded.boxed(),
-                timer: Box::pin(tokio::time::sleep(keep_alive.interval)),
+                timer: None,
                 keep_alive,
             }),
             None => Body::from_stream(encoded),
@@ -246,7 +246,8 @@ type EncodedEvents<E> = futures_util::stream::BoxStream<'static, Result<Bytes, E
 
 struct KeepAliveStream<E> {
     inner: EncodedEvents<E>,
-    timer: Pin<Box<Sleep>>,
+    /// Armed on the first poll, so building a body needs no runtime.
+    timer: Option<Pin<Box<Sleep>>>,
     keep_alive: KeepAlive,
 }
 
@@ -255,18 +256,20 @@ impl<E> Stream for KeepAliveStream<E> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        let interval = this.keep_alive.interval;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(interval)));
         match this.inner.poll_next_unpin(cx) {
             Poll::Ready(item) => {
-                let next = tokio::time::Instant::now() + this.keep_alive.interval;
-                this.timer.as_mut().reset(next);
+                timer.as_mut().reset(tokio::time::Instant::now() + interval);
                 Poll::Ready(item)
             }
             Poll::Pending => {
-                if this.timer.as_mut().poll(cx).is_pending() {
+                if timer.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
-                let next = tokio::time::Instant::now() + this.keep_alive.interval;
-                this.timer.as_mut().reset(next);
+                timer.as_mut().reset(tokio::time::Instant::now() + interval);
                 Poll::Ready(Some(Ok(this.keep_alive.comment.clone())))
             }
         }
@@ -310,6 +313,13 @@ mod tests {
         );
         assert!(Event::default().id("1\r").is_err());
         assert!(Event::default().id("x\0").is_err());
+    }
+
+    #[test]
+    fn building_a_body_needs_no_runtime() {
+        let events = stream::iter([Ok::<_, std::io::Error>(Event::default().data("x"))]);
+        let body = Sse::new(events).keep_alive(KeepAlive::new()).into_body();
+        drop(body);
     }
 
     #[tokio::test(start_paused = true)]
