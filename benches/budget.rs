@@ -79,5 +79,42 @@ fn budget_accounting(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, budget_accounting);
+/// 16-byte tokens, all ready: one chunk per token versus coalesced into 16 KiB chunks (the
+/// delay never fires here; it bounds latency when tokens are paced).
+fn token_coalescing(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let _guard = runtime.enter();
+    const TOKENS: usize = 64 * 1024;
+    let tokens = || {
+        Body::from_stream(stream::iter(
+            (0..TOKENS).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&DATA[..16]))),
+        ))
+    };
+    let mut group = c.benchmark_group("tokens_16B");
+    group.throughput(Throughput::Elements(TOKENS as u64));
+    group.sample_size(20);
+    let mut sink = Vec::with_capacity(64 * 1024);
+    group.bench_function("chunk_per_token", |b| {
+        b.iter(|| {
+            let body = budgeted_stream(tokens(), Budget::AWS_200_MB, true);
+            black_box(drain_budgeted(body, &mut sink))
+        });
+    });
+    group.bench_function("coalesced_16KiB_20ms", |b| {
+        b.iter(|| {
+            let body = tokens().coalesce(lambda_stream::Coalesce {
+                max_bytes: 16 * 1024,
+                max_delay: std::time::Duration::from_millis(20),
+            });
+            let body = budgeted_stream(body, Budget::AWS_200_MB, true);
+            black_box(drain_budgeted(body, &mut sink))
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, budget_accounting, token_coalescing);
 criterion_main!(benches);

@@ -197,3 +197,35 @@ async fn csv_and_ndjson_exports_on_the_loop() {
         .collect();
     assert_eq!(ids, [0, 1, 2]);
 }
+
+#[tokio::test]
+async fn a_coalesced_export_still_counts_records_for_its_cursor() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let runtime = Runtime::new(Config::new(server.runtime_api()));
+    let _task = tokio::spawn(runtime.run(|_req: Request, _ctx: Context| async move {
+        let body = Body::ndjson(rows())
+            .with_continuation(64, |cut: &lambda_stream::Truncation| {
+                format!("{{\"next_cursor\":{}}}\n", cut.items_sent).into()
+            })
+            .coalesce(lambda_stream::Coalesce {
+                max_bytes: 1024,
+                max_delay: Duration::from_millis(20),
+            });
+        http::Response::builder()
+            .extension(Budget::bytes(16 * 1024))
+            .body(body)
+    }));
+    let capture = within(server.invoke("{}")).await.unwrap();
+    assert!(
+        capture.chunks.len() < 40,
+        "records were merged into few chunks"
+    );
+    let text = String::from_utf8(capture.streamed().unwrap().body.to_vec()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (cursor, records) = lines.split_last().unwrap();
+    assert_eq!(cursor["next_cursor"], records.len(), "records, not chunks");
+    assert_eq!(records.last().unwrap()["id"], records.len() - 1);
+}

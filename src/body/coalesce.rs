@@ -8,8 +8,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::time::Sleep;
 
-use crate::Body;
+use std::sync::{Arc, Mutex};
+
+use crate::body::Continuation;
 use crate::wire::FunctionError;
+use crate::{Body, Truncation};
 
 /// A flush policy: send when `max_bytes` are gathered, or when the oldest gathered byte has
 /// waited `max_delay`, whichever comes first. The default flushes every item as it comes
@@ -37,21 +40,41 @@ pub struct Coalesce {
 impl Body {
     /// Merges items according to `policy`. A merged chunk holds whole items, so the budget still
     /// never splits an item (it refuses a whole merged chunk). A continuation set with
-    /// [`Body::with_continuation`] is kept.
+    /// [`Body::with_continuation`] is kept, and its [`Truncation::items_sent`] still counts
+    /// the original items (records), not merged chunks.
     pub fn coalesce(mut self, policy: Coalesce) -> Body {
         let continuation = self.take_continuation();
+        // Items gathered into each flushed chunk, cumulated: chunk k holds items up to
+        // `flushed[k]`.
+        let flushed = Arc::new(Mutex::new(Vec::new()));
         let merged = Body::from_stream(Coalescing {
             inner: self,
             policy,
             gathered: BytesMut::new(),
+            gathered_items: 0,
+            items_flushed: 0,
+            flushed: flushed.clone(),
             timer: None,
             pending_end: None,
             done: false,
         });
-        match continuation {
-            Some(continuation) => merged.with_continuation_parts(continuation),
-            None => merged,
-        }
+        let Some(Continuation { reserve, make }) = continuation else {
+            return merged;
+        };
+        merged.with_continuation_parts(Continuation {
+            reserve,
+            make: Box::new(move |cut: &Truncation| {
+                let chunks = usize::try_from(cut.items_sent).unwrap_or(usize::MAX);
+                let items = match (chunks.checked_sub(1), flushed.lock()) {
+                    (Some(last), Ok(flushed)) => flushed.get(last).copied().unwrap_or(0),
+                    _ => 0,
+                };
+                make(&Truncation {
+                    items_sent: items,
+                    ..cut.clone()
+                })
+            }),
+        })
     }
 }
 
@@ -59,6 +82,9 @@ struct Coalescing {
     inner: Body,
     policy: Coalesce,
     gathered: BytesMut,
+    gathered_items: u64,
+    items_flushed: u64,
+    flushed: Arc<Mutex<Vec<u64>>>,
     timer: Option<Pin<Box<Sleep>>>,
     /// The inner stream's end (`None`) or error, held until the gathered bytes are out.
     pending_end: Option<Option<FunctionError>>,
@@ -66,9 +92,19 @@ struct Coalescing {
 }
 
 impl Coalescing {
+    /// Sends what is gathered as one chunk, recording how many items it holds.
     fn flush(&mut self) -> Poll<Option<Result<Bytes, FunctionError>>> {
         self.timer = None;
+        let items = std::mem::take(&mut self.gathered_items);
+        self.record_chunk(items);
         Poll::Ready(Some(Ok(self.gathered.split().freeze())))
+    }
+
+    fn record_chunk(&mut self, items: u64) {
+        self.items_flushed += items;
+        if let Ok(mut flushed) = self.flushed.lock() {
+            flushed.push(self.items_flushed);
+        }
     }
 }
 
@@ -92,9 +128,11 @@ impl Stream for Coalescing {
             match this.inner.poll_next_unpin(cx) {
                 Poll::Ready(Some(Ok(item))) => {
                     if this.gathered.is_empty() && item.len() >= this.policy.max_bytes {
+                        this.record_chunk(1);
                         return Poll::Ready(Some(Ok(item)));
                     }
                     this.gathered.extend_from_slice(&item);
+                    this.gathered_items += 1;
                     if this.gathered.len() >= this.policy.max_bytes {
                         return this.flush();
                     }

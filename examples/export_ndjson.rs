@@ -1,0 +1,62 @@
+//! A large export as NDJSON that never overruns its budget: when the next record would not fit,
+//! the body ends after the last whole record with a `{"next_cursor": N}` line to resume from.
+//!
+//! `cargo run --example export_ndjson`, then
+//! `curl -sN 'localhost:9000/?rows=2000000' | tail -n 1` -> `{"next_cursor":...}` (75 MiB budget)
+//! `curl -sN 'localhost:9000/?rows=2000000&cursor=<that number>' | tail -n 1` resumes.
+
+use std::time::Duration;
+
+use futures_util::stream;
+use lambda_stream::{Body, BoxError, Coalesce, Context, Request, Response, Truncation};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Order {
+    id: u64,
+    customer: String,
+    amount_cents: u64,
+    status: &'static str,
+}
+
+fn query_number(request: &Request, key: &str, default: u64) -> u64 {
+    request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn export(request: Request, _context: Context) -> Result<Response, BoxError> {
+    let rows = query_number(&request, "rows", 100_000);
+    let cursor = query_number(&request, "cursor", 0);
+    let orders = stream::iter((cursor..rows).map(|id| {
+        Ok::<_, std::io::Error>(Order {
+            id,
+            customer: format!("customer-{:06}", id % 250_000),
+            amount_cents: (id * 7_919) % 100_000,
+            status: if id % 17 == 0 { "refunded" } else { "paid" },
+        })
+    }));
+    let body = Body::ndjson(orders)
+        .with_continuation(64, move |cut: &Truncation| {
+            format!("{{\"next_cursor\":{}}}\n", cursor + cut.items_sent).into()
+        })
+        // ~80-byte records: merge them into 64 KiB chunks (never holding one over 50 ms).
+        .coalesce(Coalesce {
+            max_bytes: 64 * 1024,
+            max_delay: Duration::from_millis(50),
+        });
+    Ok(http::Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(body)?)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_stream::Error> {
+    lambda_stream::run(export).await
+}
