@@ -46,6 +46,8 @@ mod function;
 pub mod testing;
 pub mod wire;
 
+#[cfg(feature = "compression")]
+pub use body::compress as compression;
 #[cfg(feature = "sse")]
 pub use body::sse;
 pub use body::{

@@ -44,6 +44,7 @@ impl Body {
     /// the original items (records), not merged chunks.
     pub fn coalesce(mut self, policy: Coalesce) -> Body {
         let continuation = self.take_continuation();
+        let view = self.take_budget_view();
         // Items gathered into each flushed chunk, cumulated: chunk k holds items up to
         // `flushed[k]`.
         let flushed = Arc::new(Mutex::new(Vec::new()));
@@ -58,6 +59,10 @@ impl Body {
             pending_end: None,
             done: false,
         });
+        let merged = match view {
+            Some(view) => merged.with_budget_view(view),
+            None => merged,
+        };
         let Some(Continuation { reserve, make }) = continuation else {
             return merged;
         };

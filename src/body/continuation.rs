@@ -42,3 +42,30 @@ impl fmt::Debug for Continuation {
             .finish_non_exhaustive()
     }
 }
+
+/// What is left of the response's budget, published by the runtime for body stages that must
+/// decide before producing an item (a compressor cannot take back compressed bytes).
+#[derive(Debug, Clone)]
+pub(crate) struct BudgetView(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+#[cfg_attr(
+    not(feature = "compression"),
+    allow(dead_code, reason = "only the compressor reads the view so far")
+)]
+impl BudgetView {
+    /// Unknown until the runtime publishes it.
+    pub(crate) fn new() -> Self {
+        BudgetView(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
+            u64::MAX,
+        )))
+    }
+
+    pub(crate) fn publish(&self, remaining: u64) {
+        self.0
+            .store(remaining, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

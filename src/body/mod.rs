@@ -2,6 +2,8 @@
 
 mod channel;
 mod coalesce;
+#[cfg(feature = "compression")]
+pub mod compress;
 mod continuation;
 mod records;
 #[cfg(feature = "sse")]
@@ -21,7 +23,7 @@ use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
 pub use coalesce::Coalesce;
-pub(crate) use continuation::Continuation;
+pub(crate) use continuation::{BudgetView, Continuation};
 pub use continuation::{Truncation, TruncationReason};
 
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
@@ -47,6 +49,7 @@ pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
 pub struct Body {
     inner: Inner,
     continuation: Option<Continuation>,
+    budget_view: Option<BudgetView>,
 }
 
 enum Inner {
@@ -60,6 +63,7 @@ impl Body {
         Body {
             inner: Inner::Once(None),
             continuation: None,
+            budget_view: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl Body {
         Body {
             inner: Inner::Stream(stream.boxed()),
             continuation: None,
+            budget_view: None,
         }
     }
 
@@ -129,6 +134,7 @@ impl Body {
             Body {
                 inner: Inner::Stream(receiver.boxed()),
                 continuation: None,
+                budget_view: None,
             },
         )
     }
@@ -163,6 +169,15 @@ impl Body {
     pub(crate) fn with_continuation_parts(mut self, continuation: Continuation) -> Self {
         self.continuation = Some(continuation);
         self
+    }
+
+    pub(crate) fn with_budget_view(mut self, view: BudgetView) -> Self {
+        self.budget_view = Some(view);
+        self
+    }
+
+    pub(crate) fn take_budget_view(&mut self) -> Option<BudgetView> {
+        self.budget_view.take()
     }
 
     pub(crate) fn take_continuation(&mut self) -> Option<Continuation> {
@@ -214,6 +229,7 @@ impl From<Bytes> for Body {
         Body {
             inner: Inner::Once(Some(data)),
             continuation: None,
+            budget_view: None,
         }
     }
 }

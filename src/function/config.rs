@@ -164,6 +164,8 @@ pub struct Config {
     bandwidth: BandwidthModel,
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
+    #[cfg(feature = "compression")]
+    compression: Option<crate::compression::Compression>,
 }
 
 /// The response sent instead of a buffered response over the limit. The default is `413` with
@@ -308,6 +310,8 @@ impl Config {
             bandwidth: BandwidthModel::AWS,
             completion_hook: None,
             buffered_overflow: BufferedOverflow::default(),
+            #[cfg(feature = "compression")]
+            compression: None,
         }
     }
 
@@ -406,6 +410,21 @@ impl Config {
     pub fn with_buffered_overflow(mut self, overflow: BufferedOverflow) -> Self {
         self.buffered_overflow = overflow;
         self
+    }
+
+    /// Compresses responses for clients that accept it (feature `compression`; off by default,
+    /// since Function URLs strip `Content-Encoding` from streamed responses: use it for API
+    /// Gateway REST or direct `InvokeWithResponseStream` clients). Budgets then count
+    /// compressed bytes.
+    #[cfg(feature = "compression")]
+    pub fn with_compression(mut self, compression: crate::compression::Compression) -> Self {
+        self.compression = Some(compression);
+        self
+    }
+
+    #[cfg(feature = "compression")]
+    pub(crate) fn compression(&self) -> Option<&crate::compression::Compression> {
+        self.compression.as_ref()
     }
 
     pub(crate) fn buffered_overflow(&self) -> &BufferedOverflow {

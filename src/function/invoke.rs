@@ -276,9 +276,19 @@ async fn answer<H: Handler>(
             return answering.early_failure(error).await;
         }
     };
+    #[cfg(feature = "compression")]
+    let accept_encoding = request
+        .headers()
+        .get(http::header::ACCEPT_ENCODING)
+        .cloned();
     let response = match call_handler(handler, request, context).await {
         Ok(response) => response,
         Err(error) => return answering.early_failure(error).await,
+    };
+    #[cfg(feature = "compression")]
+    let response = match config.compression() {
+        Some(compression) => compression.apply(accept_encoding.as_ref(), response),
+        None => response,
     };
     if let Some(budget) = response.extensions().get::<Budget>() {
         answering.budget = *budget;

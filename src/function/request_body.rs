@@ -14,7 +14,7 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use crate::body::Continuation;
+use crate::body::{BudgetView, Continuation};
 use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
 use crate::{Body, Truncation, TruncationReason};
@@ -63,6 +63,7 @@ pub(crate) struct StreamingBody {
     continuation: Option<Continuation>,
     done: bool,
     meter: BudgetMeter,
+    view: Option<BudgetView>,
     bandwidth: BandwidthModel,
     end_by: Option<Pin<Box<Sleep>>>,
     body_bytes: u64,
@@ -88,6 +89,10 @@ impl StreamingBody {
         // The head is part of what Lambda counts. It is at most 16 KiB, so a budget that cannot
         // hold it stops the body at its first item.
         let _ = meter.charge((prelude.len() + PRELUDE_DELIMITER.len()) as u64);
+        let view = body.take_budget_view();
+        if let Some(view) = &view {
+            view.publish(meter.remaining());
+        }
         let streaming = StreamingBody {
             prelude: Some(prelude),
             delimiter_pending: true,
@@ -96,6 +101,7 @@ impl StreamingBody {
             continuation,
             done: false,
             meter,
+            view,
             bandwidth: limits.bandwidth,
             end_by: limits
                 .end_by
@@ -109,6 +115,9 @@ impl StreamingBody {
     }
 
     fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(view) = &self.view {
+            view.publish(self.meter.remaining());
+        }
         self.body_bytes += chunk.len() as u64;
         self.chunks += 1;
         self.first_byte_at.get_or_insert_with(Instant::now);

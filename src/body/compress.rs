@@ -1,0 +1,457 @@
+//! Streaming compression (feature `compression`): gzip, deflate, br and zstd through
+//! `async-compression`, negotiated from `Accept-Encoding`, flushed at every item so each chunk
+//! (each SSE event) is decodable when it arrives.
+//!
+//! **Off by default, and not for Function URLs:** they strip `Content-Encoding` from streamed
+//! responses (PROTOCOL.md section 2). Turn it on for clients behind API Gateway REST or direct
+//! `InvokeWithResponseStream` callers, with [`Config::with_compression`](crate::Config) or
+//! [`Compression::apply`] in a handler.
+
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+use async_compression::tokio::write::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use http::{HeaderValue, StatusCode};
+use tokio::io::AsyncWriteExt;
+
+use crate::body::{BudgetView, Continuation};
+use crate::wire::{ErrorType, FunctionError};
+use crate::{Body, Response, Truncation, TruncationReason};
+
+/// A content coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// `zstd`
+    Zstd,
+    /// `br`
+    Brotli,
+    /// `gzip`
+    Gzip,
+    /// `deflate`: the zlib format, as HTTP defines it (RFC 9110 section 8.4.1.2), not raw
+    /// deflate.
+    Deflate,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Zstd => "zstd",
+            Encoding::Brotli => "br",
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+        }
+    }
+
+    fn matches(self, token: &str) -> bool {
+        token.eq_ignore_ascii_case(self.as_str())
+            || (self == Encoding::Gzip && token.eq_ignore_ascii_case("x-gzip"))
+    }
+}
+
+/// Parses `Accept-Encoding` into `(token, q)` with q as an integer from 0 to 1000; entries with
+/// a malformed q are skipped.
+fn accepted(header: &str) -> Vec<(&str, u16)> {
+    header
+        .split(',')
+        .filter_map(|entry| {
+            let mut parts = entry.split(';').map(str::trim);
+            let token = parts.next().filter(|t| !t.is_empty())?;
+            let mut q = 1000;
+            for param in parts {
+                if let Some(value) = param
+                    .strip_prefix("q=")
+                    .or_else(|| param.strip_prefix("Q="))
+                {
+                    q = parse_q(value)?;
+                }
+            }
+            Some((token, q))
+        })
+        .collect()
+}
+
+/// `1`, `1.000`, `0`, `0.5`, `0.123` -> 1000, 1000, 0, 500, 123 (RFC 9110 section 12.4.2).
+fn parse_q(value: &str) -> Option<u16> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths: u16 = format!("{fraction:0<3}").parse().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Content types not worth compressing again.
+fn already_compressed(content_type: Option<&HeaderValue>) -> bool {
+    let Some(essence) = content_type.and_then(|v| v.to_str().ok()).map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }) else {
+        return false;
+    };
+    (essence.starts_with("image/") && essence != "image/svg+xml")
+        || essence.starts_with("audio/")
+        || essence.starts_with("video/")
+        || matches!(
+            essence.as_str(),
+            "application/zip"
+                | "application/gzip"
+                | "application/x-gzip"
+                | "application/zstd"
+                | "application/x-bzip2"
+                | "application/x-xz"
+                | "application/x-7z-compressed"
+                | "font/woff"
+                | "font/woff2"
+        )
+}
+
+/// Which encodings to offer, in order of preference (used to break q-value ties).
+///
+/// ```
+/// use lambda_stream::compression::{Compression, Encoding};
+/// let compression = Compression::new();
+/// let accept = http::HeaderValue::from_static("gzip;q=0.8, br, zstd");
+/// assert_eq!(compression.negotiate(Some(&accept)), Some(Encoding::Zstd)); // tie: zstd first
+/// let accept = http::HeaderValue::from_static("gzip, br;q=0.5");
+/// assert_eq!(compression.negotiate(Some(&accept)), Some(Encoding::Gzip));
+/// assert_eq!(compression.negotiate(None), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compression {
+    preference: Vec<Encoding>,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compression {
+    /// All four encodings; ties go to zstd, then br, gzip, deflate (fastest good ratio first).
+    pub fn new() -> Self {
+        Compression {
+            preference: vec![
+                Encoding::Zstd,
+                Encoding::Brotli,
+                Encoding::Gzip,
+                Encoding::Deflate,
+            ],
+        }
+    }
+
+    /// Only these encodings, preferred in this order.
+    pub fn with_preference(encodings: impl IntoIterator<Item = Encoding>) -> Self {
+        let mut preference = Vec::new();
+        for encoding in encodings {
+            if !preference.contains(&encoding) {
+                preference.push(encoding);
+            }
+        }
+        Compression { preference }
+    }
+
+    /// The encoding to use for a request's `Accept-Encoding`: the highest q above 0 (a listed
+    /// token, else `*`), ties broken by preference; `None` without the header.
+    pub fn negotiate(&self, accept_encoding: Option<&HeaderValue>) -> Option<Encoding> {
+        let header = accept_encoding?.to_str().ok()?;
+        let accepted = accepted(header);
+        let wildcard = accepted.iter().find(|(t, _)| *t == "*").map(|(_, q)| *q);
+        let mut best: Option<(Encoding, u16)> = None;
+        for &encoding in &self.preference {
+            let q = accepted
+                .iter()
+                .find(|(token, _)| encoding.matches(token))
+                .map(|(_, q)| *q)
+                .or(wildcard)
+                .unwrap_or(0);
+            if q > 0 && best.is_none_or(|(_, best_q)| q > best_q) {
+                best = Some((encoding, q));
+            }
+        }
+        best.map(|(encoding, _)| encoding)
+    }
+
+    /// Compresses `response` when the client accepts an encoding and it is worth it: not when
+    /// it already has a `Content-Encoding`, an already-compressed content type, no body
+    /// (204, 304, 1xx, or an empty buffer). Sets `Content-Encoding`, adds
+    /// `Vary: Accept-Encoding`, removes `Content-Length`.
+    pub fn apply(&self, accept_encoding: Option<&HeaderValue>, response: Response) -> Response {
+        let (mut parts, body) = response.into_parts();
+        let bodiless = parts.status.is_informational()
+            || parts.status == StatusCode::NO_CONTENT
+            || parts.status == StatusCode::NOT_MODIFIED
+            || body.exact_len() == Some(0);
+        let skip = parts.headers.contains_key(CONTENT_ENCODING)
+            || already_compressed(parts.headers.get(CONTENT_TYPE))
+            || bodiless;
+        if skip {
+            return Response::from_parts(parts, body);
+        }
+        parts
+            .headers
+            .append(VARY, HeaderValue::from_static("accept-encoding"));
+        let Some(encoding) = self.negotiate(accept_encoding) else {
+            return Response::from_parts(parts, body);
+        };
+        parts.headers.insert(
+            CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.as_str()),
+        );
+        parts.headers.remove(CONTENT_LENGTH);
+        Response::from_parts(parts, compress_body(body, encoding))
+    }
+}
+
+enum Encoder {
+    Zstd(ZstdEncoder<Vec<u8>>),
+    // Boxed: brotli's state is ~5.6 KiB, the others' ~150 bytes.
+    Brotli(Box<BrotliEncoder<Vec<u8>>>),
+    Gzip(GzipEncoder<Vec<u8>>),
+    Deflate(ZlibEncoder<Vec<u8>>),
+}
+
+/// Runs a write to an in-memory encoder: a `Vec` never makes it wait.
+fn now<F: Future<Output = io::Result<()>>>(future: F) -> io::Result<()> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(io::Error::other("an in-memory compressor would block")),
+    }
+}
+
+macro_rules! with_encoder {
+    ($encoder:expr, $e:ident => $body:expr) => {
+        match $encoder {
+            Encoder::Zstd($e) => $body,
+            Encoder::Brotli($e) => $body,
+            Encoder::Gzip($e) => $body,
+            Encoder::Deflate($e) => $body,
+        }
+    };
+}
+
+impl Encoder {
+    fn new(encoding: Encoding) -> Self {
+        match encoding {
+            Encoding::Zstd => Encoder::Zstd(ZstdEncoder::new(Vec::new())),
+            Encoding::Brotli => Encoder::Brotli(Box::new(BrotliEncoder::new(Vec::new()))),
+            Encoding::Gzip => Encoder::Gzip(GzipEncoder::new(Vec::new())),
+            Encoding::Deflate => Encoder::Deflate(ZlibEncoder::new(Vec::new())),
+        }
+    }
+
+    /// Compresses `data` and flushes, so everything so far is decodable.
+    fn item(&mut self, data: &[u8]) -> io::Result<Bytes> {
+        with_encoder!(self, e => {
+            now(e.write_all(data))?;
+            now(e.flush())?;
+            Ok(Bytes::from(std::mem::take(e.get_mut())))
+        })
+    }
+
+    /// Ends the compressed stream (gzip's CRC trailer, zstd's epilogue...).
+    fn finish(&mut self) -> io::Result<Bytes> {
+        with_encoder!(self, e => {
+            now(e.shutdown())?;
+            Ok(Bytes::from(std::mem::take(e.get_mut())))
+        })
+    }
+}
+
+fn compression_error(error: io::Error) -> FunctionError {
+    FunctionError::new(
+        ErrorType::STREAM_ERROR,
+        format!("compression failed: {error}"),
+    )
+}
+
+/// Bytes an item may grow by once compressed and flushed: deflate's stored blocks and sync
+/// flush, brotli's and zstd's block headers, and the format headers, with room to spare.
+fn worst_case(len: usize) -> u64 {
+    len as u64 + len as u64 / 64 + 64
+}
+
+fn compress_body(mut body: Body, encoding: Encoding) -> Body {
+    let continuation = body.take_continuation();
+    let view = BudgetView::new();
+    Body::from_stream(Compressing {
+        inner: body,
+        encoder: Encoder::new(encoding),
+        continuation,
+        view: view.clone(),
+        items: 0,
+        raw_bytes: 0,
+        finished: false,
+    })
+    .with_budget_view(view)
+}
+
+/// Compresses each item and flushes. A compressed item cannot be taken back (the encoder's
+/// state includes it), so with a continuation the budget is checked *before* compressing: when
+/// the next item might not fit, the stream ends itself with the compressed continuation and
+/// the encoder's epilogue. Without one, an item the budget refuses ends the body with the
+/// error trailer, as for any body.
+struct Compressing {
+    inner: Body,
+    encoder: Encoder,
+    continuation: Option<Continuation>,
+    view: BudgetView,
+    items: u64,
+    raw_bytes: u64,
+    finished: bool,
+}
+
+impl Compressing {
+    fn close_with_continuation(&mut self, continuation: Continuation) -> io::Result<Bytes> {
+        let cut = Truncation {
+            reason: TruncationReason::Budget,
+            items_sent: self.items,
+            body_bytes: self.raw_bytes,
+        };
+        let raw = (continuation.make)(&cut);
+        let mut closing = self.encoder.item(&raw)?.to_vec();
+        closing.extend_from_slice(&self.encoder.finish()?);
+        Ok(Bytes::from(closing))
+    }
+}
+
+impl Stream for Compressing {
+    type Item = Result<Bytes, FunctionError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(data))) => {
+                let reserve = this.continuation.as_ref().map(|c| c.reserve);
+                if let Some(reserve) = reserve
+                    && worst_case(data.len()) + reserve > this.view.remaining()
+                    && let Some(continuation) = this.continuation.take()
+                {
+                    this.finished = true;
+                    let closing = this.close_with_continuation(continuation);
+                    return Poll::Ready(Some(closing.map_err(compression_error)));
+                }
+                this.items += 1;
+                this.raw_bytes += data.len() as u64;
+                Poll::Ready(Some(this.encoder.item(&data).map_err(compression_error)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
+            Poll::Ready(None) => {
+                this.finished = true;
+                Poll::Ready(Some(this.encoder.finish().map_err(compression_error)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_values() {
+        assert_eq!(parse_q("1"), Some(1000));
+        assert_eq!(parse_q("1.000"), Some(1000));
+        assert_eq!(parse_q("0.5"), Some(500));
+        assert_eq!(parse_q("0.123"), Some(123));
+        assert_eq!(parse_q("0"), Some(0));
+        for bad in ["1.5", "2", "0.1234", "-1", "x", "0.a"] {
+            assert_eq!(parse_q(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn negotiation_table() {
+        let compression = Compression::new();
+        let pick =
+            |header: &str| compression.negotiate(Some(&HeaderValue::from_str(header).unwrap()));
+        assert_eq!(pick("gzip"), Some(Encoding::Gzip));
+        assert_eq!(pick("x-gzip"), Some(Encoding::Gzip));
+        assert_eq!(pick("GZIP, deflate"), Some(Encoding::Gzip));
+        assert_eq!(
+            pick("deflate, gzip;q=1.0"),
+            Some(Encoding::Gzip),
+            "tie -> preference"
+        );
+        assert_eq!(pick("br;q=0.2, gzip;q=0.9"), Some(Encoding::Gzip));
+        assert_eq!(pick("*"), Some(Encoding::Zstd));
+        assert_eq!(
+            pick("*;q=0.5, zstd;q=0"),
+            Some(Encoding::Brotli),
+            "q=0 refuses zstd"
+        );
+        assert_eq!(pick("identity"), None);
+        assert_eq!(pick("gzip;q=0"), None);
+        assert_eq!(pick("gzip;q=2"), None, "malformed q: entry ignored");
+        assert_eq!(pick(""), None);
+        let gzip_only = Compression::with_preference([Encoding::Gzip]);
+        assert_eq!(
+            gzip_only.negotiate(Some(&HeaderValue::from_static("br, zstd, gzip;q=0.1"))),
+            Some(Encoding::Gzip)
+        );
+    }
+
+    #[test]
+    fn skip_rules_and_headers() {
+        let compression = Compression::new();
+        let accept = HeaderValue::from_static("gzip");
+        let apply = |builder: http::response::Builder, body: Body| {
+            compression.apply(Some(&accept), builder.body(body).unwrap())
+        };
+        let compressed = apply(
+            http::Response::builder()
+                .header(CONTENT_TYPE, "text/csv")
+                .header(CONTENT_LENGTH, "3"),
+            Body::from("a,b"),
+        );
+        assert_eq!(compressed.headers()[CONTENT_ENCODING], "gzip");
+        assert_eq!(compressed.headers()[VARY], "accept-encoding");
+        assert!(!compressed.headers().contains_key(CONTENT_LENGTH));
+        for (builder, body) in [
+            (
+                http::Response::builder().header(CONTENT_ENCODING, "br"),
+                Body::from("x"),
+            ),
+            (
+                http::Response::builder().header(CONTENT_TYPE, "image/png"),
+                Body::from("x"),
+            ),
+            (
+                http::Response::builder().header(CONTENT_TYPE, "application/zip"),
+                Body::from("x"),
+            ),
+            (http::Response::builder().status(204), Body::from("x")),
+            (http::Response::builder(), Body::empty()),
+        ] {
+            let response = apply(builder, body);
+            assert_ne!(
+                response
+                    .headers()
+                    .get(CONTENT_ENCODING)
+                    .map(|v| v.as_bytes()),
+                Some(&b"gzip"[..])
+            );
+        }
+        assert!(!already_compressed(Some(&HeaderValue::from_static(
+            "image/svg+xml"
+        ))));
+    }
+}
