@@ -61,7 +61,7 @@ pub use error::Error;
 pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, FunctionInfo,
     Handler, Hold, INVOKE_MODE_ENV, InvokeMode, MissingRequestId, Outcome, Runtime,
-    RuntimeApiAddress, run, run_with_init,
+    RuntimeApiAddress, run, run_with, run_with_init,
 };
 
 /// A boxed error, what handlers and body streams may fail with.

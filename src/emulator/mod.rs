@@ -152,7 +152,11 @@ where
 
 /// Serves `handler` in-process behind a local Function URL: the embedded mode of
 /// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set.
-pub(crate) async fn serve_embedded<H: Handler>(handler: H) -> Result<(), Error> {
+pub(crate) async fn serve_embedded<H, F>(handler: H, configure: F) -> Result<(), Error>
+where
+    H: Handler,
+    F: FnOnce(Config) -> Config,
+{
     let config = EmulatorConfig::from_env()?;
     let mode = config.invoke_mode();
     let requested = config.url_addr();
@@ -167,7 +171,11 @@ pub(crate) async fn serve_embedded<H: Handler>(handler: H) -> Result<(), Error> 
         emulator.url()
     );
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
+    let mut runtime_config = Config::new(emulator.runtime_api()).with_invoke_mode(mode);
+    if let Some(budget) = crate::function::budget_from_env()? {
+        runtime_config = runtime_config.with_budget(budget);
+    }
+    let runtime = Runtime::new(configure(runtime_config));
     let result = runtime.run(handler).await;
     emulator.fail_in_flight("the function stopped");
     result

@@ -143,6 +143,18 @@ impl RuntimeApiAddress {
     }
 }
 
+/// The stream budget from `LAMBDA_STREAM_BUDGET` (bytes), if set.
+pub(crate) fn budget_from_env() -> Result<Option<Budget>, ConfigError> {
+    let Ok(text) = env::var(BUDGET_ENV) else {
+        return Ok(None);
+    };
+    let limit = text.trim().parse().map_err(|_| ConfigError::InvalidValue {
+        name: BUDGET_ENV.to_owned(),
+        value: text.clone(),
+    })?;
+    Ok(Some(Budget::bytes(limit)))
+}
+
 /// What the runtime loop needs to know: where the Runtime API is and how to answer.
 ///
 /// ```
@@ -333,12 +345,8 @@ impl Config {
             function: FunctionInfo::from_env(),
             ..Config::new(runtime_api)
         };
-        if let Ok(text) = env::var(BUDGET_ENV) {
-            let limit = text.trim().parse().map_err(|_| ConfigError::InvalidValue {
-                name: BUDGET_ENV.to_owned(),
-                value: text.clone(),
-            })?;
-            config.budget = Budget::bytes(limit);
+        if let Some(budget) = budget_from_env()? {
+            config.budget = budget;
         }
         Ok(config)
     }

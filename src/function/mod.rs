@@ -2,6 +2,8 @@
 
 mod client;
 mod config;
+#[cfg(feature = "emulator")]
+pub(crate) use config::budget_from_env;
 mod context;
 mod handler;
 mod invoke;
@@ -17,5 +19,5 @@ pub use context::{Context, MissingRequestId};
 pub use handler::Handler;
 #[cfg(feature = "testing")]
 pub(crate) use request_body::{StreamLimits, StreamingBody};
-pub use runtime::{Runtime, run, run_with_init};
+pub use runtime::{Runtime, run, run_with, run_with_init};
 pub use stats::{CompletionStats, Outcome};

@@ -38,11 +38,39 @@ use crate::{BoxError, Error};
 /// }
 /// ```
 pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
+    run_with(handler, |config| config).await
+}
+
+/// Like [`run`], with settings applied to the [`Config`] read from the environment, on Lambda
+/// and in local mode alike.
+///
+/// # Errors
+/// As [`run`].
+///
+/// ```no_run
+/// use lambda_stream::{Body, Budget, Context, Request, Response};
+///
+/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
+///     http::Response::builder().body(Body::from("hello"))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_stream::Error> {
+///     lambda_stream::run_with(handler, |config| config.with_budget(Budget::AWS_200_MB)).await
+/// }
+/// ```
+pub async fn run_with<H, F>(handler: H, configure: F) -> Result<(), Error>
+where
+    H: Handler,
+    F: FnOnce(Config) -> Config,
+{
     #[cfg(feature = "emulator")]
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        return crate::emulator::serve_embedded(handler).await;
+        return crate::emulator::serve_embedded(handler, configure).await;
     }
-    Runtime::from_env()?.run(handler).await
+    Runtime::new(configure(Config::from_env()?))
+        .run(handler)
+        .await
 }
 
 /// Like [`run`], with a fallible start-up step: a failure is posted to `/runtime/init/error`
@@ -65,7 +93,7 @@ where
                 ErrorType::INIT_ERROR,
             ))
         })?;
-        return crate::emulator::serve_embedded(handler).await;
+        return crate::emulator::serve_embedded(handler, |config| config).await;
     }
     Runtime::from_env()?.run_with_init(init).await
 }
