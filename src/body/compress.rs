@@ -20,7 +20,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::io::AsyncWriteExt;
 
 use crate::body::{BudgetView, Continuation};
-use crate::wire::{ErrorType, FunctionError};
+use crate::wire::{ErrorType, FunctionError, media_type_essence};
 use crate::{Body, Response, Truncation, TruncationReason};
 
 /// A content coding.
@@ -93,13 +93,7 @@ fn parse_q(value: &str) -> Option<u16> {
 
 /// Content types not worth compressing again.
 fn already_compressed(content_type: Option<&HeaderValue>) -> bool {
-    let Some(essence) = content_type.and_then(|v| v.to_str().ok()).map(|v| {
-        v.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    }) else {
+    let Some(essence) = content_type.and_then(media_type_essence) else {
         return false;
     };
     (essence.starts_with("image/") && essence != "image/svg+xml")

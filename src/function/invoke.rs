@@ -14,7 +14,7 @@ use super::client::{NextInvocation, RuntimeClient};
 use super::config::{Config, EarlyErrors, FunctionInfo, Hold, InvokeMode};
 use super::context::Context;
 use super::handler::Handler;
-use super::request_body::{StreamEnd, StreamLimits, StreamingBody};
+use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
 use crate::budget::Budget;
 use crate::wire::{
@@ -173,15 +173,8 @@ impl Answering<'_> {
             stats.time_to_first_byte = stream_report
                 .first_byte_at
                 .map(|at| at.saturating_duration_since(self.started));
-            stats.outcome = match (stream_report.end, failure) {
-                (_, Some(early)) => Outcome::Failed(early),
-                (StreamEnd::Complete, None) => Outcome::Complete,
-                (StreamEnd::Failed(error), None) => Outcome::Failed(error),
-                (StreamEnd::Truncated { reason, continued }, None) => {
-                    Outcome::Truncated { reason, continued }
-                }
-                (StreamEnd::Aborted, None) => Outcome::Aborted,
-            };
+            // A 500 sent for an early failure is that failure, however its stream ended.
+            stats.outcome = failure.map_or(stream_report.end, Outcome::Failed);
         }
         report(&stats, self.config.completion_hook());
         sent

@@ -14,26 +14,11 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use super::stats::Outcome;
 use crate::body::{BudgetView, Continuation};
 use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
 use crate::{Body, Truncation, TruncationReason};
-
-/// How a streamed response ended, as far as the function side knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StreamEnd {
-    /// The body ended normally.
-    Complete,
-    /// The body failed; trailers carried the error.
-    Failed(FunctionError),
-    /// The budget or the deadline cut the body; a continuation or an error trailer closed it.
-    Truncated {
-        reason: TruncationReason,
-        continued: bool,
-    },
-    /// The connection dropped the body before its end.
-    Aborted,
-}
 
 /// Counts and the end of one streamed response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +28,7 @@ pub(crate) struct StreamReport {
     pub(crate) chunks: u64,
     pub(crate) first_byte_at: Option<Instant>,
     pub(crate) budget_warned: bool,
-    pub(crate) end: StreamEnd,
+    pub(crate) end: Outcome,
 }
 
 /// The limits a stream runs under.
@@ -124,7 +109,7 @@ impl StreamingBody {
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
-    fn finish(&mut self, end: StreamEnd) {
+    fn finish(&mut self, end: Outcome) {
         // Drop the handler's stream at once: producers see `BodyClosed`, nothing more is sent.
         self.body = None;
         self.done = true;
@@ -142,7 +127,7 @@ impl StreamingBody {
 
     fn fail(&mut self, error: FunctionError) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let trailers = error.to_trailers();
-        self.finish(StreamEnd::Failed(error));
+        self.finish(Outcome::Failed(error));
         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
     }
 
@@ -160,7 +145,7 @@ impl StreamingBody {
             if self.meter.charge_reserved(closing.len() as u64).is_ok() {
                 // Counted before the report goes out.
                 let frame = self.data(closing);
-                self.finish(StreamEnd::Truncated {
+                self.finish(Outcome::Truncated {
                     reason,
                     continued: true,
                 });
@@ -190,7 +175,7 @@ impl StreamingBody {
             ),
         };
         let trailers = error.to_trailers();
-        self.finish(StreamEnd::Truncated {
+        self.finish(Outcome::Truncated {
             reason,
             continued: false,
         });
@@ -225,7 +210,7 @@ impl StreamingBody {
 
 impl Drop for StreamingBody {
     fn drop(&mut self) {
-        self.finish(StreamEnd::Aborted);
+        self.finish(Outcome::Aborted);
     }
 }
 
@@ -267,7 +252,7 @@ impl http_body::Body for StreamingBody {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Some(Ok(chunk)))) => this.admit(chunk),
             Ok(Poll::Ready(None)) => {
-                this.finish(StreamEnd::Complete);
+                this.finish(Outcome::Complete);
                 Poll::Ready(None)
             }
             Ok(Poll::Ready(Some(Err(error)))) => this.fail(error),

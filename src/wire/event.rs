@@ -287,15 +287,9 @@ pub(crate) fn is_text_content_type(content_type: Option<&HeaderValue>) -> bool {
     let Some(content_type) = content_type else {
         return true;
     };
-    let Ok(text) = content_type.to_str() else {
+    let Some(essence) = media_type_essence(content_type) else {
         return false;
     };
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")
@@ -306,6 +300,19 @@ pub(crate) fn is_text_content_type(content_type: Option<&HeaderValue>) -> bool {
                 | "application/javascript"
                 | "application/x-www-form-urlencoded"
         )
+}
+
+/// The media type of a `Content-Type` value without parameters, lower-cased
+/// (`Text/CSV; charset=utf-8` -> `text/csv`); `None` when the value is not text.
+pub(crate) fn media_type_essence(content_type: &HeaderValue) -> Option<String> {
+    let text = content_type.to_str().ok()?;
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// Formats Unix seconds as the `requestContext.time` of events: `12/Mar/2020:19:03:58 +0000`.

@@ -13,6 +13,8 @@ mod buffered;
 mod chunked;
 mod error_trailer;
 mod event;
+#[cfg(feature = "compression")]
+pub(crate) use event::media_type_essence;
 mod head;
 mod prelude;
 
