@@ -63,6 +63,8 @@ pub use function::{
     Handler, Hold, INVOKE_MODE_ENV, InvokeMode, MissingRequestId, Outcome, Runtime,
     RuntimeApiAddress, run, run_with, run_with_init,
 };
+#[cfg(feature = "tower")]
+pub use function::{ServiceHandler, service};
 
 /// A boxed error, what handlers and body streams may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

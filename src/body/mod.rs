@@ -5,6 +5,7 @@ mod coalesce;
 #[cfg(feature = "compression")]
 pub mod compress;
 mod continuation;
+mod http_body;
 mod records;
 #[cfg(feature = "sse")]
 pub mod sse;

@@ -9,6 +9,8 @@ mod handler;
 mod invoke;
 mod request_body;
 mod runtime;
+#[cfg(feature = "tower")]
+mod service;
 mod stats;
 
 pub use config::{
@@ -20,4 +22,6 @@ pub use handler::Handler;
 #[cfg(feature = "testing")]
 pub(crate) use request_body::{StreamLimits, StreamingBody};
 pub use runtime::{Runtime, run, run_with, run_with_init};
+#[cfg(feature = "tower")]
+pub use service::{ServiceHandler, service};
 pub use stats::{CompletionStats, Outcome};
