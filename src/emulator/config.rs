@@ -6,9 +6,10 @@ use std::time::Duration;
 use crate::function::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 
-/// Default stream budget: 75 MiB, the mission's figure. AWS documents 200 MB since 2025-07-31
-/// (PROTOCOL.md section 5); set [`EmulatorConfig::with_stream_budget`] to match it.
-pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
+/// Default stream budget: the runtime's default, 75 MiB (the mission's figure). AWS documents
+/// 200 MB since 2025-07-31 (PROTOCOL.md section 5); set [`EmulatorConfig::with_stream_budget`]
+/// to match it.
+pub const DEFAULT_STREAM_BUDGET: u64 = crate::MISSION_STREAM_BUDGET;
 
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
 pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
@@ -20,8 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
 /// Environment variable with the function timeout in seconds (default 60).
 pub const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
-/// Environment variable with the stream budget in bytes (default 75 MiB).
-pub const STREAM_BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+/// Environment variable with the stream budget in bytes (default 75 MiB): the same variable
+/// the runtime reads.
+pub const STREAM_BUDGET_ENV: &str = crate::BUDGET_ENV;
 
 /// How the local Function URL behaves.
 ///

@@ -17,10 +17,10 @@ use super::access_log::AccessLog;
 use super::state::{Answer, Invocation, State, StreamEvent};
 use super::url_body::{Relay, UrlBody};
 use crate::InvokeMode;
-use crate::wire::{EventContext, ResponseHead, decode_buffered_response, event_from_request};
-
-const DECLARED_TRAILERS: &str =
-    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
+use crate::wire::{
+    DECLARED_ERROR_TRAILERS, EventContext, ResponseHead, decode_buffered_response,
+    event_from_request,
+};
 
 fn wants_trailers<B>(request: &Request<B>) -> bool {
     request
@@ -171,7 +171,7 @@ fn streamed(
             head.headers.remove(http::header::CONNECTION);
             if forward_trailers {
                 head.headers
-                    .insert(TRAILER, HeaderValue::from_static(DECLARED_TRAILERS));
+                    .insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
             }
             log.status = head.status.as_u16();
             head.into_response(UrlBody::Relay(Box::new(Relay::new(

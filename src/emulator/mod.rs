@@ -159,6 +159,7 @@ where
 {
     let config = EmulatorConfig::from_env()?;
     let mode = config.invoke_mode();
+    let budget = config.stream_budget();
     let requested = config.url_addr();
     let emulator = Emulator::start(config)
         .await
@@ -171,10 +172,11 @@ where
         emulator.url()
     );
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());
-    let mut runtime_config = Config::new(emulator.runtime_api()).with_invoke_mode(mode);
-    if let Some(budget) = crate::function::budget_from_env()? {
-        runtime_config = runtime_config.with_budget(budget);
-    }
+    // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
+    // ends cleanly before the emulator would cut it.
+    let runtime_config = Config::new(emulator.runtime_api())
+        .with_invoke_mode(mode)
+        .with_budget(crate::Budget::bytes(budget));
     let runtime = Runtime::new(configure(runtime_config));
     let result = runtime.run(handler).await;
     emulator.fail_in_flight("the function stopped");

@@ -11,12 +11,12 @@ use tokio::net::TcpStream;
 use super::config::RuntimeApiAddress;
 use super::request_body::{RequestBody, StreamingBody};
 use crate::Error;
-use crate::wire::{ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE};
+use crate::wire::{
+    DECLARED_ERROR_TRAILERS, ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE,
+};
 
 const USER_AGENT_VALUE: &str = concat!("lambda-stream/", env!("CARGO_PKG_VERSION"));
 const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
-const DECLARED_TRAILERS: &str =
-    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
 /// The next invocation: its headers and its event.
 pub(crate) struct NextInvocation {
@@ -160,7 +160,7 @@ impl RuntimeClient {
         );
         headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        headers.insert(TRAILER, HeaderValue::from_static(DECLARED_TRAILERS));
+        headers.insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
         self.post(request, route).await
     }
 

@@ -215,13 +215,11 @@ impl BufferedOverflow {
 impl Default for BufferedOverflow {
     fn default() -> Self {
         BufferedOverflow::new(|limit| {
-            let body = serde_json::json!({
-                "errorType": crate::wire::ErrorType::RESPONSE_SIZE_TOO_LARGE.as_str(),
-                "errorMessage": format!(
-                    "the response is larger than the {limit}-byte buffered response limit"
-                ),
-            });
-            let mut response = http::Response::new(bytes::Bytes::from(body.to_string()));
+            let error = crate::wire::FunctionError::new(
+                crate::wire::ErrorType::RESPONSE_SIZE_TOO_LARGE,
+                format!("the response is larger than the {limit}-byte buffered response limit"),
+            );
+            let mut response = http::Response::new(bytes::Bytes::from(error.to_json()));
             *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -101,14 +101,10 @@ impl Answering<'_> {
                 sent
             }
             EarlyErrors::Respond500 => {
-                let body = serde_json::json!({
-                    "errorType": error.error_type().as_str(),
-                    "errorMessage": error.message(),
-                });
                 let response = http::Response::builder()
                     .status(StatusCode::INTERNAL_SERVER_ERROR)
                     .header(CONTENT_TYPE, "application/json")
-                    .body(Body::from(body.to_string()))
+                    .body(Body::from(error.to_json()))
                     .unwrap_or_default();
                 self.respond(response, Some(error)).await
             }

@@ -2,8 +2,6 @@
 
 mod client;
 mod config;
-#[cfg(feature = "emulator")]
-pub(crate) use config::budget_from_env;
 mod context;
 mod handler;
 mod invoke;

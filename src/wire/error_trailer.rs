@@ -16,6 +16,11 @@ pub const ERROR_TYPE_TRAILER: HeaderName =
 pub const ERROR_BODY_TRAILER: HeaderName =
     HeaderName::from_static("lambda-runtime-function-error-body");
 
+/// The `Trailer` header value that declares both error fields (hyper, and HTTP/1.1, only send
+/// declared trailer fields).
+pub(crate) const DECLARED_ERROR_TRAILERS: &str =
+    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
+
 /// An error type Lambda accepts: `(Runtime|Function)\.[A-Z][a-zA-Z]+`.
 ///
 /// Lambda rewrites any other value to `Runtime.Unknown`, so this type refuses it up front.
@@ -188,6 +193,23 @@ impl FunctionError {
         serde_json::to_vec(&body).unwrap_or_default()
     }
 
+    /// `{"errorType":..,"errorMessage":..}`: the JSON inside the error trailer, and the body of
+    /// error responses (`EarlyErrors::Respond500`, the default buffered overflow).
+    ///
+    /// ```
+    /// use lambda_stream::wire::{ErrorType, FunctionError};
+    /// let json = FunctionError::new(ErrorType::PANIC, "x").to_json();
+    /// assert_eq!(json, br#"{"errorType":"Function.Panic","errorMessage":"x"}"#);
+    /// ```
+    pub fn to_json(&self) -> Vec<u8> {
+        // A struct of strings always serialises.
+        serde_json::to_vec(&ErrorBody {
+            error_type: Cow::Borrowed(self.error_type.as_str()),
+            error_message: Cow::Borrowed(&self.message),
+        })
+        .unwrap_or_default()
+    }
+
     /// Reads an `/error` or `/init/error` request as Lambda does: the type from the
     /// `Lambda-Runtime-Function-Error-Type` header, else the body's `errorType`, an invalid one
     /// becoming `Runtime.Unknown`; the message from `errorMessage`, or the body text when the
@@ -217,11 +239,7 @@ impl FunctionError {
     /// The trailer fields that end a failed stream: the type, and the base64 (standard
     /// alphabet) of `{"errorType":..,"errorMessage":..}`, so no CR/LF can break the framing.
     pub fn to_trailers(&self) -> HeaderMap {
-        let json = serde_json::to_vec(&ErrorBody {
-            error_type: Cow::Borrowed(self.error_type.as_str()),
-            error_message: Cow::Borrowed(&self.message),
-        })
-        .unwrap_or_default();
+        let json = self.to_json();
         let mut trailers = HeaderMap::with_capacity(2);
         // Both values are ASCII by construction (validated type, base64 text).
         if let Ok(value) = HeaderValue::from_str(self.error_type.as_str()) {

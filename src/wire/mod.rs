@@ -26,6 +26,7 @@ pub use chunked::{
     ChunkSizeLine, ChunkedDecoder, ChunkedError, ChunkedEvent, EncodedChunk, encode_chunk,
     encode_last_chunk,
 };
+pub(crate) use error_trailer::DECLARED_ERROR_TRAILERS;
 pub use error_trailer::{
     ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, ErrorType, FunctionError, InvalidErrorType,
 };
