@@ -4,15 +4,10 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::process::Command;
 
 mod common;
-
-async fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// A plain HTTP/1.0-style GET with curl's manners: read until the server closes.
 async fn get(port: u16, path: &str) -> String {
@@ -43,14 +38,36 @@ fn status_and_body(response: &str) -> (&str, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-async fn wait_until_listening(port: u16) {
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
+/// Starts `command` on port 0 and reads the address it announces on stderr ("... Function URL at
+/// http://127.0.0.1:PORT/ ..."): no guessed free port, no race with other tests for it. The rest
+/// of its stderr is passed through.
+async fn spawn_announced(mut command: Command) -> (u16, tokio::process::Child) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("{line}");
+            if let Some((_, rest)) = line.split_once("Function URL at http://127.0.0.1:") {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                return digits.parse::<u16>().unwrap();
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("lambda-stream serve did not listen on {port}");
+        panic!("the command exited without announcing its Function URL");
+    };
+    let port = tokio::time::timeout(Duration::from_secs(60), announced)
+        .await
+        .expect("no Function URL announced within 60 s");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+        }
+    });
+    (port, child)
 }
 
 #[tokio::test]
@@ -64,25 +81,15 @@ async fn serves_a_python_runtime_and_restarts_it_after_a_crash() {
         eprintln!("python3 not found: skipping");
         return;
     }
-    let port = free_port().await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/functions/python_runtime.py"
     );
-    let mut cli = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
-        .args([
-            "serve",
-            "--port",
-            &port.to_string(),
-            "--timeout",
-            "10",
-            "--",
-        ])
-        .args(["python3", script])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until_listening(port).await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    command
+        .args(["serve", "--port", "0", "--timeout", "10", "--"])
+        .args(["python3", script]);
+    let (port, mut cli) = spawn_announced(command).await;
     let within = |f| tokio::time::timeout(Duration::from_secs(20), f);
 
     let response = within(get(port, "/first")).await.unwrap();
@@ -150,14 +157,11 @@ async fn example_binary(name: &str) -> std::path::PathBuf {
 async fn the_readme_first_command_serves_the_greeting_locally() {
     use common::{read_all, send, within};
     // `cargo run --example hello` with no AWS_LAMBDA_RUNTIME_API: the embedded emulator.
-    let port = free_port().await;
-    let mut hello = Command::new(example_binary("hello").await)
+    let mut command = Command::new(example_binary("hello").await);
+    command
         .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("LAMBDA_STREAM_PORT", port.to_string())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until_listening(port).await;
+        .env("LAMBDA_STREAM_PORT", "0");
+    let (port, mut hello) = spawn_announced(command).await;
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     // curl -N -d '{"name":"Alice"}' localhost:9000/
     let request = http::Request::post("/")
@@ -178,15 +182,9 @@ async fn the_readme_first_command_serves_the_greeting_locally() {
 }
 
 async fn serve_command(command: &[&str]) -> (u16, tokio::process::Child) {
-    let port = free_port().await;
-    let cli = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
-        .args(["serve", "--port", &port.to_string(), "--"])
-        .args(command)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until_listening(port).await;
-    (port, cli)
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    cli.args(["serve", "--port", "0", "--"]).args(command);
+    spawn_announced(cli).await
 }
 
 #[tokio::test]
