@@ -37,6 +37,16 @@ fn app() -> Router {
             }),
         )
         .route(
+            "/broken",
+            get(|| async {
+                let chunks = stream::iter([
+                    Ok(bytes::Bytes::from("partial ")),
+                    Err(std::io::Error::other("upstream closed")),
+                ]);
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .route(
             "/context",
             get(|request: axum::extract::Request| async move {
                 let context = request.extensions().get::<Context>().cloned();
@@ -101,6 +111,23 @@ async fn every_route_in_both_invoke_modes() {
             request_id.as_bytes(),
             "{mode}: the Context is an extension"
         );
+
+        // A body error: trailers when streaming; before any byte was sent when buffering, so
+        // it is reported to Lambda's /error and the URL answers 502.
+        let response = within(send(
+            emulator.url_addr(),
+            common::get_with_trailers("/broken"),
+        ))
+        .await;
+        let status = response.status();
+        let (body, trailers, _) = within(read_all(response)).await;
+        if mode == InvokeMode::ResponseStream {
+            assert_eq!((status.as_u16(), body.as_slice()), (200, &b"partial "[..]));
+            let error = lambda_stream::wire::FunctionError::from_trailers(&trailers.unwrap());
+            assert_eq!(error.unwrap().message(), "upstream closed");
+        } else {
+            assert_eq!(status, 502, "{mode}");
+        }
 
         let response = within(send(emulator.url_addr(), common::get("/nowhere"))).await;
         assert_eq!(response.status(), 404, "{mode}");

@@ -143,16 +143,28 @@ impl FunctionError {
         }
     }
 
-    /// Converts any error: a [`FunctionError`] inside the box is kept as it is, anything else
-    /// gets `default_type` and its display text followed by its `source()` chain.
+    /// Converts any error: a [`FunctionError`] is kept as it is, also behind transparent
+    /// wrappers (an error whose text is its source's, as `axum::Error` wraps a body error);
+    /// anything else gets `default_type` and its display text followed by the new text of its
+    /// `source()` chain.
+    ///
+    /// ```
+    /// use lambda_stream::wire::{ErrorType, FunctionError};
+    /// let error = FunctionError::from_error(std::io::Error::other("disk full").into(), ErrorType::STREAM_ERROR);
+    /// assert_eq!((error.error_type(), error.message()), (&ErrorType::STREAM_ERROR, "disk full"));
+    /// ```
     pub fn from_error(
         error: Box<dyn std::error::Error + Send + Sync>,
         default_type: ErrorType,
     ) -> Self {
-        match error.downcast::<FunctionError>() {
-            Ok(function_error) => *function_error,
-            Err(other) => FunctionError::new(default_type, error_chain_text(other.as_ref())),
+        let error = match error.downcast::<FunctionError>() {
+            Ok(function_error) => return *function_error,
+            Err(other) => other,
+        };
+        if let Some(inner) = transparent_function_error(error.as_ref()) {
+            return inner.clone();
         }
+        FunctionError::new(default_type, error_chain_text(error.as_ref()))
     }
 
     /// Builds the error reported for a caught panic payload.
@@ -281,12 +293,37 @@ fn decode_error_body(raw: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
 }
 
+/// A [`FunctionError`] that `error` only wraps, adding no text of its own.
+fn transparent_function_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a FunctionError> {
+    let text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(function_error) = cause.downcast_ref::<FunctionError>() {
+            // A FunctionError displays as "type: message"; wrappers may show either.
+            let shown = [function_error.to_string(), function_error.message.clone()];
+            return shown.contains(&text).then_some(function_error);
+        }
+        if cause.to_string() != text {
+            return None;
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// The error's text, then each cause's text that is not already at its end (wrappers that
+/// repeat their source's text add nothing).
 fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -404,6 +441,68 @@ mod tests {
         let err = FunctionError::from_error(Box::new(io), ErrorType::STREAM_ERROR);
         assert_eq!(err.error_type(), &ErrorType::STREAM_ERROR);
         assert_eq!(err.message(), "disk gone");
+    }
+
+    /// An error that shows `text` and has `source` as its cause.
+    #[derive(Debug)]
+    struct Wrapper {
+        text: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    }
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.text)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.source.as_ref())
+        }
+    }
+
+    fn wrap(text: &str, source: impl std::error::Error + Send + Sync + 'static) -> Wrapper {
+        Wrapper {
+            text: text.to_owned(),
+            source: Box::new(source),
+        }
+    }
+
+    #[test]
+    fn causes_add_only_new_text_and_transparent_wrappers_keep_function_errors() {
+        let io = || std::io::Error::other("disk gone");
+        let context = FunctionError::from_error(
+            Box::new(wrap("exporting", wrap("writing", io()))),
+            ErrorType::STREAM_ERROR,
+        );
+        assert_eq!(context.message(), "exporting: writing: disk gone");
+        // Wrappers that repeat their cause's text (as axum::Error does) add nothing.
+        let repeated = FunctionError::from_error(
+            Box::new(wrap("disk gone", wrap("disk gone", io()))),
+            ErrorType::STREAM_ERROR,
+        );
+        assert_eq!(repeated.message(), "disk gone");
+
+        let typed = FunctionError::new(ErrorType::new("Function.Gone").unwrap(), "db closed");
+        for shown in ["db closed", "Function.Gone: db closed"] {
+            let kept = FunctionError::from_error(
+                Box::new(wrap(shown, typed.clone())),
+                ErrorType::STREAM_ERROR,
+            );
+            assert_eq!(kept, typed, "behind a wrapper showing {shown:?}");
+        }
+        let with_context = FunctionError::from_error(
+            Box::new(wrap("while exporting", typed.clone())),
+            ErrorType::STREAM_ERROR,
+        );
+        assert_eq!(
+            (with_context.error_type(), with_context.message()),
+            (
+                &ErrorType::STREAM_ERROR,
+                "while exporting: Function.Gone: db closed"
+            )
+        );
     }
 
     #[test]
