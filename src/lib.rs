@@ -34,10 +34,15 @@
 //! - [`wire`]: the sans-IO codecs (prelude, chunked framing, error trailers, payload 2.0).
 //! - `emulator` (feature, on by default): the local Function URL and Runtime API.
 //! - `testing` (feature): an in-process Runtime API that records exact bytes.
+//! - `compat` (features `lambda-runtime`, `lambda-http`): handlers written for the official
+//!   crates, run on this loop unchanged; `service` (feature `tower`): any tower service, such as
+//!   an axum `Router`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod body;
 mod budget;
+#[cfg(feature = "lambda-runtime")]
+pub mod compat;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;

@@ -18,7 +18,7 @@ use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
 use crate::budget::Budget;
 use crate::wire::{
-    ErrorType, FunctionError, ResponseHead, encode_buffered_response, encode_prelude,
+    ErrorType, FunctionError, RawEvent, ResponseHead, encode_buffered_response, encode_prelude,
     request_from_event,
 };
 use crate::{Body, Error, Response};
@@ -258,13 +258,14 @@ async fn answer<H: Handler>(
         budget: config.budget(),
         deadline: context.deadline,
     };
-    let request = match request_from_event(&event) {
+    let mut request = match request_from_event(&event) {
         Ok(request) => request,
         Err(error) => {
             let error = FunctionError::new(ErrorType::INVALID_EVENT, error.to_string());
             return answering.early_failure(error).await;
         }
     };
+    request.extensions_mut().insert(RawEvent(event));
     #[cfg(feature = "compression")]
     let accept_encoding = request
         .headers()

@@ -28,6 +28,20 @@ pub type RequestContext = aws_lambda_events::lambda_function_urls::LambdaFunctio
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawInvoke;
 
+/// The invocation's event exactly as the Runtime API delivered it. The runtime attaches it to
+/// every request it hands a handler, so code written for other event shapes (the `compat`
+/// adapters of features `lambda-runtime` and `lambda-http`) can read it again.
+///
+/// ```no_run
+/// # fn handler(request: lambda_stream::Request) {
+/// if let Some(lambda_stream::wire::RawEvent(event)) = request.extensions().get() {
+///     println!("{} bytes of event JSON", event.len());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent(pub Bytes);
+
 /// Why an event could not become a request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

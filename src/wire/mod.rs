@@ -31,7 +31,8 @@ pub use error_trailer::{
     ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, ErrorType, FunctionError, InvalidErrorType,
 };
 pub use event::{
-    EventContext, EventError, RawInvoke, RequestContext, event_from_request, request_from_event,
+    EventContext, EventError, RawEvent, RawInvoke, RequestContext, event_from_request,
+    request_from_event,
 };
 pub use head::ResponseHead;
 pub use prelude::{

@@ -66,3 +66,55 @@ pub(crate) async fn read_all(
         }
     }
 }
+
+/// Starts `command` on port 0 and reads the address it announces on stderr ("... Function URL at
+/// http://127.0.0.1:PORT/ ..."): no guessed free port, no race with other tests for it. The rest
+/// of its stderr is passed through.
+pub(crate) async fn spawn_announced(
+    mut command: tokio::process::Command,
+) -> (u16, tokio::process::Child) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("{line}");
+            if let Some((_, rest)) = line.split_once("Function URL at http://127.0.0.1:") {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                return digits.parse::<u16>().unwrap();
+            }
+        }
+        panic!("the command exited without announcing its Function URL");
+    };
+    let port = tokio::time::timeout(Duration::from_secs(60), announced)
+        .await
+        .expect("no Function URL announced within 60 s");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+        }
+    });
+    (port, child)
+}
+
+/// An example binary (built by `cargo test`, which builds examples; built here when this test
+/// runs alone).
+pub(crate) async fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir.join("examples").join(name);
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = tokio::process::Command::new(cargo)
+            .args(["build", "--all-features", "--example", name])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "could not build the {name} example");
+    }
+    binary
+}
