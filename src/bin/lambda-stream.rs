@@ -4,8 +4,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use lambda_stream::InvokeMode;
-use lambda_stream::emulator::{DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, Emulator, EmulatorConfig};
+use lambda_stream::emulator::{
+    AuthType, Cors, DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, IamKey,
+    InstanceId,
+};
+use lambda_stream::{BandwidthModel, InvokeMode, RuntimeApiAddress};
 use tokio::process::Command;
 
 const USAGE: &str = "\
@@ -20,7 +23,19 @@ options:
   --timeout <seconds>   function timeout (default 60)
   --budget <bytes>      streamed response budget (default 78643200 = 75 MiB; AWS documents 200 MB)
   --function-name <n>   name used in the ARN and AWS_LAMBDA_FUNCTION_NAME (default local)
-  -h, --help            this text";
+  --concurrency <n>     function processes (default 1); one more concurrent request gets 429
+  --auth-type <type>    NONE (default) or AWS_IAM: SigV4 (service lambda, us-east-1) checked
+                        against AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+  --region <name>       region requests are signed for (default us-east-1)
+  --cors <json>         CORS as `aws lambda create-function-url-config --cors` takes it,
+                        e.g. '{\"AllowOrigins\":[\"*\"],\"AllowMethods\":[\"GET\"]}'
+  --throttle aws        pace streams as AWS does: 6 MiB at once, then 2 MiB/s
+  --cancel-on-disconnect
+                        stop a function whose client went away (AWS lets it run on)
+  -h, --help            this text
+
+Also served on the same port: POST /2015-03-31/functions/<name>/invocations (Invoke) and
+.../response-streaming-invocations (InvokeWithResponseStream, a live event stream).";
 
 #[derive(Debug, Clone, PartialEq)]
 struct ServeArgs {
@@ -29,12 +44,18 @@ struct ServeArgs {
     timeout: Duration,
     budget: u64,
     function_name: String,
+    concurrency: usize,
+    auth_type: AuthType,
+    region: String,
+    cors: Option<Cors>,
+    throttle: bool,
+    cancel_on_disconnect: bool,
     command: Vec<String>,
 }
 
 #[derive(Debug, PartialEq)]
 enum Parsed {
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     Help,
 }
 
@@ -51,6 +72,12 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         timeout: DEFAULT_TIMEOUT,
         budget: DEFAULT_STREAM_BUDGET,
         function_name: "local".to_owned(),
+        concurrency: 1,
+        auth_type: AuthType::None,
+        region: "us-east-1".to_owned(),
+        cors: None,
+        throttle: false,
+        cancel_on_disconnect: false,
         command: Vec::new(),
     };
     while let Some(arg) = rest.next() {
@@ -85,20 +112,50 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
                 parsed.budget = v.parse().map_err(|_| invalid(arg, &v))?;
             }
             "--function-name" => parsed.function_name = value(arg)?,
+            "--concurrency" => {
+                let v = value(arg)?;
+                parsed.concurrency = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| invalid(arg, &v))?;
+            }
+            "--auth-type" => {
+                let v = value(arg)?;
+                parsed.auth_type = v.parse().map_err(|_| invalid(arg, &v))?;
+            }
+            "--region" => parsed.region = value(arg)?,
+            "--cors" => {
+                let v = value(arg)?;
+                let cors: Cors = serde_json::from_str(&v)
+                    .map_err(|e| format!("invalid value {v:?} for --cors: {e}"))?;
+                cors.validate()
+                    .map_err(|e| format!("invalid value {v:?} for --cors: {e}"))?;
+                parsed.cors = Some(cors);
+            }
+            "--throttle" => {
+                let v = value(arg)?;
+                parsed.throttle = match v.as_str() {
+                    "aws" => true,
+                    "none" => false,
+                    _ => return Err(invalid(arg, &v)),
+                };
+            }
+            "--cancel-on-disconnect" => parsed.cancel_on_disconnect = true,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if parsed.command.is_empty() {
         return Err("missing the function command after --".to_owned());
     }
-    Ok(Parsed::Serve(parsed))
+    Ok(Parsed::Serve(Box::new(parsed)))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let serve = match parse_args(&args) {
-        Ok(Parsed::Serve(serve)) => serve,
+        Ok(Parsed::Serve(serve)) => *serve,
         Ok(Parsed::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -118,48 +175,91 @@ async fn main() -> ExitCode {
 }
 
 async fn run(serve: ServeArgs) -> Result<(), String> {
-    let config = EmulatorConfig::default()
+    let mut config = EmulatorConfig::default()
         .with_url_addr(([127, 0, 0, 1], serve.port).into())
         .with_invoke_mode(serve.invoke_mode)
         .with_timeout(serve.timeout)
         .with_stream_budget(serve.budget)
-        .with_function_name(serve.function_name.clone());
-    let emulator = Emulator::start(config)
+        .with_function_name(serve.function_name.clone())
+        .with_max_concurrency(serve.concurrency)
+        .with_region(serve.region.clone())
+        .with_auth_type(serve.auth_type)
+        .with_cancel_on_disconnect(serve.cancel_on_disconnect);
+    if serve.auth_type == AuthType::AwsIam {
+        let key = IamKey::from_env().ok_or(
+            "--auth-type AWS_IAM needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the key clients sign with)",
+        )?;
+        config = config.with_iam_key(key);
+    }
+    if let Some(cors) = serve.cors.clone() {
+        config = config.with_cors(cors);
+    }
+    if serve.throttle {
+        config = config.with_throttle(BandwidthModel::AWS);
+    }
+    let mut emulator = Emulator::start(config)
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", serve.port))?;
-    let runtime_api = emulator.runtime_api();
+    let mut instances = Vec::new();
+    for _ in 0..serve.concurrency {
+        let instance = emulator
+            .add_instance()
+            .await
+            .map_err(|e| format!("cannot open a Runtime API: {e}"))?;
+        instances.push(instance);
+    }
+    let apis: Vec<String> = instances
+        .iter()
+        .map(|(_, api)| api.authority().to_owned())
+        .collect();
     eprintln!(
-        "lambda-stream: {} Function URL at {} -> `{}` (AWS_LAMBDA_RUNTIME_API={})",
+        "lambda-stream: {} Function URL at {} ({}) -> `{}` x{} (AWS_LAMBDA_RUNTIME_API={})",
         serve.invoke_mode,
         emulator.url(),
+        serve.auth_type,
         serve.command.join(" "),
-        runtime_api.authority()
+        serve.concurrency,
+        apis.join(", ")
     );
+    let emulator = std::sync::Arc::new(emulator);
+    let mut supervisors = tokio::task::JoinSet::new();
+    for (instance, api) in instances {
+        supervisors.spawn(supervise(serve.clone(), emulator.clone(), instance, api));
+    }
+    tokio::select! {
+        Some(Ok(Err(message))) = supervisors.join_next() => Err(message),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// Runs one function process on its own Runtime API, restarting it when it exits and failing
+/// only its own invocations.
+async fn supervise(
+    serve: ServeArgs,
+    emulator: std::sync::Arc<Emulator>,
+    instance: InstanceId,
+    api: RuntimeApiAddress,
+) -> Result<(), String> {
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut child = Command::new(&serve.command[0])
             .args(&serve.command[1..])
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.authority())
+            .env("AWS_LAMBDA_RUNTIME_API", api.authority())
             .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_REGION", "us-east-1")
+            .env("AWS_REGION", &serve.region)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
         let started = tokio::time::Instant::now();
-        tokio::select! {
-            status = child.wait() => {
-                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                eprintln!("lambda-stream: the function exited ({status}); answering its requests with 502 and restarting");
-                emulator.fail_in_flight(&format!("the function exited ({status})"));
-            }
-            _ = tokio::signal::ctrl_c() => {
-                let _ = child.kill().await;
-                return Ok(());
-            }
-        }
+        let status = child.wait().await;
+        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+        eprintln!(
+            "lambda-stream: the function exited ({status}); answering its requests with 502 and restarting"
+        );
+        emulator.fail_instance(instance, &format!("the function exited ({status})"));
         // A function that keeps crashing at start-up is restarted less and less often.
         backoff = if started.elapsed() > Duration::from_secs(10) {
             Duration::from_millis(100)
@@ -181,19 +281,25 @@ mod tests {
     #[test]
     fn parses_serve_with_every_option() {
         let parsed = parse_args(&args(
-            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f -- node index.mjs --flag",
+            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect -- node index.mjs --flag",
         ))
         .unwrap();
         assert_eq!(
             parsed,
-            Parsed::Serve(ServeArgs {
+            Parsed::Serve(Box::new(ServeArgs {
                 port: 9100,
                 invoke_mode: InvokeMode::Buffered,
                 timeout: Duration::from_millis(2500),
                 budget: 1000,
                 function_name: "f".into(),
+                concurrency: 3,
+                auth_type: AuthType::AwsIam,
+                region: "eu-west-1".into(),
+                cors: Some(serde_json::from_str(r#"{"AllowOrigins":["*"]}"#).unwrap()),
+                throttle: true,
+                cancel_on_disconnect: true,
                 command: args("node index.mjs --flag"),
-            })
+            }))
         );
     }
 
@@ -222,6 +328,19 @@ mod tests {
         assert_eq!(
             parse_args(&args("serve --what -- f")).unwrap_err(),
             "unknown option \"--what\""
+        );
+        assert_eq!(
+            parse_args(&args("serve --concurrency 0 -- f")).unwrap_err(),
+            "invalid value \"0\" for --concurrency"
+        );
+        assert!(
+            parse_args(&args("serve --cors {\"MaxAge\":90000} -- f"))
+                .unwrap_err()
+                .contains("MaxAge 90000 is over 86400")
+        );
+        assert_eq!(
+            parse_args(&args("serve --auth-type IAM -- f")).unwrap_err(),
+            "invalid value \"IAM\" for --auth-type"
         );
         assert_eq!(parse_args(&args("--help")).unwrap(), Parsed::Help);
     }

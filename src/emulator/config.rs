@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::auth::{AuthType, IamKey};
+use super::cors::Cors;
+use crate::BandwidthModel;
 use crate::function::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 
@@ -49,7 +52,26 @@ pub struct EmulatorConfig {
     function_name: String,
     region: String,
     access_log: bool,
+    auth_type: AuthType,
+    iam_keys: Vec<IamKey>,
+    cors: Option<Cors>,
+    throttle: Option<BandwidthModel>,
+    max_concurrency: usize,
+    cancel_on_disconnect: bool,
 }
+
+/// Default number of invocations running at once before the URL answers `429`.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
+/// Environment variable with the concurrency limit of the embedded emulator (default 10): that
+/// many runtime loops serve it, and one more concurrent request gets `429`.
+pub const CONCURRENCY_ENV: &str = "LAMBDA_STREAM_CONCURRENCY";
+/// Environment variable with the URL's auth type, `NONE` (default) or `AWS_IAM`; the accepted
+/// key is `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+pub const AUTH_TYPE_ENV: &str = "LAMBDA_STREAM_AUTH_TYPE";
+/// Environment variable with the URL's CORS configuration as JSON (`{"AllowOrigins":[..],..}`).
+pub const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
+/// Environment variable that turns on the bandwidth model: `aws` (6 MiB, then 2 MiB/s).
+pub const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -64,6 +86,12 @@ impl Default for EmulatorConfig {
             function_name: "local".to_owned(),
             region: "us-east-1".to_owned(),
             access_log: true,
+            auth_type: AuthType::None,
+            iam_keys: Vec::new(),
+            cors: None,
+            throttle: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            cancel_on_disconnect: false,
         }
     }
 }
@@ -108,6 +136,30 @@ impl EmulatorConfig {
         }
         if let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
             config.function_name = name;
+        }
+        if let Some(limit) = env_number::<usize>(CONCURRENCY_ENV)? {
+            config.max_concurrency = limit.max(1);
+        }
+        let invalid = |name: &str, value: String| ConfigError::InvalidValue {
+            name: name.to_owned(),
+            value,
+        };
+        if let Ok(text) = std::env::var(AUTH_TYPE_ENV) {
+            config.auth_type = text.parse().map_err(|_| invalid(AUTH_TYPE_ENV, text))?;
+            config.iam_keys.extend(IamKey::from_env());
+        }
+        if let Ok(text) = std::env::var(CORS_ENV) {
+            let cors: Cors =
+                serde_json::from_str(&text).map_err(|_| invalid(CORS_ENV, text.clone()))?;
+            cors.validate().map_err(|_| invalid(CORS_ENV, text))?;
+            config.cors = Some(cors);
+        }
+        if let Ok(text) = std::env::var(THROTTLE_ENV) {
+            config.throttle = match text.as_str() {
+                "aws" => Some(BandwidthModel::AWS),
+                "none" | "" => None,
+                _ => return Err(invalid(THROTTLE_ENV, text)),
+            };
         }
         Ok(config)
     }
@@ -166,6 +218,85 @@ impl EmulatorConfig {
     pub fn with_access_log(mut self, enabled: bool) -> Self {
         self.access_log = enabled;
         self
+    }
+
+    /// The URL's auth type (default `NONE`). With `AWS_IAM`, requests must be SigV4-signed
+    /// (service `lambda`, this config's region) by one of [`with_iam_key`](Self::with_iam_key)'s
+    /// keys; others get AWS's `403`.
+    pub fn with_auth_type(mut self, auth_type: AuthType) -> Self {
+        self.auth_type = auth_type;
+        self
+    }
+
+    /// Adds an access key the `AWS_IAM` URL accepts.
+    pub fn with_iam_key(mut self, key: IamKey) -> Self {
+        self.iam_keys.push(key);
+        self
+    }
+
+    /// The region requests are signed for and ARNs name (default `us-east-1`).
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// The URL's CORS configuration (default none: the function's headers pass through and
+    /// `OPTIONS` goes to the function).
+    pub fn with_cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
+    /// Paces streamed bodies as AWS does ([`BandwidthModel::AWS`]: 6 MiB at once, then
+    /// 2 MiB/s), so a local run shows how long a large export takes (default: no cap).
+    pub fn with_throttle(mut self, model: BandwidthModel) -> Self {
+        self.throttle = Some(model);
+        self
+    }
+
+    /// How many invocations may run at once (default 10); one more gets `429`
+    /// (`TooManyRequestsException`). Each needs a runtime loop polling `/next` to be served.
+    pub fn with_max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = limit.max(1);
+        self
+    }
+
+    /// Whether a client disconnect cancels the invocation. Off by default, as on AWS, where
+    /// the function runs on (and bills) and the emulator drains and logs its output; on, the
+    /// emulator closes the function's response so the handler's stream is dropped.
+    pub fn with_cancel_on_disconnect(mut self, cancel: bool) -> Self {
+        self.cancel_on_disconnect = cancel;
+        self
+    }
+
+    /// The auth type.
+    pub fn auth_type(&self) -> AuthType {
+        self.auth_type
+    }
+
+    /// The accepted access keys.
+    pub fn iam_keys(&self) -> &[IamKey] {
+        &self.iam_keys
+    }
+
+    /// The CORS configuration.
+    pub fn cors(&self) -> Option<&Cors> {
+        self.cors.as_ref()
+    }
+
+    /// The bandwidth model, if streams are paced.
+    pub fn throttle(&self) -> Option<BandwidthModel> {
+        self.throttle
+    }
+
+    /// The concurrency limit.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+    }
+
+    /// Whether a client disconnect cancels the invocation.
+    pub fn cancel_on_disconnect(&self) -> bool {
+        self.cancel_on_disconnect
     }
 
     /// The Function URL address.

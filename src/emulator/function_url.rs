@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TE, TRAILER};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, TE, TRAILER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
 
 use super::access_log::AccessLog;
+use super::auth::{self, AuthError, AuthType, FORBIDDEN_BODY};
+use super::cors::Cors;
+use super::invoke_api;
 use super::state::{Answer, Invocation, State, StreamEvent};
-use super::url_body::{Relay, UrlBody};
+use super::url_body::{Relay, RelayOptions, UrlBody};
 use crate::InvokeMode;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, EventContext, ResponseHead, decode_buffered_response,
@@ -61,15 +64,40 @@ fn bad_gateway(log: AccessLog, outcome: &str) -> Response<UrlBody> {
     )
 }
 
+/// One Function URL request: CORS around the answer.
 pub(crate) async fn handle(
     state: Arc<State>,
     remote: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<UrlBody>, Infallible> {
+    if let Some((name, route)) = invoke_api::route(request.uri().path()) {
+        let name = name.to_owned();
+        return Ok(invoke_api::handle(&state, request, &name, route).await);
+    }
+    let origin = request.headers().get(ORIGIN).cloned();
+    let preflight = Cors::is_preflight(request.method(), request.headers());
+    let mut response = answer(&state, remote, request, preflight).await;
+    if let Some(cors) = state.config.cors() {
+        cors.apply(origin.as_ref(), preflight, response.headers_mut());
+    }
+    Ok(response)
+}
+
+async fn answer(
+    state: &Arc<State>,
+    remote: SocketAddr,
+    request: Request<Incoming>,
+    preflight: bool,
+) -> Response<UrlBody> {
     let config = &state.config;
     let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log());
     let request_id = uuid::Uuid::new_v4().to_string();
     log.request_id = request_id.clone();
+    if preflight && config.cors().is_some() {
+        // The URL answers a preflight itself; the function never sees it.
+        let response = plain(log, StatusCode::OK, "text/plain", "", "CORS preflight");
+        return with_request_id(response, &request_id);
+    }
     let forward_trailers = wants_trailers(&request);
     let limit = config.request_limit();
     let too_large = |log| {
@@ -87,30 +115,43 @@ pub(crate) async fn handle(
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => return Ok(too_large(log)),
+        Err(error) if error.is::<LengthLimitError>() => return too_large(log),
         Err(_) => {
-            return Ok(plain(
+            return plain(
                 log,
                 StatusCode::BAD_REQUEST,
                 "text/plain",
                 "Bad Request",
                 "unreadable request body",
-            ));
+            );
+        }
+    };
+    let now = SystemTime::now();
+    let authorizer = match config.auth_type() {
+        AuthType::None => None,
+        AuthType::AwsIam => {
+            match auth::verify(config.iam_keys(), config.region(), &parts, &body, now) {
+                Ok(authorizer) => Some(authorizer),
+                Err(error) => return forbidden(log, &error),
+            }
         }
     };
     let request = Request::from_parts(parts, body);
-    let now = SystemTime::now();
     let context = EventContext {
         request_id: request_id.clone(),
         time: now,
         source_ip: remote.ip().to_string(),
         region: config.region().to_owned(),
+        authorizer,
         ..EventContext::default()
     };
     let event = event_from_request(&request, &context).to_string();
     if event.len() > limit {
-        return Ok(too_large(log));
+        return too_large(log);
     }
+    let Some(permit) = state.try_start() else {
+        return throttled(log, config.max_concurrency());
+    };
 
     let deadline = tokio::time::Instant::now() + config.timeout();
     let (reply, answer) = oneshot::channel();
@@ -119,6 +160,7 @@ pub(crate) async fn handle(
         event: Bytes::from(event),
         deadline: now + config.timeout(),
         reply,
+        permit,
     });
     let answer = match tokio::time::timeout_at(deadline, answer).await {
         Ok(Ok(answer)) => answer,
@@ -127,13 +169,55 @@ pub(crate) async fn handle(
             // Lambda would stop the function here; a late answer is refused.
             let _ = state.take(&request_id);
             tracing::error!(request_id, timeout = ?config.timeout(), "function timed out");
-            return Ok(bad_gateway(log, "timeout"));
+            return bad_gateway(log, "timeout");
         }
     };
-    Ok(match config.invoke_mode() {
-        InvokeMode::ResponseStream => streamed(answer, forward_trailers, deadline, log),
-        InvokeMode::Buffered => buffered(&state, answer, deadline, log).await,
-    })
+    match config.invoke_mode() {
+        InvokeMode::ResponseStream => {
+            let relay = RelayOptions {
+                forward_trailers,
+                deadline,
+                throttle: config.throttle(),
+            };
+            streamed(answer, relay, log)
+        }
+        InvokeMode::Buffered => buffered(state, answer, deadline, log).await,
+    }
+}
+
+/// AWS's answer to a request that fails `AWS_IAM` auth; the reason goes to the log only.
+fn forbidden(log: AccessLog, error: &AuthError) -> Response<UrlBody> {
+    tracing::warn!(%error, "AWS_IAM auth refused the request");
+    let outcome = format!("forbidden: {error}");
+    let mut response = plain(
+        log,
+        StatusCode::FORBIDDEN,
+        "application/json",
+        FORBIDDEN_BODY,
+        &outcome,
+    );
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    response
+}
+
+/// AWS's answer when every concurrent execution is taken.
+fn throttled(log: AccessLog, limit: usize) -> Response<UrlBody> {
+    let outcome = format!("throttled: {limit} invocations already running");
+    let mut response = plain(
+        log,
+        StatusCode::TOO_MANY_REQUESTS,
+        "application/json",
+        r#"{"Message":"Rate Exceeded."}"#,
+        &outcome,
+    );
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("TooManyRequestsException"),
+    );
+    response
 }
 
 fn with_request_id(mut response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> {
@@ -151,12 +235,7 @@ fn failure_outcome(answer: &Answer) -> String {
     }
 }
 
-fn streamed(
-    answer: Answer,
-    forward_trailers: bool,
-    deadline: tokio::time::Instant,
-    mut log: AccessLog,
-) -> Response<UrlBody> {
+fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response<UrlBody> {
     let request_id = log.request_id.clone();
     let response = match answer {
         Answer::Stream {
@@ -169,17 +248,12 @@ fn streamed(
             }
             head.headers.remove(http::header::TRANSFER_ENCODING);
             head.headers.remove(http::header::CONNECTION);
-            if forward_trailers {
+            if relay.forward_trailers {
                 head.headers
                     .insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
             }
             log.status = head.status.as_u16();
-            head.into_response(UrlBody::Relay(Box::new(Relay::new(
-                events,
-                deadline,
-                forward_trailers,
-                log,
-            ))))
+            head.into_response(UrlBody::Relay(Box::new(Relay::new(events, relay, log))))
         }
         // A RESPONSE_STREAM URL does not map a buffered answer: 200 and the payload as sent.
         Answer::Payload { content_type, body } => {

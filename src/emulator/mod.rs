@@ -15,9 +15,13 @@
 //! ```
 
 mod access_log;
+mod auth;
 mod config;
+mod cors;
 mod function_url;
+mod invoke_api;
 mod runtime_api;
+pub mod sigv4;
 mod state;
 mod url_body;
 
@@ -32,10 +36,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use auth::{AuthType, IamKey, MAX_CLOCK_SKEW};
 pub use config::{
-    DEFAULT_REQUEST_LIMIT, DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV,
-    STREAM_BUDGET_ENV, TIMEOUT_ENV,
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
+    DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV, STREAM_BUDGET_ENV,
+    THROTTLE_ENV, TIMEOUT_ENV,
 };
+pub use cors::{Cors, CorsError, MAX_CORS_AGE};
+pub use invoke_api::ASYNC_PAYLOAD_LIMIT;
 use state::State;
 
 use crate::{Config, Error, Handler, Runtime, RuntimeApiAddress};
@@ -50,7 +58,12 @@ pub struct Emulator {
     runtime_addr: SocketAddr,
     state: Arc<State>,
     tasks: Vec<JoinHandle<()>>,
+    instances: usize,
 }
+
+/// One function instance's Runtime API, from [`Emulator::add_instance`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceId(usize);
 
 impl Drop for Emulator {
     fn drop(&mut self) {
@@ -78,7 +91,7 @@ impl Emulator {
                 function_url::handle(url_state.clone(), remote, request)
             })),
             tokio::spawn(serve(runtime_listener, move |_, request| {
-                runtime_api::handle(runtime_state.clone(), request)
+                runtime_api::handle(runtime_state.clone(), 0, request)
             })),
         ];
         Ok(Emulator {
@@ -86,6 +99,7 @@ impl Emulator {
             runtime_addr,
             state,
             tasks,
+            instances: 0,
         })
     }
 
@@ -107,7 +121,32 @@ impl Emulator {
     /// Answers every invocation the function is working on with `502`: call it when the
     /// function process died.
     pub fn fail_in_flight(&self, reason: &str) {
-        self.state.fail_in_flight(reason);
+        self.state.fail_in_flight(None, reason);
+    }
+
+    /// Opens another Runtime API (on `127.0.0.1`, a free port) for one more function instance,
+    /// so that the death of one process fails only its own invocations
+    /// ([`fail_instance`](Self::fail_instance)). All instances take invocations from the same
+    /// queue, within the concurrency limit.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub async fn add_instance(&mut self) -> std::io::Result<(InstanceId, RuntimeApiAddress)> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let address = RuntimeApiAddress::from_socket_addr(listener.local_addr()?);
+        self.instances += 1;
+        let instance = self.instances;
+        let state = self.state.clone();
+        self.tasks
+            .push(tokio::spawn(serve(listener, move |_, request| {
+                runtime_api::handle(state.clone(), instance, request)
+            })));
+        Ok((InstanceId(instance), address))
+    }
+
+    /// Answers the invocations `instance` is working on with `502`: its process died.
+    pub fn fail_instance(&self, instance: InstanceId, reason: &str) {
+        self.state.fail_in_flight(Some(instance.0), reason);
     }
 }
 
@@ -158,6 +197,7 @@ where
     F: FnOnce(Config) -> Config,
 {
     let config = EmulatorConfig::from_env()?;
+    let instances = config.max_concurrency();
     let mode = config.invoke_mode();
     let budget = config.stream_budget();
     let requested = config.url_addr();
@@ -177,8 +217,19 @@ where
     let runtime_config = Config::new(emulator.runtime_api())
         .with_invoke_mode(mode)
         .with_budget(crate::Budget::bytes(budget));
+    // One runtime loop per concurrent execution, as Lambda runs one instance per request.
     let runtime = Runtime::new(configure(runtime_config));
-    let result = runtime.run(handler).await;
+    let handler = Arc::new(handler);
+    let mut loops = JoinSet::new();
+    for _ in 0..instances {
+        loops.spawn(runtime.clone().run(handler.clone()));
+    }
+    let result = match loops.join_next().await {
+        Some(Ok(result)) => result,
+        // A loop catches handler panics; one of its own is a bug, passed on as it is.
+        Some(Err(failed)) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Some(Err(_)) | None => Ok(()),
+    };
     emulator.fail_in_flight("the function stopped");
     result
 }

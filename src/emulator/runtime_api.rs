@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
 
-use super::state::{Answer, State, StreamEvent};
+use super::state::{Answer, InFlight, State, StreamEvent};
 use crate::wire::{ERROR_TYPE_TRAILER, ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
 /// Body events buffered between the function and a slow client before the function is held
@@ -41,6 +41,7 @@ fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Runtime
 
 pub(crate) async fn handle(
     state: Arc<State>,
+    instance: usize,
     request: Request<Incoming>,
 ) -> Result<RuntimeResponse, Infallible> {
     let path = request.uri().path().to_owned();
@@ -50,7 +51,7 @@ pub(crate) async fn handle(
         .unwrap_or_default();
     let method = request.method().clone();
     let response = match (method.as_str(), route) {
-        ("GET", "/runtime/invocation/next") => next(&state).await,
+        ("GET", "/runtime/invocation/next") => next(&state, instance).await,
         ("POST", "/runtime/init/error") => {
             let error = read_error(request).await;
             tracing::error!(error_type = %error.error_type(), message = error.message(), "function init failed");
@@ -82,8 +83,8 @@ fn not_found(path: &str) -> RuntimeResponse {
     )
 }
 
-async fn next(state: &State) -> RuntimeResponse {
-    let Some((request_id, event, deadline)) = state.next().await else {
+async fn next(state: &State, instance: usize) -> RuntimeResponse {
+    let Some((request_id, event, deadline)) = state.next(instance).await else {
         return runtime_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "ShuttingDown",
@@ -161,7 +162,12 @@ async fn response(state: &State, request_id: &str, request: Request<Incoming>) -
         return unknown_request(request_id);
     };
     let deadline = in_flight.deadline_instant();
-    let reply = in_flight.reply;
+    // The concurrency slot is held until the answer has been read.
+    let InFlight {
+        reply,
+        permit: _slot,
+        ..
+    } = in_flight;
     if is_streaming(request.headers()) {
         return relay_stream(state, reply, request.into_body(), deadline).await;
     }
@@ -272,8 +278,25 @@ async fn relay_stream(
     if !buf.is_empty() {
         let _ = events.send(StreamEvent::Data(buf.freeze())).await;
     }
+    let mut client_gone = false;
     loop {
-        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout_at(deadline, body.frame()) => frame,
+            () = events.closed(), if !client_gone => {
+                client_gone = true;
+                if state.config.cancel_on_disconnect() {
+                    tracing::info!("client disconnected: the invocation is cancelled");
+                    return runtime_error(
+                        StatusCode::GONE,
+                        "Client.Disconnected",
+                        "the client disconnected and cancel-on-disconnect is on",
+                    );
+                }
+                tracing::info!("client disconnected: the function runs on, as on AWS; its output is drained");
+                continue;
+            }
+        };
+        let Ok(frame) = frame else {
             let _ = events
                 .send(StreamEvent::Truncated("timeout".to_owned()))
                 .await;

@@ -2,12 +2,12 @@
 //! function is working on.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::config::EmulatorConfig;
 use crate::wire::{FunctionError, ResponseHead};
@@ -18,6 +18,8 @@ pub(crate) struct Invocation {
     pub(crate) event: Bytes,
     pub(crate) deadline: SystemTime,
     pub(crate) reply: oneshot::Sender<Answer>,
+    /// The invocation's slot of the concurrency limit, held until the function answers.
+    pub(crate) permit: OwnedSemaphorePermit,
 }
 
 /// What the function answered, as the Function URL front needs it.
@@ -60,6 +62,9 @@ pub(crate) enum StreamEvent {
 pub(crate) struct InFlight {
     pub(crate) reply: oneshot::Sender<Answer>,
     pub(crate) deadline: SystemTime,
+    pub(crate) permit: OwnedSemaphorePermit,
+    /// Which function instance (Runtime API listener) took it.
+    pub(crate) instance: usize,
 }
 
 impl InFlight {
@@ -78,17 +83,25 @@ pub(crate) struct State {
     queue_tx: mpsc::UnboundedSender<Invocation>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     in_flight: Mutex<HashMap<String, InFlight>>,
+    concurrency: Arc<Semaphore>,
 }
 
 impl State {
     pub(crate) fn new(config: EmulatorConfig) -> Self {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let concurrency = Arc::new(Semaphore::new(config.max_concurrency()));
         State {
+            concurrency,
             config,
             queue_tx,
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A slot of the concurrency limit, or `None` when every slot is taken (`429`).
+    pub(crate) fn try_start(&self) -> Option<OwnedSemaphorePermit> {
+        self.concurrency.clone().try_acquire_owned().ok()
     }
 
     /// Queues an invocation for the next `/next`.
@@ -98,7 +111,7 @@ impl State {
     }
 
     /// Waits for the next invocation whose client is still waiting, and marks it in flight.
-    pub(crate) async fn next(&self) -> Option<(String, Bytes, SystemTime)> {
+    pub(crate) async fn next(&self, instance: usize) -> Option<(String, Bytes, SystemTime)> {
         let mut queue = self.queue_rx.lock().await;
         loop {
             let invocation = queue.recv().await?;
@@ -109,6 +122,8 @@ impl State {
                 let entry = InFlight {
                     reply: invocation.reply,
                     deadline: invocation.deadline,
+                    permit: invocation.permit,
+                    instance,
                 };
                 in_flight.insert(invocation.request_id.clone(), entry);
             }
@@ -121,10 +136,22 @@ impl State {
         self.in_flight.lock().ok()?.remove(request_id)
     }
 
-    /// Fails every invocation in flight: the function process died.
-    pub(crate) fn fail_in_flight(&self, reason: &str) {
+    /// Fails the invocations in flight on `instance` (every instance: `None`): its function
+    /// process died.
+    pub(crate) fn fail_in_flight(&self, instance: Option<usize>, reason: &str) {
         let replies: Vec<_> = match self.in_flight.lock() {
-            Ok(mut in_flight) => in_flight.drain().map(|(_, entry)| entry.reply).collect(),
+            Ok(mut in_flight) => {
+                let failed: Vec<String> = in_flight
+                    .iter()
+                    .filter(|(_, entry)| instance.is_none_or(|i| i == entry.instance))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                failed
+                    .iter()
+                    .filter_map(|id| in_flight.remove(id))
+                    .map(|entry| entry.reply)
+                    .collect()
+            }
             Err(_) => Vec::new(),
         };
         for reply in replies {

@@ -4,39 +4,89 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use http_body::Frame;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use super::access_log::AccessLog;
 use super::state::StreamEvent;
+use crate::BandwidthModel;
 
 pub(crate) enum UrlBody {
     Full(Option<Bytes>, Option<AccessLog>),
     Relay(Box<Relay>),
+    /// Frames made elsewhere (the invoke API's event stream).
+    Stream(BoxStream<'static, Result<Frame<Bytes>, std::io::Error>>),
+}
+
+/// How a streamed answer is relayed to the client.
+pub(crate) struct RelayOptions {
+    /// The client sent `TE: trailers`.
+    pub(crate) forward_trailers: bool,
+    /// The invocation's deadline.
+    pub(crate) deadline: Instant,
+    /// Pace the body with this model.
+    pub(crate) throttle: Option<BandwidthModel>,
 }
 
 pub(crate) struct Relay {
-    pub(crate) events: mpsc::Receiver<StreamEvent>,
-    pub(crate) deadline: Pin<Box<Sleep>>,
-    pub(crate) forward_trailers: bool,
-    pub(crate) log: AccessLog,
-    pub(crate) done: bool,
+    events: mpsc::Receiver<StreamEvent>,
+    deadline: Pin<Box<Sleep>>,
+    forward_trailers: bool,
+    log: AccessLog,
+    done: bool,
+    throttle: Option<Throttle>,
+}
+
+/// Holds each chunk back until the bandwidth model says its last byte has gone.
+struct Throttle {
+    model: BandwidthModel,
+    started: Instant,
+    sent: u64,
+    held: Option<Bytes>,
+    wait: Pin<Box<Sleep>>,
+}
+
+impl Throttle {
+    /// The chunk when it may go, or `Pending` (woken when it may).
+    fn release(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.held.is_some() && self.wait.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.held.take())
+    }
+
+    /// Takes a chunk; it is released at `started + time_to_send(0, sent + len)`.
+    fn hold(&mut self, data: Bytes) {
+        self.sent += data.len() as u64;
+        let at = self.started + self.model.time_to_send(0, self.sent);
+        self.wait.as_mut().reset(at);
+        self.held = Some(data);
+    }
 }
 
 impl Relay {
     pub(crate) fn new(
         events: mpsc::Receiver<StreamEvent>,
-        deadline: Instant,
-        forward_trailers: bool,
+        options: RelayOptions,
         log: AccessLog,
     ) -> Self {
+        let now = Instant::now();
         Relay {
             events,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
-            forward_trailers,
+            deadline: Box::pin(tokio::time::sleep_until(options.deadline)),
+            forward_trailers: options.forward_trailers,
             log,
             done: false,
+            throttle: options.throttle.map(|model| Throttle {
+                model,
+                started: now,
+                sent: 0,
+                held: None,
+                wait: Box::pin(tokio::time::sleep_until(now)),
+            }),
         }
     }
 
@@ -69,7 +119,7 @@ impl http_body::Body for UrlBody {
             UrlBody::Full(data, _) => {
                 http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            UrlBody::Relay(_) => http_body::SizeHint::default(),
+            UrlBody::Relay(_) | UrlBody::Stream(_) => http_body::SizeHint::default(),
         }
     }
 
@@ -87,6 +137,7 @@ impl http_body::Body for UrlBody {
                 return Poll::Ready(data.filter(|d| !d.is_empty()).map(|d| Ok(Frame::data(d))));
             }
             UrlBody::Relay(relay) => relay,
+            UrlBody::Stream(frames) => return frames.poll_next_unpin(cx),
         };
         if relay.done {
             return Poll::Ready(None);
@@ -94,12 +145,34 @@ impl http_body::Body for UrlBody {
         if relay.deadline.as_mut().poll(cx).is_ready() {
             return relay.truncate("timeout");
         }
+        if let Some(throttle) = relay.throttle.as_mut() {
+            match throttle.release(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(data)) => {
+                    relay.log.data(data.len());
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Poll::Ready(None) => {}
+            }
+        }
         match relay.events.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(StreamEvent::Data(data))) => {
-                relay.log.data(data.len());
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
+            Poll::Ready(Some(StreamEvent::Data(data))) => match relay.throttle.as_mut() {
+                Some(throttle) => {
+                    throttle.hold(data);
+                    match throttle.release(cx) {
+                        Poll::Ready(Some(data)) => {
+                            relay.log.data(data.len());
+                            Poll::Ready(Some(Ok(Frame::data(data))))
+                        }
+                        _ => Poll::Pending,
+                    }
+                }
+                None => {
+                    relay.log.data(data.len());
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+            },
             Poll::Ready(Some(StreamEvent::End)) => {
                 relay.done = true;
                 relay.log.finish("ok");

@@ -49,3 +49,16 @@ where
         self(request, context)
     }
 }
+
+/// A shared handler, as several runtime loops serving one function use it.
+impl<H: Handler> Handler for std::sync::Arc<H> {
+    type Error = H::Error;
+
+    fn call(
+        &self,
+        request: Request,
+        context: Context,
+    ) -> impl Future<Output = Result<Response, Self::Error>> + Send {
+        H::call(self, request, context)
+    }
+}

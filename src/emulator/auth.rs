@@ -1,0 +1,314 @@
+//! `AuthType` of the local Function URL: `NONE`, or `AWS_IAM` with SigV4 verified against the
+//! configured access keys by re-signing the request with the `aws-sigv4` crate.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
+use aws_sigv4::sign::v4::SigningParams;
+use http::request::Parts;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::sigv4::{PRESIGN_PARAMS, SigV4FieldError, SignedFields, parse_amz_date};
+
+/// How far `x-amz-date` may be from the emulator's clock, as AWS allows.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The Function URL's `AuthType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthType {
+    /// Public: no signature checked (`NONE`, the default).
+    #[default]
+    None,
+    /// Requests must be SigV4-signed (service `lambda`) by a configured key (`AWS_IAM`).
+    AwsIam,
+}
+
+impl std::str::FromStr for AuthType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "NONE" => Ok(AuthType::None),
+            "AWS_IAM" => Ok(AuthType::AwsIam),
+            other => Err(format!("unknown auth type {other:?} (NONE or AWS_IAM)")),
+        }
+    }
+}
+
+impl fmt::Display for AuthType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthType::None => "NONE",
+            AuthType::AwsIam => "AWS_IAM",
+        })
+    }
+}
+
+/// An access key the `AWS_IAM` URL accepts, and the identity the event reports for it
+/// (`requestContext.authorizer.iam`).
+///
+/// ```
+/// use lambda_stream::emulator::IamKey;
+/// let key = IamKey::new("AKIDLOCAL", "local-secret").with_account_id("111122223333");
+/// assert_eq!(key.access_key_id(), "AKIDLOCAL");
+/// assert!(!format!("{key:?}").contains("local-secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct IamKey {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    account_id: String,
+    user_arn: Option<String>,
+}
+
+impl fmt::Debug for IamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IamKey {
+    /// A key of account `123456789012`, user `arn:aws:iam::<account>:user/local`.
+    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        IamKey {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token: None,
+            account_id: "123456789012".to_owned(),
+            user_arn: None,
+        }
+    }
+
+    /// The key from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, the
+    /// variables `awscurl` and the AWS CLI sign with; `None` when they are not set.
+    pub fn from_env() -> Option<Self> {
+        let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+        let token = std::env::var("AWS_SESSION_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        Some(IamKey::new(id, secret).with_session_token(token))
+    }
+
+    /// The session token temporary credentials sign with.
+    pub fn with_session_token(mut self, token: Option<String>) -> Self {
+        self.session_token = token;
+        self
+    }
+
+    /// The account reported in the event.
+    pub fn with_account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = account_id.into();
+        self
+    }
+
+    /// The caller ARN reported in the event.
+    pub fn with_user_arn(mut self, user_arn: impl Into<String>) -> Self {
+        self.user_arn = Some(user_arn.into());
+        self
+    }
+
+    /// The access key id.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// `requestContext.authorizer` for a request signed with this key.
+    fn authorizer(&self) -> Value {
+        let user_arn = self
+            .user_arn
+            .clone()
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:user/local", self.account_id));
+        json!({"iam": {
+            "accessKey": self.access_key_id,
+            "accountId": self.account_id,
+            "callerId": self.access_key_id,
+            "cognitoIdentity": null,
+            "principalOrgId": null,
+            "userArn": user_arn,
+            "userId": self.access_key_id,
+        }})
+    }
+}
+
+/// Why a request was refused under `AWS_IAM` (the client sees only AWS's 403; this goes to
+/// the access log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AuthError {
+    #[error("the request is not signed")]
+    Unsigned,
+    #[error(transparent)]
+    Fields(#[from] SigV4FieldError),
+    #[error("unknown access key {0:?}")]
+    UnknownKey(String),
+    #[error("credential scope is for {found}, the URL is {expected}")]
+    WrongScope { found: String, expected: String },
+    #[error("the signature is expired or not yet valid (x-amz-date {0})")]
+    Expired(String),
+    #[error("x-amz-content-sha256 is not the SHA-256 of the body")]
+    PayloadHash,
+    #[error("the signature does not match the request")]
+    Mismatch,
+}
+
+/// AWS's 403 body for a refused `AWS_IAM` request.
+pub(crate) const FORBIDDEN_BODY: &str = r#"{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}"#;
+
+/// Checks the request's SigV4 signature; on success, `requestContext.authorizer`.
+pub(crate) fn verify(
+    keys: &[IamKey],
+    region: &str,
+    parts: &Parts,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<Value, AuthError> {
+    let query = parts.uri.query().unwrap_or_default();
+    let (fields, date) = match SignedFields::from_query(query)? {
+        Some(fields) => {
+            let date = fields.date.clone().unwrap_or_default();
+            (fields, date)
+        }
+        None => {
+            let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+            let authorization = header("authorization").ok_or(AuthError::Unsigned)?;
+            let fields = SignedFields::from_authorization_header(authorization)?;
+            let date = header("x-amz-date")
+                .ok_or(SigV4FieldError::Missing("x-amz-date"))?
+                .to_owned();
+            (fields, date)
+        }
+    };
+    let key = keys
+        .iter()
+        .find(|key| key.access_key_id == fields.access_key_id)
+        .ok_or_else(|| AuthError::UnknownKey(fields.access_key_id.clone()))?;
+    let time = parse_amz_date(&date)?;
+    let expected = format!("{}/{region}/lambda", &date[..8]);
+    let found = format!("{}/{}/{}", fields.scope_date, fields.region, fields.service);
+    if found != expected {
+        return Err(AuthError::WrongScope { found, expected });
+    }
+    let skew = |a: SystemTime, b: SystemTime| a.duration_since(b).unwrap_or_default();
+    let valid_until = time + fields.expires.unwrap_or(MAX_CLOCK_SKEW);
+    if skew(time, now) > MAX_CLOCK_SKEW || now > valid_until {
+        return Err(AuthError::Expired(date));
+    }
+    let declared_hash = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok());
+    let body_hash = hex::encode(Sha256::digest(body));
+    if declared_hash.is_some_and(|h| h != "UNSIGNED-PAYLOAD" && h != body_hash) {
+        return Err(AuthError::PayloadHash);
+    }
+    // A presigned URL signs no payload (UNSIGNED-PAYLOAD), unless its signer hashed the body.
+    let bodies: &[SignableBody<'_>] = match (fields.expires, declared_hash) {
+        (Some(_), _) => &[SignableBody::UnsignedPayload, SignableBody::Bytes(body)],
+        (None, Some("UNSIGNED-PAYLOAD")) => &[SignableBody::UnsignedPayload],
+        (None, _) => &[SignableBody::Bytes(body)],
+    };
+    for signable_body in bodies {
+        let signature = expected_signature(key, region, parts, &fields, time, signable_body)?;
+        if constant_time_eq(signature.as_bytes(), fields.signature.as_bytes()) {
+            return Ok(key.authorizer());
+        }
+    }
+    Err(AuthError::Mismatch)
+}
+
+/// The signature `key` gives this request over exactly the headers the client signed.
+fn expected_signature(
+    key: &IamKey,
+    region: &str,
+    parts: &Parts,
+    fields: &SignedFields,
+    time: SystemTime,
+    body: &SignableBody<'_>,
+) -> Result<String, AuthError> {
+    let mut settings = SigningSettings::default();
+    // Sign exactly the headers listed: nothing excluded, nothing added but host and date.
+    settings.excluded_headers = Some(Vec::new());
+    settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+    if let Some(expires) = fields.expires {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires);
+    }
+    let identity = Credentials::new(
+        &key.access_key_id,
+        &key.secret_access_key,
+        key.session_token.clone(),
+        None,
+        "lambda-stream emulator",
+    )
+    .into();
+    let params = SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("lambda")
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|_| AuthError::Mismatch)?
+        .into();
+
+    let headers: Vec<(&str, &str)> = fields
+        .signed_headers
+        .iter()
+        .flat_map(|name| {
+            parts
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .filter_map(move |value| Some((name.as_str(), value.to_str().ok()?)))
+        })
+        .collect();
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let uri = format!("http://{host}{}", unsigned_path_and_query(&parts.uri));
+    let request = SignableRequest::new(
+        parts.method.as_str(),
+        uri,
+        headers.into_iter(),
+        body.clone(),
+    )
+    .map_err(|_| AuthError::Mismatch)?;
+    let output = sign(request, &params).map_err(|_| AuthError::Mismatch)?;
+    Ok(output.signature().to_owned())
+}
+
+/// The path and the query without presigning parameters, as they were signed.
+fn unsigned_path_and_query(uri: &http::Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !PRESIGN_PARAMS.contains(&name)
+        })
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
