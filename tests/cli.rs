@@ -131,3 +131,59 @@ async fn the_readme_first_command_serves_the_greeting_locally() {
     assert!(clean);
     hello.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn concurrent_function_processes_crash_alone_and_the_rest_is_throttled() {
+    use common::{read_all, send, within};
+    use http_body_util::BodyExt;
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/functions/python_runtime.py"
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    command
+        .args(["serve", "--port", "0", "--concurrency", "2", "--"])
+        .args(["python3", script]);
+    let (port, mut cli) = spawn_announced(command).await;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    // One process is busy with /slow (its first chunk is here, the rest 1.5 s later)...
+    let slow = within(send(address, common::get("/slow"))).await;
+    let mut slow_body = slow.into_body();
+    let first = within(slow_body.frame()).await.unwrap().unwrap();
+    assert_eq!(first.into_data().unwrap(), "python streams ");
+
+    // ...the other one crashes: only its own request fails.
+    let crashed = within(send(address, common::get("/crash"))).await;
+    assert_eq!(crashed.status(), 502);
+    let mut rest = Vec::new();
+    while let Some(frame) = within(slow_body.frame()).await {
+        rest.extend_from_slice(&frame.expect("/slow was not failed").into_data().unwrap());
+    }
+    assert_eq!(rest, b"/slow");
+
+    // Two slow requests take both processes (once the crashed one is back); a third gets 429.
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut response = None;
+        for _ in 0..100 {
+            let attempt = within(send(address, common::get("/slow"))).await;
+            if attempt.status() == 200 {
+                response = Some(attempt);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut body = response.expect("a process took /slow").into_body();
+        within(body.frame()).await.unwrap().unwrap();
+        busy.push(body);
+    }
+    let third = within(send(address, common::get("/"))).await;
+    assert_eq!(third.status(), 429);
+    assert_eq!(
+        within(read_all(third)).await.0,
+        br#"{"Message":"Rate Exceeded."}"#
+    );
+    cli.kill().await.unwrap();
+}

@@ -199,3 +199,42 @@ impl http_body::Body for UrlBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// With tokio's clock paused, time only moves when everything waits: the release times are
+    /// exact.
+    #[tokio::test(start_paused = true)]
+    async fn the_bandwidth_model_paces_chunks() {
+        let (events, receiver) = mpsc::channel(16);
+        let model = BandwidthModel {
+            burst_bytes: 1000,
+            bytes_per_second: 1000,
+        };
+        let started = Instant::now();
+        let options = RelayOptions {
+            forward_trailers: false,
+            deadline: started + std::time::Duration::from_secs(60),
+            throttle: Some(model),
+        };
+        let log = AccessLog::new(&http::Method::GET, "/", false);
+        let mut body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));
+        for _ in 0..4 {
+            events
+                .send(StreamEvent::Data(Bytes::from(vec![0; 500])))
+                .await
+                .unwrap();
+        }
+        events.send(StreamEvent::End).await.unwrap();
+        let mut released = Vec::new();
+        while let Some(frame) = body.frame().await {
+            frame.unwrap();
+            released.push(started.elapsed().as_millis());
+        }
+        // 1000 bytes in the burst, then 500 bytes per half second.
+        assert_eq!(released, [0, 0, 500, 1000]);
+    }
+}

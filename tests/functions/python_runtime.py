@@ -1,12 +1,14 @@
 """A Lambda runtime in another language (Python, standard library only) that streams its answer.
 
 It speaks the Runtime API directly, as AWS's Node and .NET clients do: prelude JSON chunk, eight
-NUL bytes, body chunks, last chunk. `/crash` makes it exit mid-invocation (to test restarts).
+NUL bytes, body chunks, last chunk. `/crash` makes it exit mid-invocation (to test restarts);
+`/slow` pauses 1.5 s between its two body chunks.
 """
 import http.client
 import json
 import os
 import sys
+import time
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
 base = "/2018-06-01/runtime/invocation"
@@ -36,6 +38,8 @@ while True:
     chunk(json.dumps({"statusCode": 200, "headers": {"content-type": "text/plain"}}).encode())
     chunk(b"\0" * 8)
     chunk(b"python streams ")
+    if path == "/slow":
+        time.sleep(1.5)
     chunk(path.encode())
     conn.send(b"0\r\n\r\n")
     conn.getresponse().read()

@@ -1,0 +1,458 @@
+//! The emulator's AWS behaviours beyond streaming: CORS, the Lambda API's invoke routes (a live
+//! `InvokeWithResponseStream` event stream), the concurrency limit, and client disconnects.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
+use aws_smithy_types::event_stream::Message;
+use bytes::{Bytes, BytesMut};
+use futures_util::{StreamExt, stream};
+use http_body_util::{BodyExt, Full};
+use lambda_stream::emulator::{Cors, Emulator, EmulatorConfig};
+use lambda_stream::wire::{ErrorType, FunctionError};
+use lambda_stream::{Body, Config, Context, Handler, Request, Runtime};
+use tokio::sync::Notify;
+
+mod common;
+use common::{read_all, send, within};
+
+async fn start(config: EmulatorConfig, loops: usize, handler: impl Handler) -> Emulator {
+    let emulator = Emulator::start(
+        config
+            .with_url_addr("127.0.0.1:0".parse().unwrap())
+            .with_access_log(false),
+    )
+    .await
+    .unwrap();
+    let handler = Arc::new(handler);
+    for _ in 0..loops {
+        let runtime = Runtime::new(Config::new(emulator.runtime_api()));
+        tokio::spawn(runtime.run(handler.clone()));
+    }
+    emulator
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &'static str,
+) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_and_configured_headers_win() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let cors: Cors = serde_json::from_str(
+        r#"{"AllowOrigins":["https://app.example"],"AllowMethods":["GET","POST"],
+            "AllowHeaders":["content-type"],"ExposeHeaders":["x-cursor"],
+            "AllowCredentials":true,"MaxAge":600}"#,
+    )
+    .unwrap();
+    let emulator = start(
+        EmulatorConfig::default().with_cors(cors),
+        1,
+        move |_: Request, _: Context| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {
+                http::Response::builder()
+                    .header("access-control-allow-origin", "*")
+                    .header("x-cursor", "42")
+                    .body(Body::from("data"))
+            }
+        },
+    )
+    .await;
+    let address = emulator.url_addr();
+
+    let preflight = request(
+        "OPTIONS",
+        "/items",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        "",
+    );
+    let response = within(send(address, preflight)).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-allow-methods"], "GET,POST");
+    assert_eq!(headers["access-control-allow-headers"], "content-type");
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert_eq!(headers["access-control-max-age"], "600");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the function never sees a preflight"
+    );
+
+    let simple = request("GET", "/items", &[("origin", "https://app.example")], "");
+    let response = within(send(address, simple)).await;
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-expose-headers"], "x-cursor");
+    assert_eq!(headers["x-cursor"], "42");
+    assert_eq!(within(read_all(response)).await.0, b"data");
+
+    // Another origin: the function's own `*` is overridden by the configuration (no header).
+    let other = request("GET", "/items", &[("origin", "https://evil.example")], "");
+    let response = within(send(address, other)).await;
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn without_cors_an_options_request_reaches_the_function() {
+    let emulator = start(
+        EmulatorConfig::default(),
+        1,
+        |request: Request, _: Context| async move {
+            http::Response::builder().body(Body::from(request.method().to_string()))
+        },
+    )
+    .await;
+    let preflight = request(
+        "OPTIONS",
+        "/",
+        &[
+            ("origin", "https://a.example"),
+            ("access-control-request-method", "GET"),
+        ],
+        "",
+    );
+    let response = within(send(emulator.url_addr(), preflight)).await;
+    assert_eq!(within(read_all(response)).await.0, b"OPTIONS");
+}
+
+/// Reads event-stream messages off a response body as they arrive.
+struct EventReader {
+    body: hyper::body::Incoming,
+    buffer: BytesMut,
+    decoder: MessageFrameDecoder,
+}
+
+impl EventReader {
+    async fn next(&mut self) -> Option<(String, Bytes)> {
+        loop {
+            if let DecodedFrame::Complete(message) =
+                self.decoder.decode_frame(&mut self.buffer).unwrap()
+            {
+                return Some((event_type(&message), message.payload().clone()));
+            }
+            let frame = self.body.frame().await?.unwrap();
+            if let Ok(data) = frame.into_data() {
+                self.buffer.extend_from_slice(&data);
+            }
+        }
+    }
+}
+
+fn event_type(message: &Message) -> String {
+    message
+        .headers()
+        .iter()
+        .find(|h| h.name().as_str() == ":event-type")
+        .and_then(|h| h.value().as_string().ok())
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn invoke_with_response_stream_is_a_live_event_stream() {
+    let release = Arc::new(Notify::new());
+    let gate = release.clone();
+    let emulator = start(
+        EmulatorConfig::default(),
+        1,
+        move |request: Request, _: Context| {
+            let gate = gate.clone();
+            async move {
+                let fail = request.body().as_ref() == br#"{"fail":true}"#;
+                // "first", then nothing until the test has seen it, then "second" (or an error).
+                let first = stream::iter([Ok(Bytes::from("first"))]);
+                let rest = stream::once(async move {
+                    gate.notified().await;
+                    if fail {
+                        Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed"))
+                    } else {
+                        Ok(Bytes::from("second"))
+                    }
+                });
+                http::Response::builder().body(Body::from_stream(first.chain(rest)))
+            }
+        },
+    )
+    .await;
+    let path = "/2015-03-31/functions/local/response-streaming-invocations";
+    for (payload, expected_end) in [("{}", "{}"), (r#"{"fail":true}"#, "Function.StreamError")] {
+        let started = tokio::time::Instant::now();
+        let response = within(send(
+            emulator.url_addr(),
+            request("POST", path, &[], payload),
+        ))
+        .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/vnd.amazon.eventstream"
+        );
+        let mut reader = EventReader {
+            body: response.into_body(),
+            buffer: BytesMut::new(),
+            decoder: MessageFrameDecoder::new(),
+        };
+        let (kind, data) = within(reader.next()).await.unwrap();
+        assert_eq!((kind.as_str(), &data[..]), ("PayloadChunk", &b"first"[..]));
+        let first_at = started.elapsed();
+        // Only now may the function go on: the first chunk came live, not buffered.
+        release.notify_one();
+        let mut events = Vec::new();
+        while let Some(event) = within(reader.next()).await {
+            events.push(event);
+        }
+        eprintln!(
+            "first PayloadChunk after {first_at:?}, then {} events",
+            events.len()
+        );
+        let (last_kind, last) = events.pop().unwrap();
+        assert_eq!(last_kind, "InvokeComplete");
+        let complete: serde_json::Value = serde_json::from_slice(&last).unwrap();
+        if expected_end == "{}" {
+            assert_eq!(complete, serde_json::json!({}));
+            assert_eq!(events, [("PayloadChunk".to_owned(), Bytes::from("second"))]);
+        } else {
+            assert_eq!(complete["ErrorCode"], expected_end);
+            assert_eq!(complete["ErrorDetails"], "db closed");
+            assert!(events.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn invoke_request_response_event_and_errors() {
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let emulator = start(
+        EmulatorConfig::default(),
+        1,
+        move |request: Request, _: Context| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                let body = request.body().clone();
+                let _ = seen_tx.send(body.clone());
+                if body.as_ref() == b"\"boom\"" {
+                    return Err(FunctionError::new(
+                        ErrorType::new("Function.Boom").unwrap(),
+                        "it broke",
+                    ));
+                }
+                Ok(http::Response::builder()
+                    .body(Body::from(format!(
+                        "echo {}",
+                        String::from_utf8_lossy(&body)
+                    )))
+                    .unwrap())
+            }
+        },
+    )
+    .await;
+    let address = emulator.url_addr();
+    let path = "/2015-03-31/functions/local/invocations";
+
+    let response = within(send(address, request("POST", path, &[], r#"{"a":1}"#))).await;
+    assert_eq!(response.status(), 200);
+    assert!(!response.headers().contains_key("x-amz-function-error"));
+    assert_eq!(within(read_all(response)).await.0, br#"echo {"a":1}"#);
+    assert_eq!(seen.recv().await.unwrap(), Bytes::from(r#"{"a":1}"#));
+
+    let response = within(send(address, request("POST", path, &[], "\"boom\""))).await;
+    assert_eq!(response.headers()["x-amz-function-error"], "Unhandled");
+    let body: serde_json::Value =
+        serde_json::from_slice(&within(read_all(response)).await.0).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"errorType": "Function.Boom", "errorMessage": "it broke"})
+    );
+    seen.recv().await.unwrap();
+
+    let event = request(
+        "POST",
+        path,
+        &[("x-amz-invocation-type", "Event")],
+        r#"{"later":true}"#,
+    );
+    let response = within(send(address, event)).await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        within(seen.recv()).await.unwrap(),
+        Bytes::from(r#"{"later":true}"#)
+    );
+
+    let dry = request("POST", path, &[("x-amz-invocation-type", "DryRun")], "{}");
+    assert_eq!(within(send(address, dry)).await.status(), 204);
+
+    let missing = "/2015-03-31/functions/other/invocations";
+    let response = within(send(address, request("POST", missing, &[], "{}"))).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+
+    let too_big: &'static str = Box::leak("x".repeat(1024 * 1024 + 1).into_boxed_str());
+    let event = request("POST", path, &[("x-amz-invocation-type", "Event")], too_big);
+    let response = within(send(address, event)).await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "RequestEntityTooLargeException"
+    );
+}
+
+#[tokio::test]
+async fn one_request_over_the_concurrency_limit_gets_429() {
+    let release = Arc::new(Notify::new());
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let gate = release.clone();
+    let emulator = start(
+        EmulatorConfig::default().with_max_concurrency(2),
+        2,
+        move |_: Request, _: Context| {
+            let (gate, started_tx) = (gate.clone(), started_tx.clone());
+            async move {
+                let _ = started_tx.send(());
+                gate.notified().await;
+                http::Response::builder().body(Body::from("done"))
+            }
+        },
+    )
+    .await;
+    let address = emulator.url_addr();
+    let busy: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(send(address, common::get("/"))))
+        .collect();
+    // Both functions are working: every slot is taken, one more request is refused at once.
+    for _ in 0..2 {
+        within(started.recv()).await.unwrap();
+    }
+    let third = within(send(address, common::get("/"))).await;
+    assert_eq!(third.status(), 429);
+    assert_eq!(
+        third.headers()["x-amzn-errortype"],
+        "TooManyRequestsException"
+    );
+    assert_eq!(
+        within(read_all(third)).await.0,
+        br#"{"Message":"Rate Exceeded."}"#
+    );
+    release.notify_waiters();
+    for request in busy {
+        let response = within(request).await.unwrap();
+        assert_eq!(within(read_all(response)).await.0, b"done");
+    }
+    // The slots come back when the answers are done.
+    let later = tokio::spawn(send(address, common::get("/")));
+    within(started.recv()).await.unwrap();
+    release.notify_waiters();
+    let response = within(later).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// A stream that counts how far it got and whether it was dropped before its end.
+#[derive(Default)]
+struct Progress {
+    chunks: AtomicUsize,
+    dropped_early: std::sync::atomic::AtomicBool,
+    finished: Notify,
+}
+
+fn slow_stream(progress: Arc<Progress>) -> Body {
+    struct Guard(Arc<Progress>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if self.0.chunks.load(Ordering::SeqCst) < 20 {
+                self.0.dropped_early.store(true, Ordering::SeqCst);
+            }
+            self.0.finished.notify_one();
+        }
+    }
+    let guard = Guard(progress);
+    let chunks = stream::unfold(guard, |guard| async move {
+        let done = guard.0.chunks.load(Ordering::SeqCst);
+        if done == 20 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        guard.0.chunks.fetch_add(1, Ordering::SeqCst);
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 1024])),
+            guard,
+        ))
+    });
+    Body::from_stream(chunks)
+}
+
+async fn disconnect_after_first_chunk(cancel: bool) -> Arc<Progress> {
+    let progress = Arc::new(Progress::default());
+    let shared = progress.clone();
+    let emulator = start(
+        EmulatorConfig::default().with_cancel_on_disconnect(cancel),
+        1,
+        move |_: Request, _: Context| {
+            let body = slow_stream(shared.clone());
+            async move { http::Response::builder().body(body) }
+        },
+    )
+    .await;
+    let response = within(send(emulator.url_addr(), common::get("/"))).await;
+    let mut body = response.into_body();
+    within(body.frame()).await.unwrap().unwrap();
+    drop(body); // the client goes away
+    within(progress.finished.notified()).await;
+    // The loop serves the next request either way.
+    let response = within(send(emulator.url_addr(), common::get("/"))).await;
+    assert_eq!(response.status(), 200);
+    drop(emulator);
+    progress
+}
+
+#[tokio::test]
+async fn a_client_disconnect_does_not_stop_the_function_as_on_aws() {
+    let progress = disconnect_after_first_chunk(false).await;
+    assert_eq!(progress.chunks.load(Ordering::SeqCst), 20, "ran to its end");
+    assert!(!progress.dropped_early.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn cancel_on_disconnect_drops_the_handler_stream() {
+    let progress = disconnect_after_first_chunk(true).await;
+    assert!(
+        progress.dropped_early.load(Ordering::SeqCst),
+        "the stream was dropped"
+    );
+    assert!(progress.chunks.load(Ordering::SeqCst) < 20);
+}
