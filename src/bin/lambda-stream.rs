@@ -25,11 +25,13 @@ options:
   --function-name <n>   name used in the ARN and AWS_LAMBDA_FUNCTION_NAME (default local)
   --concurrency <n>     function processes (default 1); one more concurrent request gets 429
   --auth-type <type>    NONE (default) or AWS_IAM: SigV4 (service lambda, us-east-1) checked
-                        against AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+                        against AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or --iam-keys
+  --iam-keys <file>     JSON array of {\"AccessKeyId\",\"SecretAccessKey\",\"AccountId\"?,..}
   --region <name>       region requests are signed for (default us-east-1)
   --cors <json>         CORS as `aws lambda create-function-url-config --cors` takes it,
                         e.g. '{\"AllowOrigins\":[\"*\"],\"AllowMethods\":[\"GET\"]}'
-  --throttle aws        pace streams as AWS does: 6 MiB at once, then 2 MiB/s
+  --throttle <model>    aws: pace streams as AWS does (6 MiB at once, then 2 MiB/s);
+                        <burst>:<bytes-per-second> for another model
   --cancel-on-disconnect
                         stop a function whose client went away (AWS lets it run on)
   -h, --help            this text
@@ -48,7 +50,8 @@ struct ServeArgs {
     auth_type: AuthType,
     region: String,
     cors: Option<Cors>,
-    throttle: bool,
+    iam_keys: Option<String>,
+    throttle: Option<BandwidthModel>,
     cancel_on_disconnect: bool,
     command: Vec<String>,
 }
@@ -57,6 +60,22 @@ struct ServeArgs {
 enum Parsed {
     Serve(Box<ServeArgs>),
     Help,
+}
+
+/// `aws`, `none`, or `<burst>:<bytes-per-second>`.
+fn parse_throttle(text: &str) -> Option<Option<BandwidthModel>> {
+    match text {
+        "aws" => Some(Some(BandwidthModel::AWS)),
+        "none" => Some(None),
+        _ => {
+            let (burst, rate) = text.split_once(':')?;
+            let model = BandwidthModel {
+                burst_bytes: burst.parse().ok()?,
+                bytes_per_second: rate.parse().ok().filter(|r| *r > 0)?,
+            };
+            Some(Some(model))
+        }
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<Parsed, String> {
@@ -76,7 +95,8 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         auth_type: AuthType::None,
         region: "us-east-1".to_owned(),
         cors: None,
-        throttle: false,
+        iam_keys: None,
+        throttle: None,
         cancel_on_disconnect: false,
         command: Vec::new(),
     };
@@ -135,12 +155,9 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             }
             "--throttle" => {
                 let v = value(arg)?;
-                parsed.throttle = match v.as_str() {
-                    "aws" => true,
-                    "none" => false,
-                    _ => return Err(invalid(arg, &v)),
-                };
+                parsed.throttle = parse_throttle(&v).ok_or_else(|| invalid(arg, &v))?;
             }
+            "--iam-keys" => parsed.iam_keys = Some(value(arg)?),
             "--cancel-on-disconnect" => parsed.cancel_on_disconnect = true,
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -186,16 +203,24 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .with_auth_type(serve.auth_type)
         .with_cancel_on_disconnect(serve.cancel_on_disconnect);
     if serve.auth_type == AuthType::AwsIam {
-        let key = IamKey::from_env().ok_or(
-            "--auth-type AWS_IAM needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the key clients sign with)",
-        )?;
-        config = config.with_iam_key(key);
+        let keys = match &serve.iam_keys {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --iam-keys {path}: {e}"))?;
+                IamKey::from_json(&text).map_err(|e| format!("--iam-keys {path}: {e}"))?
+            }
+            None => IamKey::from_env().into_iter().collect(),
+        };
+        if keys.is_empty() {
+            return Err("--auth-type AWS_IAM needs keys: --iam-keys <file>, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the key clients sign with)".to_owned());
+        }
+        config = keys.into_iter().fold(config, EmulatorConfig::with_iam_key);
     }
     if let Some(cors) = serve.cors.clone() {
         config = config.with_cors(cors);
     }
-    if serve.throttle {
-        config = config.with_throttle(BandwidthModel::AWS);
+    if let Some(model) = serve.throttle {
+        config = config.with_throttle(model);
     }
     let mut emulator = Emulator::start(config)
         .await
@@ -296,7 +321,8 @@ mod tests {
                 auth_type: AuthType::AwsIam,
                 region: "eu-west-1".into(),
                 cors: Some(serde_json::from_str(r#"{"AllowOrigins":["*"]}"#).unwrap()),
-                throttle: true,
+                iam_keys: None,
+                throttle: Some(BandwidthModel::AWS),
                 cancel_on_disconnect: true,
                 command: args("node index.mjs --flag"),
             }))
@@ -341,6 +367,18 @@ mod tests {
         assert_eq!(
             parse_args(&args("serve --auth-type IAM -- f")).unwrap_err(),
             "invalid value \"IAM\" for --auth-type"
+        );
+        assert_eq!(
+            parse_throttle("1000:500"),
+            Some(Some(BandwidthModel {
+                burst_bytes: 1000,
+                bytes_per_second: 500
+            }))
+        );
+        assert_eq!(parse_throttle("1000:0"), None);
+        assert_eq!(
+            parse_args(&args("serve --throttle fast -- f")).unwrap_err(),
+            "invalid value \"fast\" for --throttle"
         );
         assert_eq!(parse_args(&args("--help")).unwrap(), Parsed::Help);
     }

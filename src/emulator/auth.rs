@@ -100,6 +100,48 @@ impl IamKey {
         Some(IamKey::new(id, secret).with_session_token(token))
     }
 
+    /// Keys from a JSON file: an array of `{"AccessKeyId", "SecretAccessKey", "SessionToken"?,
+    /// "AccountId"?, "UserArn"?}` (the field names of `aws sts` / `aws iam create-access-key`
+    /// output).
+    ///
+    /// # Errors
+    /// A message naming the file when it cannot be read or is not such an array.
+    ///
+    /// ```
+    /// let keys = lambda_stream::emulator::IamKey::from_json(
+    ///     r#"[{"AccessKeyId":"AKID1","SecretAccessKey":"s1","AccountId":"111122223333"}]"#,
+    /// )?;
+    /// assert_eq!(keys[0].access_key_id(), "AKID1");
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Vec<Self>, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+        struct KeyFile {
+            access_key_id: String,
+            secret_access_key: String,
+            session_token: Option<String>,
+            account_id: Option<String>,
+            user_arn: Option<String>,
+        }
+        let keys: Vec<KeyFile> = serde_json::from_str(text)
+            .map_err(|e| format!("not a JSON array of access keys: {e}"))?;
+        Ok(keys
+            .into_iter()
+            .map(|k| {
+                let mut key = IamKey::new(k.access_key_id, k.secret_access_key)
+                    .with_session_token(k.session_token);
+                if let Some(account_id) = k.account_id {
+                    key = key.with_account_id(account_id);
+                }
+                if let Some(user_arn) = k.user_arn {
+                    key = key.with_user_arn(user_arn);
+                }
+                key
+            })
+            .collect())
+    }
+
     /// The session token temporary credentials sign with.
     pub fn with_session_token(mut self, token: Option<String>) -> Self {
         self.session_token = token;
@@ -311,4 +353,67 @@ fn unsigned_path_and_query(uri: &http::Uri) -> String {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts of a request signed with `x-amz-content-sha256` (as S3-style signers send it).
+    fn signed_with_payload_hash(body: &[u8], now: SystemTime) -> Parts {
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let identity = Credentials::new("AKID", "secret", None, None, "test").into();
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("lambda")
+            .time(now)
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let headers = [("host", "localhost:9000")];
+        let signable = SignableRequest::new(
+            "POST",
+            "http://localhost:9000/x",
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::post("/x")
+            .header("host", "localhost:9000")
+            .body(())
+            .unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_declared_payload_hash_must_be_the_bodys() {
+        let now = SystemTime::now();
+        let keys = [IamKey::new("AKID", "secret")];
+        let parts = signed_with_payload_hash(b"body", now);
+        assert!(parts.headers.contains_key("x-amz-content-sha256"));
+        let authorizer = verify(&keys, "us-east-1", &parts, b"body", now).unwrap();
+        assert_eq!(authorizer["iam"]["accessKey"], "AKID");
+        assert_eq!(
+            verify(&keys, "us-east-1", &parts, b"other", now),
+            Err(AuthError::PayloadHash)
+        );
+        // Fifteen minutes of skew are allowed either way, not more.
+        let later = now + MAX_CLOCK_SKEW - Duration::from_secs(5);
+        assert!(verify(&keys, "us-east-1", &parts, b"body", later).is_ok());
+        let too_late = now + MAX_CLOCK_SKEW + Duration::from_secs(5);
+        assert!(matches!(
+            verify(&keys, "us-east-1", &parts, b"body", too_late),
+            Err(AuthError::Expired(_))
+        ));
+        let too_early = now - MAX_CLOCK_SKEW - Duration::from_secs(5);
+        assert!(matches!(
+            verify(&keys, "us-east-1", &parts, b"body", too_early),
+            Err(AuthError::Expired(_))
+        ));
+    }
 }
