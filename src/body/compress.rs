@@ -238,11 +238,19 @@ macro_rules! with_encoder {
     };
 }
 
+/// The brotli quality used for streams.
+const BROTLI_STREAM_QUALITY: i32 = 5;
+
 impl Encoder {
     fn new(encoding: Encoding) -> Self {
         match encoding {
             Encoding::Zstd => Encoder::Zstd(ZstdEncoder::new(Vec::new())),
-            Encoding::Brotli => Encoder::Brotli(Box::new(BrotliEncoder::new(Vec::new()))),
+            // Brotli's default quality (11) compresses at ~1 MiB/s (`benches/wire.rs`): far too
+            // slow for a live stream. Quality 5 is the usual on-the-fly setting.
+            Encoding::Brotli => Encoder::Brotli(Box::new(BrotliEncoder::with_quality(
+                Vec::new(),
+                async_compression::Level::Precise(BROTLI_STREAM_QUALITY),
+            ))),
             Encoding::Gzip => Encoder::Gzip(GzipEncoder::new(Vec::new())),
             Encoding::Deflate => Encoder::Deflate(ZlibEncoder::new(Vec::new())),
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -195,6 +196,44 @@ async fn response(state: &State, request_id: &str, request: Request<Incoming>) -
     }
 }
 
+/// Small chunks already received are relayed as one: each relayed event costs a task wake-up
+/// and a client write, which dominate below a few KiB. Only frames that are ready now are
+/// taken (nothing waits), never past `room` bytes (the budget), so what the client sees and
+/// when is unchanged.
+const RELAY_BATCH: usize = 16 * 1024;
+
+fn batch_ready(
+    body: &mut Incoming,
+    first: Bytes,
+    room: u64,
+    read_ahead: &mut Option<Option<Result<http_body::Frame<Bytes>, hyper::Error>>>,
+) -> Bytes {
+    if first.len() >= RELAY_BATCH {
+        return first;
+    }
+    let mut batch = BytesMut::from(&first[..]);
+    while batch.len() < RELAY_BATCH {
+        let Some(next) = body.frame().now_or_never() else {
+            break;
+        };
+        match next {
+            Some(Ok(frame)) if frame.is_data() => {
+                let data = frame.into_data().unwrap_or_default();
+                if (batch.len() + data.len()) as u64 > room {
+                    *read_ahead = Some(Some(Ok(http_body::Frame::data(data))));
+                    break;
+                }
+                batch.extend_from_slice(&data);
+            }
+            other => {
+                *read_ahead = Some(other);
+                break;
+            }
+        }
+    }
+    batch.freeze()
+}
+
 /// Reads a streamed response: scans for the prelude, hands the head to the Function URL front,
 /// then relays each body chunk as it arrives, counting wire bytes against the budget.
 async fn relay_stream(
@@ -279,9 +318,16 @@ async fn relay_stream(
         let _ = events.send(StreamEvent::Data(buf.freeze())).await;
     }
     let mut client_gone = false;
+    // A frame read ahead while batching, handled before reading another.
+    let mut read_ahead = None;
     loop {
         let frame = tokio::select! {
-            frame = tokio::time::timeout_at(deadline, body.frame()) => frame,
+            frame = async {
+                match read_ahead.take() {
+                    Some(frame) => Ok(frame),
+                    None => tokio::time::timeout_at(deadline, body.frame()).await,
+                }
+            } => frame,
             () = events.closed(), if !client_gone => {
                 client_gone = true;
                 if state.config.cancel_on_disconnect() {
@@ -305,6 +351,12 @@ async fn relay_stream(
         match frame {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => {
+                    let data = batch_ready(
+                        &mut body,
+                        data,
+                        budget - wire_bytes.min(budget),
+                        &mut read_ahead,
+                    );
                     wire_bytes += data.len() as u64;
                     if wire_bytes > budget {
                         let _ = events.send(StreamEvent::OverBudget { budget }).await;

@@ -1,0 +1,212 @@
+//! Throughput of the sans-IO codecs and the body framings, in bytes per second: prelude encode
+//! and decode, chunk framing and decoding swept over chunk sizes 16 B .. 1 MiB, each record
+//! framing (SSE, NDJSON, JSON array, CSV) and each compressor. Run:
+//! `cargo bench --all-features --bench wire`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::{StreamExt, stream};
+use http::StatusCode;
+use lambda_stream::Body;
+use lambda_stream::wire::{
+    ChunkedDecoder, ChunkedEvent, PreludeDecoder, ResponseHead, encode_chunk, encode_prelude,
+};
+
+const SIZES: [usize; 6] = [16, 256, 4 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024];
+const TOTAL: usize = 16 * 1024 * 1024;
+
+fn head() -> ResponseHead {
+    let mut head = ResponseHead::new(StatusCode::OK);
+    head.headers
+        .insert("content-type", "text/event-stream".parse().unwrap());
+    head.headers
+        .insert("cache-control", "no-cache".parse().unwrap());
+    head.headers.insert(
+        "x-request-id",
+        "4f2a9c1e-0d1b-4e55-9a57-6cbf1f0c2d11".parse().unwrap(),
+    );
+    head.cookies = vec!["session=abc; HttpOnly; Secure".to_owned()];
+    head
+}
+
+fn prelude(c: &mut Criterion) {
+    let head = head();
+    let encoded = encode_prelude(&head).unwrap();
+    let mut group = c.benchmark_group("prelude");
+    group.throughput(Throughput::Bytes(encoded.len() as u64));
+    group.bench_function("encode", |b| {
+        b.iter(|| encode_prelude(black_box(&head)).unwrap())
+    });
+    let mut framed = BytesMut::from(&encoded[..]);
+    framed.extend_from_slice(&[0; 8]);
+    let framed = framed.freeze();
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut buf = BytesMut::from(&framed[..]);
+            PreludeDecoder::new().decode(&mut buf).unwrap().unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn chunked(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chunked");
+    group.throughput(Throughput::Bytes(TOTAL as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(2));
+    let data = Bytes::from(vec![b'x'; *SIZES.last().unwrap()]);
+    for size in SIZES {
+        let chunk = data.slice(..size);
+        let mut wire = BytesMut::with_capacity(TOTAL + TOTAL / size * 16);
+        group.bench_with_input(BenchmarkId::new("encode", size), &size, |b, &size| {
+            b.iter(|| {
+                wire.clear();
+                for _ in 0..TOTAL / size {
+                    let mut framed = encode_chunk(chunk.clone());
+                    while framed.has_remaining() {
+                        let part = framed.chunk();
+                        wire.extend_from_slice(part);
+                        let n = part.len();
+                        framed.advance(n);
+                    }
+                }
+                wire.len()
+            })
+        });
+        let encoded = wire.clone().freeze();
+        group.bench_with_input(BenchmarkId::new("decode", size), &size, |b, _| {
+            b.iter(|| {
+                let mut decoder = ChunkedDecoder::new();
+                let mut buf = BytesMut::from(&encoded[..]);
+                let mut total = 0;
+                while let Ok(Some(ChunkedEvent::Data(data))) = decoder.decode(&mut buf) {
+                    total += data.len();
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    id: u64,
+    name: &'static str,
+    amount: f64,
+    tags: &'static str,
+}
+
+const RECORDS: u64 = 50_000;
+
+fn rows() -> impl futures_util::Stream<Item = Result<Row, std::io::Error>> + Send + 'static {
+    stream::iter((0..RECORDS).map(|id| {
+        Ok(Row {
+            id,
+            name: "widget",
+            amount: id as f64 * 1.25,
+            tags: "blue,large",
+        })
+    }))
+}
+
+/// Drains a body on a current-thread runtime; returns its length.
+fn drain(runtime: &tokio::runtime::Runtime, mut body: Body) -> usize {
+    runtime.block_on(async move {
+        let mut total = 0;
+        while let Some(chunk) = body.next().await {
+            total += chunk.unwrap().len();
+        }
+        total
+    })
+}
+
+/// Builds a fresh body for one iteration.
+type MakeBody = fn() -> Body;
+
+fn framings(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let make: [(&str, MakeBody); 4] = [
+        ("ndjson", || Body::ndjson(rows())),
+        ("json_array", || Body::json_array(rows())),
+        ("csv", || Body::csv(rows())),
+        ("sse", || {
+            let events = rows().map(|row| {
+                row.map(|row| {
+                    lambda_stream::sse::Event::default()
+                        .json_data(&row)
+                        .unwrap()
+                })
+            });
+            lambda_stream::sse::Sse::new(events).into_body()
+        }),
+    ];
+    let mut group = c.benchmark_group("framing");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(2));
+    for (name, body) in make {
+        let bytes = drain(&runtime, body());
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(name, |b| b.iter(|| drain(&runtime, body())));
+    }
+    group.finish();
+}
+
+fn compressors(c: &mut Criterion) {
+    use lambda_stream::compression::{Compression, Encoding};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    const TEXT_TOTAL: usize = 4 * 1024 * 1024;
+    let text: Bytes = (0..)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"widget\",\"amount\":{}}}\n", i * 3))
+        .take_while({
+            let mut len = 0;
+            move |line: &String| {
+                len += line.len();
+                len <= 1024 * 1024
+            }
+        })
+        .collect::<String>()
+        .into();
+    let mut group = c.benchmark_group("compression");
+    group.throughput(Throughput::Bytes(TEXT_TOTAL as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    for encoding in [
+        Encoding::Gzip,
+        Encoding::Deflate,
+        Encoding::Brotli,
+        Encoding::Zstd,
+    ] {
+        for chunk in [1024, 64 * 1024] {
+            let compression = Compression::with_preference([encoding]);
+            let accept = http::HeaderValue::from_static(encoding.as_str());
+            let body = || {
+                let text = text.clone();
+                let chunks = stream::iter((0..TEXT_TOTAL / chunk).map(move |i| {
+                    let start = (i * chunk) % (text.len() - chunk);
+                    Ok::<_, std::io::Error>(text.slice(start..start + chunk))
+                }));
+                let response = http::Response::new(Body::from_stream(chunks));
+                compression.apply(Some(&accept), response).into_body()
+            };
+            group.bench_with_input(
+                BenchmarkId::new(encoding.as_str(), chunk),
+                &chunk,
+                |b, _| b.iter(|| drain(&runtime, body())),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, prelude, chunked, framings, compressors);
+criterion_main!(benches);

@@ -1,0 +1,544 @@
+//! End-to-end benchmark over loopback, ours against the official `lambda_runtime` 1.5 loop and a
+//! raw TCP copy, in one run: handler -> runtime loop (a child process, as on Lambda) -> our
+//! emulator -> a hyper client. Prints the table of ratios and writes `docs/perf/results.md` and
+//! `docs/perf/throughput.svg`.
+//!
+//! `cargo run --release --all-features --example bench_e2e`
+//!
+//! The same executable is the function: run with `BENCH_E2E_FUNCTION=ours` or `=official` (and
+//! `AWS_LAMBDA_RUNTIME_API`), it serves the benchmark's workloads on that loop.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use http_body_util::{BodyExt, Empty};
+use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const FUNCTION_ENV: &str = "BENCH_E2E_FUNCTION";
+const MIB: usize = 1024 * 1024;
+const TOTAL: usize = 64 * MIB;
+const CHUNK_SIZES: [usize; 3] = [16, 1024, 64 * 1024];
+const TOKENS: usize = 1_000_000;
+const TTFB_SAMPLES: usize = 200;
+const RSS_STREAM: usize = 75 * MIB;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a request asks the function to stream, from its query string.
+#[derive(Debug, Clone, Copy)]
+enum Workload {
+    /// `total` bytes in `chunk`-byte items.
+    Bytes { chunk: usize, total: usize },
+    /// `count` 16-byte tokens, coalesced (ours only) or one item each.
+    Tokens { count: usize, coalesce: bool },
+    /// The handler's clock at its first yield, then a little more.
+    FirstByte,
+}
+
+impl Workload {
+    fn query(self) -> String {
+        match self {
+            Workload::Bytes { chunk, total } => format!("kind=bytes&chunk={chunk}&total={total}"),
+            Workload::Tokens { count, coalesce } => {
+                format!("kind=tokens&count={count}&coalesce={}", u8::from(coalesce))
+            }
+            Workload::FirstByte => "kind=ttfb".to_owned(),
+        }
+    }
+
+    fn parse(query: &str) -> Workload {
+        let field = |name: &str| -> usize {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        };
+        match form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "kind") {
+            Some((_, kind)) if kind == "bytes" => Workload::Bytes {
+                chunk: field("chunk").max(1),
+                total: field("total"),
+            },
+            Some((_, kind)) if kind == "tokens" => Workload::Tokens {
+                count: field("count"),
+                coalesce: field("coalesce") == 1,
+            },
+            _ => Workload::FirstByte,
+        }
+    }
+
+    /// The items, identical for both loops.
+    fn items(self) -> BoxStream<'static, Result<Bytes, Infallible>> {
+        match self {
+            Workload::Bytes { chunk, total } => {
+                let data = Bytes::from(vec![b'x'; chunk]);
+                stream::iter(
+                    (0..total)
+                        .step_by(chunk)
+                        .map(move |start| Ok(data.slice(..chunk.min(total - start)))),
+                )
+                .boxed()
+            }
+            Workload::Tokens { count, .. } => {
+                let token = Bytes::from_static(b"token-0123456789");
+                stream::iter((0..count).map(move |_| Ok(token.clone()))).boxed()
+            }
+            Workload::FirstByte => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                let stamp = Bytes::from(format!("{:020}", now.as_nanos()));
+                stream::iter([Ok(stamp), Ok(Bytes::from_static(b" and the rest"))]).boxed()
+            }
+        }
+    }
+}
+
+// ---- the function, on our loop ----
+
+async fn ours(
+    request: lambda_stream::Request,
+    _: lambda_stream::Context,
+) -> Result<lambda_stream::Response, http::Error> {
+    let workload = Workload::parse(request.uri().query().unwrap_or_default());
+    let mut body = lambda_stream::Body::from_stream(workload.items());
+    if let Workload::Tokens { coalesce: true, .. } = workload {
+        body = body.coalesce(lambda_stream::Coalesce {
+            max_bytes: 16 * 1024,
+            max_delay: Duration::from_millis(20),
+        });
+    }
+    http::Response::builder()
+        .header("content-type", "application/octet-stream")
+        .body(body)
+}
+
+// ---- the function, on the official loop ----
+
+async fn official(
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> Result<
+    lambda_runtime::StreamResponse<BoxStream<'static, Result<Bytes, Infallible>>>,
+    lambda_runtime::Error,
+> {
+    let query = event.payload["rawQueryString"].as_str().unwrap_or_default();
+    let mut metadata_prelude = lambda_runtime::MetadataPrelude::default();
+    metadata_prelude
+        .headers
+        .insert("content-type", "application/octet-stream".parse()?);
+    Ok(lambda_runtime::StreamResponse {
+        metadata_prelude,
+        stream: Workload::parse(query).items(),
+    })
+}
+
+// ---- the benchmark ----
+
+/// A function process on its own Runtime API of the shared emulator.
+struct Function {
+    child: tokio::process::Child,
+}
+
+impl Function {
+    async fn start(emulator: &mut Emulator, which: &str) -> Result<Function, BoxError> {
+        let (_, api) = emulator.add_instance().await?;
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .env(FUNCTION_ENV, which)
+            .env("AWS_LAMBDA_RUNTIME_API", api.authority())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env(lambda_stream::BUDGET_ENV, "200000000")
+            .env("RUST_LOG", "off")
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Function { child })
+    }
+
+    /// Peak resident memory so far (`VmHWM`), in KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection to the Function URL.
+struct Client {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Client {
+    async fn connect(address: SocketAddr) -> Result<Client, BoxError> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Client { sender })
+    }
+
+    /// Streams one workload; returns (bytes, elapsed, first data frame, when it came).
+    async fn run(&mut self, workload: Workload) -> Result<(usize, Duration, Bytes), BoxError> {
+        self.sender.ready().await?;
+        let request = http::Request::get(format!("/bench?{}", workload.query()))
+            .header("host", "localhost")
+            .body(Empty::new())?;
+        let started = Instant::now();
+        let mut body = self.sender.send_request(request).await?.into_body();
+        let (mut bytes, mut first) = (0, None);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                bytes += data.len();
+                first.get_or_insert(data);
+            }
+        }
+        Ok((bytes, started.elapsed(), first.unwrap_or_default()))
+    }
+}
+
+/// The median of three runs' throughput, in MiB/s.
+async fn throughput(client: &mut Client, workload: Workload) -> Result<f64, BoxError> {
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let (bytes, elapsed, _) = client.run(workload).await?;
+        if let Workload::Bytes { total, .. } = workload {
+            assert_eq!(bytes, total, "every byte arrived");
+        }
+        if std::env::var_os("BENCH_E2E_QUICK").is_some() {
+            eprintln!("  {bytes} bytes in {elapsed:?}");
+        }
+        rates.push(bytes as f64 / MIB as f64 / elapsed.as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
+}
+
+/// Tokens per second (median of three).
+async fn token_rate(client: &mut Client, coalesce: bool) -> Result<f64, BoxError> {
+    let workload = Workload::Tokens {
+        count: TOKENS,
+        coalesce,
+    };
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let (bytes, elapsed, _) = client.run(workload).await?;
+        assert_eq!(bytes, TOKENS * 16, "every token arrived");
+        rates.push(TOKENS as f64 / elapsed.as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
+}
+
+/// Handler's first yield -> first byte at the client: (p50, p99) in milliseconds.
+async fn first_byte(client: &mut Client) -> Result<(f64, f64), BoxError> {
+    let mut samples = Vec::new();
+    for _ in 0..TTFB_SAMPLES {
+        let (_, _, first) = client.run(Workload::FirstByte).await?;
+        let arrived = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let stamp: u128 = std::str::from_utf8(&first[..20.min(first.len())])?.parse()?;
+        samples.push(arrived.saturating_sub(stamp) as f64 / 1e6);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Ok((at(0.5), at(0.99)))
+}
+
+/// The physical limit: 64 MiB copied over a loopback TCP connection in 64 KiB writes; with
+/// `relay`, through a byte-copying proxy in between, the topology of function -> emulator ->
+/// client (two hops) with no HTTP at all.
+async fn raw_tcp(relay: bool) -> Result<f64, BoxError> {
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut address = listener.local_addr()?;
+        if relay {
+            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let upstream = address;
+            address = proxy.local_addr()?;
+            tokio::spawn(async move {
+                let (mut inbound, _) = proxy.accept().await?;
+                let outbound = tokio::net::TcpStream::connect(upstream).await?;
+                let mut outbound = tokio::io::BufReader::with_capacity(256 * 1024, outbound);
+                tokio::io::copy_buf(&mut outbound, &mut inbound).await?;
+                inbound.shutdown().await
+            });
+        }
+        let writer = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await?;
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..TOTAL / chunk.len() {
+                socket.write_all(&chunk).await?;
+            }
+            socket.shutdown().await
+        });
+        let started = Instant::now();
+        let mut socket = tokio::net::TcpStream::connect(address).await?;
+        let mut buffer = vec![0; 64 * 1024];
+        let mut received = 0;
+        loop {
+            let n = socket.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        writer.await??;
+        rates.push(received as f64 / MIB as f64 / started.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
+}
+
+#[derive(Default)]
+struct LoopResults {
+    /// MiB/s per chunk size.
+    throughput: Vec<f64>,
+    tokens: f64,
+    tokens_coalesced: Option<f64>,
+    ttfb: (f64, f64),
+    rss_growth_mib: Option<f64>,
+}
+
+async fn measure_loop(emulator: &mut Emulator, which: &str) -> Result<LoopResults, BoxError> {
+    let function = Function::start(emulator, which).await?;
+    let mut client = Client::connect(emulator.url_addr()).await?;
+    let mut results = LoopResults::default();
+    client
+        .run(Workload::Bytes {
+            chunk: 1024,
+            total: MIB,
+        })
+        .await?; // warm up
+    let before = function.peak_rss_kib();
+    client
+        .run(Workload::Bytes {
+            chunk: 64 * 1024,
+            total: RSS_STREAM,
+        })
+        .await?;
+    let after = function.peak_rss_kib();
+    results.rss_growth_mib = before
+        .zip(after)
+        .map(|(b, a)| a.saturating_sub(b) as f64 / 1024.0);
+    for chunk in CHUNK_SIZES {
+        let rate = throughput(
+            &mut client,
+            Workload::Bytes {
+                chunk,
+                total: TOTAL,
+            },
+        )
+        .await?;
+        eprintln!("  {which}: 64 MiB in {chunk}-byte chunks: {rate:.1} MiB/s");
+        results.throughput.push(rate);
+    }
+    results.tokens = token_rate(&mut client, false).await?;
+    if which == "ours" {
+        results.tokens_coalesced = Some(token_rate(&mut client, true).await?);
+    }
+    results.ttfb = first_byte(&mut client).await?;
+    drop(function);
+    Ok(results)
+}
+
+fn svg_plot(raw: f64, ours: &[f64], official: &[f64]) -> String {
+    let (width, height, left, bottom, top) = (640.0, 360.0, 70.0, 300.0, 30.0);
+    let max = raw.max(ours.iter().chain(official).copied().fold(0.0, f64::max)) * 1.1;
+    let x = |i: usize| left + 60.0 + i as f64 * 220.0;
+    let y = |v: f64| bottom - (v / max) * (bottom - top);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="18" text-anchor="middle" font-size="14">64 MiB through runtime + emulator over loopback (MiB/s, higher is better)</text>
+<line x1="{left}" y1="{bottom}" x2="{}" y2="{bottom}" stroke="black"/>
+<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="black"/>
+"#,
+        width / 2.0,
+        width - 20.0
+    );
+    for tick in 0..=4 {
+        let value = max * f64::from(tick) / 4.0;
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end">{value:.0}</text><line x1="{left}" y1="{1}" x2="{}" y2="{1}" stroke="#ddd"/>"##,
+            left - 6.0,
+            y(value),
+            width - 20.0
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{left}" y1="{0}" x2="{1}" y2="{0}" stroke="gray" stroke-dasharray="6,4"/><text x="{1}" y="{2}" text-anchor="end" fill="gray">raw loopback TCP copy (64 KiB writes)</text>"#,
+        y(raw),
+        width - 20.0,
+        y(raw) - 6.0
+    );
+    for (series, color, name) in [
+        (ours, "#1f77b4", "lambda-stream"),
+        (official, "#d62728", "lambda_runtime 1.5"),
+    ] {
+        let points: Vec<String> = series
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{},{}", x(i), y(*v)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#,
+            points.join(" ")
+        );
+        for (i, v) in series.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{}" cy="{}" r="4" fill="{color}"/><text x="{}" y="{}" fill="{color}">{v:.0}</text>"#,
+                x(i),
+                y(*v),
+                x(i) + 6.0,
+                y(*v) - 6.0
+            );
+        }
+        let legend_y = if name == "lambda-stream" { 50.0 } else { 68.0 };
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{name}</text>"#,
+            left + 20.0,
+            legend_y - 10.0,
+            left + 38.0,
+            legend_y
+        );
+    }
+    for (i, label) in ["16 B chunks", "1 KiB chunks", "64 KiB chunks"]
+        .iter()
+        .enumerate()
+    {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">{label}</text>"#,
+            x(i),
+            bottom + 20.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// `BENCH_E2E_QUICK=<chunk bytes>`: only 8 MiB in chunks of that size (default 64 KiB) on each
+/// loop, for profiling.
+async fn quick(emulator: &mut Emulator) -> Result<(), BoxError> {
+    let raw = raw_tcp(false).await?;
+    for which in ["ours", "official"] {
+        let _function = Function::start(emulator, which).await?;
+        let mut client = Client::connect(emulator.url_addr()).await?;
+        let chunk = std::env::var("BENCH_E2E_QUICK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64 * 1024);
+        let workload = Workload::Bytes {
+            chunk,
+            total: TOTAL / 8,
+        };
+        let rate = throughput(&mut client, workload).await?;
+        println!(
+            "{which}: {rate:.0} MiB/s ({:.0}% of raw TCP {raw:.0} MiB/s)",
+            100.0 * rate / raw
+        );
+    }
+    Ok(())
+}
+
+async fn bench() -> Result<(), BoxError> {
+    let mut emulator = Emulator::start(
+        EmulatorConfig::default()
+            .with_url_addr("127.0.0.1:0".parse()?)
+            .with_access_log(false)
+            .with_stream_budget(200_000_000)
+            .with_timeout(Duration::from_secs(300)),
+    )
+    .await?;
+    if std::env::var_os("BENCH_E2E_QUICK").is_some() {
+        return quick(&mut emulator).await;
+    }
+    eprintln!("raw loopback TCP copy...");
+    let raw = raw_tcp(false).await?;
+    let relayed = raw_tcp(true).await?;
+    eprintln!("  raw: {raw:.1} MiB/s, through a relay: {relayed:.1} MiB/s");
+    let ours = measure_loop(&mut emulator, "ours").await?;
+    let official = measure_loop(&mut emulator, "official").await?;
+
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| measure | lambda-stream | lambda_runtime 1.5 | ours / official | ours / raw TCP | ours / raw relay |"
+    );
+    let _ = writeln!(table, "|---|---|---|---|---|---|");
+    for (i, chunk) in CHUNK_SIZES.iter().enumerate() {
+        let label = if *chunk >= 1024 {
+            format!("{} KiB", chunk / 1024)
+        } else {
+            format!("{chunk} B")
+        };
+        let (o, f) = (ours.throughput[i], official.throughput[i]);
+        let _ = writeln!(
+            table,
+            "| 64 MiB in {label} chunks, MiB/s | {o:.1} | {f:.1} | {:.2}x | {:.0}% | {:.0}% |",
+            o / f,
+            100.0 * o / raw,
+            100.0 * o / relayed
+        );
+    }
+    let coalesced = ours.tokens_coalesced.unwrap_or_default();
+    let _ = writeln!(
+        table,
+        "| 16-byte tokens, items/s | {:.0} ({coalesced:.0} coalesced) | {:.0} | {:.2}x ({:.1}x coalesced) | | |",
+        ours.tokens,
+        official.tokens,
+        ours.tokens / official.tokens,
+        coalesced / official.tokens
+    );
+    let _ = writeln!(
+        table,
+        "| first yield -> client, p50 / p99 ms | {:.2} / {:.2} | {:.2} / {:.2} | | | |",
+        ours.ttfb.0, ours.ttfb.1, official.ttfb.0, official.ttfb.1
+    );
+    let rss = |r: Option<f64>| r.map_or("n/a".to_owned(), |m| format!("{m:.1}"));
+    let _ = writeln!(
+        table,
+        "| peak RSS growth streaming 75 MiB, MiB | {} | {} | | | |",
+        rss(ours.rss_growth_mib),
+        rss(official.rss_growth_mib)
+    );
+    let _ = writeln!(table, "| raw loopback TCP copy, MiB/s | {raw:.1} | | | | |");
+    let _ = writeln!(
+        table,
+        "| raw copy through a TCP relay (two hops), MiB/s | {relayed:.1} | | | | |"
+    );
+    println!("{table}");
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/perf");
+    std::fs::create_dir_all(&dir)?;
+    let header = format!(
+        "Measured by `cargo run --release --all-features --example bench_e2e` ({} CPUs).\n\n",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    std::fs::write(dir.join("results.md"), header + &table)?;
+    std::fs::write(
+        dir.join("throughput.svg"),
+        svg_plot(raw, &ours.throughput, &official.throughput),
+    )?;
+    eprintln!("wrote docs/perf/results.md and docs/perf/throughput.svg");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    match std::env::var(FUNCTION_ENV).as_deref() {
+        Ok("ours") => Ok(lambda_stream::run(ours).await?),
+        Ok("official") => lambda_runtime::run(lambda_runtime::service_fn(official)).await,
+        _ => bench().await,
+    }
+}
