@@ -80,3 +80,40 @@ pub(crate) fn buffered_response(data: &[u8]) {
         let _ = encode_buffered_response(&head, &body);
     }
 }
+
+/// SigV4 fields: the `Authorization` header (before the first newline) and the presigned
+/// query (after it) never panic, and what they accept is well-formed.
+pub(crate) fn sigv4_fields(data: &[u8]) {
+    use lambda_stream::emulator::sigv4::{SignedFields, parse_amz_date};
+    let text = String::from_utf8_lossy(data);
+    let (header, query) = text.split_once('\n').unwrap_or((&text, ""));
+    for fields in [
+        SignedFields::from_authorization_header(header).ok(),
+        SignedFields::from_query(query).ok().flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert_eq!(fields.signature.len(), 64);
+        assert!(fields.signature.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(!fields.signed_headers.is_empty());
+        assert_eq!(fields.scope_date.len(), 8);
+    }
+    let _ = parse_amz_date(header);
+}
+
+/// `Accept-Encoding` negotiation never panics and only picks an encoding the header names
+/// (or allows with `*`).
+pub(crate) fn accept_encoding(data: &[u8]) {
+    use lambda_stream::compression::Compression;
+    let Ok(value) = http::HeaderValue::from_bytes(data) else {
+        return;
+    };
+    if let Some(encoding) = Compression::new().negotiate(Some(&value)) {
+        let text = String::from_utf8_lossy(data).to_ascii_lowercase();
+        assert!(
+            text.contains(encoding.as_str()) || text.contains('*'),
+            "{encoding:?} picked from {text:?}"
+        );
+    }
+}

@@ -44,3 +44,13 @@ fn event_parser_corpus() {
 fn buffered_response_corpus() {
     replay("buffered_response", checks::buffered_response);
 }
+
+#[test]
+fn sigv4_fields_corpus() {
+    replay("sigv4_fields", checks::sigv4_fields);
+}
+
+#[test]
+fn accept_encoding_corpus() {
+    replay("accept_encoding", checks::accept_encoding);
+}
