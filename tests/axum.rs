@@ -7,8 +7,8 @@ use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::stream;
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Config, Context, InvokeMode, Runtime};
+use lambda_stream::emulator::Emulator;
+use lambda_stream::{Context, InvokeMode};
 
 mod common;
 use common::{read_all, send, within};
@@ -56,19 +56,7 @@ fn app() -> Router {
 }
 
 async fn serve(mode: InvokeMode) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_invoke_mode(mode)
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(lambda_stream::service(app())).await;
-    });
-    (emulator, task)
+    common::serve_in_process(mode, lambda_stream::service(app())).await
 }
 
 #[tokio::test]

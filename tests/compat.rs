@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::wire::FunctionError;
-use lambda_stream::{Config, InvokeMode, Runtime};
+use lambda_stream::InvokeMode;
 
 mod common;
-use common::{example_binary, get, get_with_trailers, read_all, send, spawn_announced, within};
+use common::{
+    example_binary, get, get_with_trailers, read_all, send, serve_in_process, spawn_announced,
+    within,
+};
 
 /// `lambda-stream serve -- <example> [official]`: the example on the chosen loop.
 async fn serve_example(example: &str, official: bool) -> (SocketAddr, tokio::process::Child) {
@@ -148,26 +150,6 @@ async fn a_lambda_http_streaming_handler_on_both_loops() {
     );
     official_cli.kill().await.unwrap();
     our_cli.kill().await.unwrap();
-}
-
-/// Our loop in-process behind the emulator, in `mode`, running `handler`.
-async fn serve_in_process<H: lambda_stream::Handler>(
-    mode: InvokeMode,
-    handler: H,
-) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_invoke_mode(mode)
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (emulator, task)
 }
 
 /// A `lambda_http::run` handler: its request extensions, `IntoResponse` answers, cookies,

@@ -118,3 +118,29 @@ pub(crate) async fn example_binary(name: &str) -> std::path::PathBuf {
     }
     binary
 }
+
+/// Our loop in-process behind the emulator, in `mode`, running `handler`.
+#[cfg(feature = "emulator")]
+pub(crate) async fn serve_in_process<H: lambda_stream::Handler>(
+    mode: lambda_stream::InvokeMode,
+    handler: H,
+) -> (
+    lambda_stream::emulator::Emulator,
+    tokio::task::JoinHandle<()>,
+) {
+    use lambda_stream::emulator::{Emulator, EmulatorConfig};
+    use lambda_stream::{Config, Runtime};
+    let emulator = Emulator::start(
+        EmulatorConfig::default()
+            .with_url_addr("127.0.0.1:0".parse().unwrap())
+            .with_invoke_mode(mode)
+            .with_access_log(false),
+    )
+    .await
+    .unwrap();
+    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
+    let task = tokio::spawn(async move {
+        let _ = runtime.run(handler).await;
+    });
+    (emulator, task)
+}
