@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 
-use lambda_stream::wire::FunctionError;
 use lambda_stream::InvokeMode;
+use lambda_stream::wire::FunctionError;
 
 mod common;
 use common::{

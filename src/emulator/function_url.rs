@@ -36,7 +36,7 @@ fn wants_trailers<B>(request: &Request<B>) -> bool {
 }
 
 /// A plain response the URL itself produces (errors, limits).
-fn plain(
+pub(crate) fn plain(
     mut log: AccessLog,
     status: StatusCode,
     content_type: &'static str,

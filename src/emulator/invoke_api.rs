@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::access_log::AccessLog;
+use super::function_url::plain;
 use super::state::{Answer, Invocation, State, StreamEvent};
 use super::url_body::UrlBody;
 
@@ -68,20 +69,16 @@ fn percent_decode(text: &str) -> String {
 
 /// An API error the way the Lambda API reports it.
 fn api_error(
-    mut log: AccessLog,
+    log: AccessLog,
     status: StatusCode,
     error_type: &'static str,
     message: &str,
 ) -> Response<UrlBody> {
-    log.status = status.as_u16();
     let body = json!({"Type": "User", "message": message}).to_string();
-    log.data(body.len());
-    log.finish(error_type);
-    let mut response = Response::new(UrlBody::Full(Some(Bytes::from(body)), None));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    let mut response = plain(log, status, "application/json", &body, error_type);
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
     response
 }
 
