@@ -58,6 +58,7 @@ pub struct EmulatorConfig {
     throttle: Option<BandwidthModel>,
     max_concurrency: usize,
     cancel_on_disconnect: bool,
+    header_read_timeout: Duration,
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
@@ -92,6 +93,7 @@ impl Default for EmulatorConfig {
             throttle: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             cancel_on_disconnect: false,
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -267,6 +269,18 @@ impl EmulatorConfig {
     pub fn with_cancel_on_disconnect(mut self, cancel: bool) -> Self {
         self.cancel_on_disconnect = cancel;
         self
+    }
+
+    /// How long a client may take to send its request head before the connection is closed
+    /// (default 30 s), so a slow or stalled client cannot hold a connection forever.
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The header read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
     }
 
     /// The auth type.

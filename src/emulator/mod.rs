@@ -48,8 +48,8 @@ use state::State;
 
 use crate::{Config, Error, Handler, Runtime, RuntimeApiAddress};
 
-/// How long a client may take to send its request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a function may take to send a Runtime API request head.
+const RUNTIME_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running emulator; dropping it stops both servers.
 #[must_use = "the emulator stops when this handle is dropped"]
@@ -84,15 +84,20 @@ impl Emulator {
         let url_addr = url_listener.local_addr()?;
         let runtime_addr = runtime_listener.local_addr()?;
         let state = Arc::new(State::new(config));
+        let header_timeout = state.config.header_read_timeout();
         let url_state = state.clone();
         let runtime_state = state.clone();
         let tasks = vec![
-            tokio::spawn(serve(url_listener, move |remote, request| {
-                function_url::handle(url_state.clone(), remote, request)
-            })),
-            tokio::spawn(serve(runtime_listener, move |_, request| {
-                runtime_api::handle(runtime_state.clone(), 0, request)
-            })),
+            tokio::spawn(serve(
+                url_listener,
+                header_timeout,
+                move |remote, request| function_url::handle(url_state.clone(), remote, request),
+            )),
+            tokio::spawn(serve(
+                runtime_listener,
+                RUNTIME_HEADER_READ_TIMEOUT,
+                move |_, request| runtime_api::handle(runtime_state.clone(), 0, request),
+            )),
         ];
         Ok(Emulator {
             url_addr,
@@ -137,10 +142,11 @@ impl Emulator {
         self.instances += 1;
         let instance = self.instances;
         let state = self.state.clone();
-        self.tasks
-            .push(tokio::spawn(serve(listener, move |_, request| {
-                runtime_api::handle(state.clone(), instance, request)
-            })));
+        self.tasks.push(tokio::spawn(serve(
+            listener,
+            RUNTIME_HEADER_READ_TIMEOUT,
+            move |_, request| runtime_api::handle(state.clone(), instance, request),
+        )));
         Ok((InstanceId(instance), address))
     }
 
@@ -150,7 +156,7 @@ impl Emulator {
     }
 }
 
-async fn serve<S, F, B>(listener: TcpListener, handler: S)
+async fn serve<S, F, B>(listener: TcpListener, header_timeout: Duration, handler: S)
 where
     S: Fn(SocketAddr, http::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Result<http::Response<B>, std::convert::Infallible>> + Send + 'static,
@@ -176,7 +182,7 @@ where
                     let service = service_fn(move |request| handler(remote, request));
                     let served = http1::Builder::new()
                         .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .header_read_timeout(header_timeout)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                     if let Err(error) = served {

@@ -1,0 +1,123 @@
+//! Bad input to the emulator's Function URL, sent as raw bytes: each gets a clear 4xx, nothing
+//! panics, and the server answers the next request.
+
+use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::{Body, Config, Context, Request, Runtime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+mod common;
+use common::within;
+
+async fn serve() -> Emulator {
+    let emulator = Emulator::start(
+        EmulatorConfig::default()
+            .with_url_addr("127.0.0.1:0".parse().unwrap())
+            .with_access_log(false)
+            .with_header_read_timeout(std::time::Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let runtime = Runtime::new(Config::new(emulator.runtime_api()));
+    tokio::spawn(runtime.run(|request: Request, _: Context| async move {
+        http::Response::builder().body(Body::from(format!("{} bytes", request.body().len())))
+    }));
+    emulator
+}
+
+/// Sends `bytes` on a new connection and returns the status line of the answer.
+async fn status_line(emulator: &Emulator, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+    // The server may answer and close before reading everything: a failed write is fine.
+    let _ = stream.write_all(bytes).await;
+    let mut answer = Vec::new();
+    let _ = within(stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+async fn still_serves(emulator: &Emulator) {
+    let line = status_line(
+        emulator,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    )
+    .await;
+    assert_eq!(line, "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let emulator = serve().await;
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    assert_eq!(
+        status_line(&emulator, huge.as_bytes()).await,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_gets_400() {
+    let emulator = serve().await;
+    let request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n";
+    assert_eq!(
+        status_line(&emulator, request).await,
+        "HTTP/1.1 400 Bad Request"
+    );
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn invalid_request_lines_get_400() {
+    let emulator = serve().await;
+    for request in [
+        &b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello on the plain port
+    ] {
+        let line = status_line(&emulator, request).await;
+        assert!(
+            line.is_empty() || line.starts_with("HTTP/1.1 400") || line.starts_with("HTTP/1.1 505"),
+            "{request:?} -> {line:?}"
+        );
+    }
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_request_limit_gets_413() {
+    let emulator = serve().await;
+    let length = 6 * 1024 * 1024 + 1;
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    request.resize(request.len() + length, b'x');
+    assert_eq!(
+        status_line(&emulator, &request).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_headers_is_dropped() {
+    let emulator = serve().await;
+    let mut stalled = TcpStream::connect(emulator.url_addr()).await.unwrap();
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // The server closes the connection after its header read timeout (300 ms here).
+    let mut answer = Vec::new();
+    within(stalled.read_to_end(&mut answer)).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    still_serves(&emulator).await;
+}
