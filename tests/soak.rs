@@ -1,0 +1,75 @@
+//! A soak of 10,000 small invocations through the real loop and emulator, alone in its test
+//! binary so its memory and descriptor counts are its own: nothing grows after warm-up.
+
+use std::time::Instant;
+
+use http_body_util::BodyExt;
+use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::{Body, Config, Context, Request, Runtime};
+
+mod common;
+use common::within;
+
+fn proc_status(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_small_invocations_leak_nothing() {
+    async fn small(_: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
+        http::Response::builder().body(Body::from("ok"))
+    }
+    let emulator = Emulator::start(
+        EmulatorConfig::default()
+            .with_url_addr("127.0.0.1:0".parse().unwrap())
+            .with_access_log(false),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(Runtime::new(Config::new(emulator.runtime_api())).run(small));
+    let address = emulator.url_addr();
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut baseline = (0, 0);
+    let started = Instant::now();
+    for i in 0..10_000 {
+        sender.ready().await.unwrap();
+        let response = within(sender.send_request(common::get("/"))).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "ok");
+        if i == 999 {
+            baseline = (proc_status("VmRSS:"), open_fds());
+        }
+    }
+    let (rss, fds) = (proc_status("VmRSS:"), open_fds());
+    eprintln!(
+        "10,000 invocations in {:.1} s; after 1,000: {} KiB RSS, {} fds; after 10,000: {rss} KiB, {fds} fds",
+        started.elapsed().as_secs_f64(),
+        baseline.0,
+        baseline.1
+    );
+    assert!(
+        fds <= baseline.1 + 2,
+        "fds grew from {} to {fds}",
+        baseline.1
+    );
+    assert!(
+        rss < baseline.0 + 16 * 1024,
+        "RSS grew from {} to {rss} KiB",
+        baseline.0
+    );
+}
