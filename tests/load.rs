@@ -98,21 +98,11 @@ async fn start(loops: usize) -> Emulator {
     emulator
 }
 
-fn proc_status(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_10_mib_streams_arrive_intact() {
     let emulator = start(STREAMS).await;
     let address = emulator.url_addr();
-    let rss_before = proc_status("VmRSS:");
+    let rss_before = common::proc_status("VmRSS:");
     let started = Instant::now();
     let clients: Vec<_> = (0..STREAMS as u64)
         .map(|seed| {
@@ -139,7 +129,7 @@ async fn hundred_concurrent_10_mib_streams_arrive_intact() {
             .unwrap();
         assert_eq!(bytes, STREAM_BYTES, "stream {seed} complete");
         verified += bytes;
-        peak_rss = peak_rss.max(proc_status("VmRSS:"));
+        peak_rss = peak_rss.max(common::proc_status("VmRSS:"));
     }
     let elapsed = started.elapsed().as_secs_f64();
     let growth_mib = peak_rss.saturating_sub(rss_before) as f64 / 1024.0;

@@ -10,16 +10,6 @@ use lambda_stream::{Body, Config, Context, Request, Runtime};
 mod common;
 use common::within;
 
-fn proc_status(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
-}
-
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
 }
@@ -52,10 +42,10 @@ async fn ten_thousand_small_invocations_leak_nothing() {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "ok");
         if i == 999 {
-            baseline = (proc_status("VmRSS:"), open_fds());
+            baseline = (common::proc_status("VmRSS:"), open_fds());
         }
     }
-    let (rss, fds) = (proc_status("VmRSS:"), open_fds());
+    let (rss, fds) = (common::proc_status("VmRSS:"), open_fds());
     eprintln!(
         "10,000 invocations in {:.1} s; after 1,000: {} KiB RSS, {} fds; after 10,000: {rss} KiB, {fds} fds",
         started.elapsed().as_secs_f64(),
