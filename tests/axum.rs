@@ -7,7 +7,7 @@ use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::stream;
-use lambda_stream::emulator::Emulator;
+use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::{Context, InvokeMode};
 
 mod common;
@@ -55,14 +55,15 @@ fn app() -> Router {
         )
 }
 
-async fn serve(mode: InvokeMode) -> (Emulator, tokio::task::JoinHandle<()>) {
-    common::serve_in_process(mode, lambda_stream::service(app())).await
+async fn serve(mode: InvokeMode) -> Emulator {
+    let config = EmulatorConfig::default().with_invoke_mode(mode);
+    common::serve_in_process(config, 1, lambda_stream::service(app())).await
 }
 
 #[tokio::test]
 async fn every_route_in_both_invoke_modes() {
     for mode in [InvokeMode::ResponseStream, InvokeMode::Buffered] {
-        let (emulator, _task) = serve(mode).await;
+        let emulator = serve(mode).await;
         let response = within(send(emulator.url_addr(), common::get("/events"))).await;
         assert_eq!(
             response.headers()["content-type"],

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use lambda_stream::InvokeMode;
+use lambda_stream::emulator::EmulatorConfig;
 use lambda_stream::wire::FunctionError;
 
 mod common;
@@ -184,8 +185,9 @@ async fn a_lambda_http_handler_in_both_invoke_modes() {
 
     for mode in [InvokeMode::ResponseStream, InvokeMode::Buffered] {
         let service = lambda_http::service_fn(handler);
-        let (emulator, _task) =
-            serve_in_process(mode, lambda_stream::compat::lambda_http(service)).await;
+        let config = EmulatorConfig::default().with_invoke_mode(mode);
+        let emulator =
+            serve_in_process(config, 1, lambda_stream::compat::lambda_http(service)).await;
         let address = emulator.url_addr();
 
         let seen = fetch(address, get("/text?name=Ada&id=1&id=2")).await;
@@ -237,8 +239,9 @@ async fn a_lambda_runtime_handler_answering_a_url_response() {
 
     for mode in [InvokeMode::ResponseStream, InvokeMode::Buffered] {
         let service = lambda_runtime::service_fn(handler);
-        let (emulator, _task) =
-            serve_in_process(mode, lambda_stream::compat::lambda_runtime(service)).await;
+        let config = EmulatorConfig::default().with_invoke_mode(mode);
+        let emulator =
+            serve_in_process(config, 1, lambda_stream::compat::lambda_runtime(service)).await;
         let seen = fetch(emulator.url_addr(), get("/pot")).await;
         assert_eq!(
             seen,

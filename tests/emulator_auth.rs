@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use lambda_stream::emulator::{AuthType, Emulator, EmulatorConfig, IamKey};
 use lambda_stream::wire::RequestContext;
-use lambda_stream::{Body, Config, Context, Request, Runtime};
+use lambda_stream::{Body, Context, Request};
 
 mod common;
 use common::{read_all, send, within};
@@ -22,41 +22,30 @@ use common::{read_all, send, within};
 const KEY_ID: &str = "AKIDLOCALTEST";
 const SECRET: &str = "local/secret+key";
 
-async fn serve() -> (Emulator, tokio::task::JoinHandle<()>) {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false)
-            .with_auth_type(AuthType::AwsIam)
-            .with_region("eu-west-1")
-            .with_iam_key(IamKey::new(KEY_ID, SECRET).with_account_id("111122223333")),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()));
+async fn serve() -> Emulator {
+    let config = EmulatorConfig::default()
+        .with_auth_type(AuthType::AwsIam)
+        .with_region("eu-west-1")
+        .with_iam_key(IamKey::new(KEY_ID, SECRET).with_account_id("111122223333"));
     // The function answers with who called it and what it received.
-    let task = tokio::spawn(async move {
-        let _ = runtime
-            .run(|request: Request, _: Context| async move {
-                let iam = request
-                    .extensions()
-                    .get::<RequestContext>()
-                    .and_then(|c| c.authorizer.as_ref())
-                    .and_then(|a| a.iam.as_ref())
-                    .map(|iam| {
-                        format!(
-                            "{} {}",
-                            iam.access_key.clone().unwrap_or_default(),
-                            iam.account_id.clone().unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default();
-                let text = format!("{iam} {}", String::from_utf8_lossy(request.body()));
-                http::Response::builder().body(Body::from(text))
+    common::serve_in_process(config, 1, |request: Request, _: Context| async move {
+        let iam = request
+            .extensions()
+            .get::<RequestContext>()
+            .and_then(|c| c.authorizer.as_ref())
+            .and_then(|a| a.iam.as_ref())
+            .map(|iam| {
+                format!(
+                    "{} {}",
+                    iam.access_key.clone().unwrap_or_default(),
+                    iam.account_id.clone().unwrap_or_default()
+                )
             })
-            .await;
-    });
-    (emulator, task)
+            .unwrap_or_default();
+        let text = format!("{iam} {}", String::from_utf8_lossy(request.body()));
+        http::Response::builder().body(Body::from(text))
+    })
+    .await
 }
 
 struct Signing<'a> {
@@ -146,7 +135,7 @@ const FORBIDDEN: &str = r#"{"Message":"Forbidden. For troubleshooting Function U
 
 #[tokio::test]
 async fn signed_requests_reach_the_function_with_their_identity() {
-    let (emulator, _task) = serve().await;
+    let emulator = serve().await;
     let address = emulator.url_addr();
 
     let post = signed(
@@ -176,7 +165,7 @@ async fn signed_requests_reach_the_function_with_their_identity() {
 
 #[tokio::test]
 async fn bad_signatures_get_aws_403() {
-    let (emulator, _task) = serve().await;
+    let emulator = serve().await;
     let address = emulator.url_addr();
     let twenty_minutes_ago = SystemTime::now() - Duration::from_secs(20 * 60);
     let cases: Vec<(&str, http::Request<Full<Bytes>>)> = vec![

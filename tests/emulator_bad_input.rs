@@ -2,7 +2,7 @@
 //! panics, and the server answers the next request.
 
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Body, Config, Context, Request, Runtime};
+use lambda_stream::{Body, Context, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -10,19 +10,12 @@ mod common;
 use common::within;
 
 async fn serve() -> Emulator {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false)
-            .with_header_read_timeout(std::time::Duration::from_millis(300)),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()));
-    tokio::spawn(runtime.run(|request: Request, _: Context| async move {
+    let config =
+        EmulatorConfig::default().with_header_read_timeout(std::time::Duration::from_millis(300));
+    common::serve_in_process(config, 1, |request: Request, _: Context| async move {
         http::Response::builder().body(Body::from(format!("{} bytes", request.body().len())))
-    }));
-    emulator
+    })
+    .await
 }
 
 /// Sends `bytes` on a new connection and returns the status line of the answer.

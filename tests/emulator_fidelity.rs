@@ -10,29 +10,13 @@ use aws_smithy_types::event_stream::Message;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, Full};
-use lambda_stream::emulator::{Cors, Emulator, EmulatorConfig};
+use lambda_stream::emulator::{Cors, EmulatorConfig};
 use lambda_stream::wire::{ErrorType, FunctionError};
-use lambda_stream::{Body, Config, Context, Handler, Request, Runtime};
+use lambda_stream::{Body, Context, Request};
 use tokio::sync::Notify;
 
 mod common;
-use common::{read_all, send, within};
-
-async fn start(config: EmulatorConfig, loops: usize, handler: impl Handler) -> Emulator {
-    let emulator = Emulator::start(
-        config
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    let handler = Arc::new(handler);
-    for _ in 0..loops {
-        let runtime = Runtime::new(Config::new(emulator.runtime_api()));
-        tokio::spawn(runtime.run(handler.clone()));
-    }
-    emulator
-}
+use common::{read_all, send, serve_in_process, within};
 
 fn request(
     method: &str,
@@ -62,7 +46,7 @@ async fn cors_preflights_are_answered_and_configured_headers_win() {
             "AllowCredentials":true,"MaxAge":600}"#,
     )
     .unwrap();
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default().with_cors(cors),
         1,
         move |_: Request, _: Context| {
@@ -128,7 +112,7 @@ async fn cors_preflights_are_answered_and_configured_headers_win() {
 
 #[tokio::test]
 async fn without_cors_an_options_request_reaches_the_function() {
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default(),
         1,
         |request: Request, _: Context| async move {
@@ -186,7 +170,7 @@ fn event_type(message: &Message) -> String {
 async fn invoke_with_response_stream_is_a_live_event_stream() {
     let release = Arc::new(Notify::new());
     let gate = release.clone();
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default(),
         1,
         move |request: Request, _: Context| {
@@ -256,7 +240,7 @@ async fn invoke_with_response_stream_is_a_live_event_stream() {
 #[tokio::test]
 async fn invoke_request_response_event_and_errors() {
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default(),
         1,
         move |request: Request, _: Context| {
@@ -338,7 +322,7 @@ async fn one_request_over_the_concurrency_limit_gets_429() {
     let release = Arc::new(Notify::new());
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let gate = release.clone();
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default().with_max_concurrency(2),
         2,
         move |_: Request, _: Context| {
@@ -419,7 +403,7 @@ fn slow_stream(progress: Arc<Progress>) -> Body {
 async fn disconnect_after_first_chunk(cancel: bool) -> Arc<Progress> {
     let progress = Arc::new(Progress::default());
     let shared = progress.clone();
-    let emulator = start(
+    let emulator = serve_in_process(
         EmulatorConfig::default().with_cancel_on_disconnect(cancel),
         1,
         move |_: Request, _: Context| {

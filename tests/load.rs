@@ -1,14 +1,13 @@
 //! Load through the real loop and emulator: 100 concurrent 10 MiB streams, every byte verified,
 //! with bounded memory. Prints what it moved (informational, not a timed test).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::BodyExt;
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Body, Config, Context, Request, Runtime};
+use lambda_stream::emulator::EmulatorConfig;
+use lambda_stream::{Body, Context, Request};
 
 mod common;
 use common::send;
@@ -82,25 +81,10 @@ async fn handler(request: Request, _: Context) -> Result<lambda_stream::Response
     http::Response::builder().body(Body::from_stream(chunks))
 }
 
-async fn start(loops: usize) -> Emulator {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false)
-            .with_max_concurrency(loops),
-    )
-    .await
-    .unwrap();
-    let handler = Arc::new(handler);
-    for _ in 0..loops {
-        tokio::spawn(Runtime::new(Config::new(emulator.runtime_api())).run(handler.clone()));
-    }
-    emulator
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_10_mib_streams_arrive_intact() {
-    let emulator = start(STREAMS).await;
+    let config = EmulatorConfig::default().with_max_concurrency(STREAMS);
+    let emulator = common::serve_in_process(config, STREAMS, handler).await;
     let address = emulator.url_addr();
     let rss_before = common::proc_status("VmRSS:");
     let started = Instant::now();

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use http_body_util::BodyExt;
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Body, Config, Context, Request, Runtime};
+use lambda_stream::emulator::EmulatorConfig;
+use lambda_stream::{Body, Context, Request};
 
 mod common;
 use common::within;
@@ -19,14 +19,7 @@ async fn ten_thousand_small_invocations_leak_nothing() {
     async fn small(_: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
         http::Response::builder().body(Body::from("ok"))
     }
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(Runtime::new(Config::new(emulator.runtime_api())).run(small));
+    let emulator = common::serve_in_process(EmulatorConfig::default(), 1, small).await;
     let address = emulator.url_addr();
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let (mut sender, connection) =

@@ -119,30 +119,31 @@ pub(crate) async fn example_binary(name: &str) -> std::path::PathBuf {
     binary
 }
 
-/// Our loop in-process behind the emulator, in `mode`, running `handler`.
+/// An emulator on a free port (no access log) built from `config`, served by `loops` runtime
+/// loops in this process sharing `handler`, in the config's invoke mode. The loops end when the
+/// emulator is dropped.
 #[cfg(feature = "emulator")]
 pub(crate) async fn serve_in_process<H: lambda_stream::Handler>(
-    mode: lambda_stream::InvokeMode,
+    config: lambda_stream::emulator::EmulatorConfig,
+    loops: usize,
     handler: H,
-) -> (
-    lambda_stream::emulator::Emulator,
-    tokio::task::JoinHandle<()>,
-) {
-    use lambda_stream::emulator::{Emulator, EmulatorConfig};
+) -> lambda_stream::emulator::Emulator {
+    use lambda_stream::emulator::Emulator;
     use lambda_stream::{Config, Runtime};
+    let mode = config.invoke_mode();
     let emulator = Emulator::start(
-        EmulatorConfig::default()
+        config
             .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_invoke_mode(mode)
             .with_access_log(false),
     )
     .await
     .unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (emulator, task)
+    let handler = std::sync::Arc::new(handler);
+    for _ in 0..loops {
+        let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
+        tokio::spawn(runtime.run(handler.clone()));
+    }
+    emulator
 }
 
 /// A `kB` field of `/proc/self/status` (`VmRSS:`, `VmHWM:`), 0 where there is none.
