@@ -29,6 +29,15 @@ async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<String> {
     }
 }
 
+/// Accepts the runtime's connection and reads its `/next` request.
+async fn accept(listener: &TcpListener) -> BufReader<TcpStream> {
+    let mut reader = BufReader::new(listener.accept().await.unwrap().0);
+    assert_eq!(read_head(&mut reader).await.as_deref(), Some(NEXT));
+    reader
+}
+
+const NEXT: &str = "GET /2018-06-01/runtime/invocation/next HTTP/1.1";
+
 const INVOCATION: &str =
     "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nContent-Length: 2\r\n\r\n{}";
 
@@ -46,9 +55,7 @@ async fn handler(_: Request, _: Context) -> Result<lambda_stream::Response, http
 async fn next_answering_500_stops_the_loop_with_a_typed_error() {
     let (listener, config) = start_api().await;
     tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = BufReader::new(socket);
-        read_head(&mut reader).await.unwrap();
+        let mut reader = accept(&listener).await;
         let body = r#"{"errorType":"ServiceException"}"#;
         let answer = format!(
             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
@@ -75,9 +82,7 @@ async fn next_answering_500_stops_the_loop_with_a_typed_error() {
 async fn next_with_a_malformed_answer_is_an_http_error() {
     let (listener, config) = start_api().await;
     tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = BufReader::new(socket);
-        read_head(&mut reader).await.unwrap();
+        let mut reader = accept(&listener).await;
         reader
             .get_mut()
             .write_all(b"HTTP/1.1 200 OK\r\nBroken Header Line\r\n\r\n")
@@ -92,9 +97,7 @@ async fn next_with_a_malformed_answer_is_an_http_error() {
 async fn an_invocation_without_a_request_id_is_skipped_and_the_loop_goes_on() {
     let (listener, config) = start_api().await;
     let server = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = BufReader::new(socket);
-        read_head(&mut reader).await.unwrap();
+        let mut reader = accept(&listener).await;
         reader
             .get_mut()
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
@@ -105,10 +108,7 @@ async fn an_invocation_without_a_request_id_is_skipped_and_the_loop_goes_on() {
     });
     let run = tokio::spawn(Runtime::new(config).run(handler));
     let next = within(server).await.unwrap();
-    assert_eq!(
-        next.as_deref(),
-        Some("GET /2018-06-01/runtime/invocation/next HTTP/1.1")
-    );
+    assert_eq!(next.as_deref(), Some(NEXT));
     run.abort();
 }
 
@@ -135,9 +135,7 @@ async fn a_connection_closed_mid_response_drops_the_stream_and_the_loop_goes_on(
         }
     };
     let server = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = BufReader::new(socket);
-        read_head(&mut reader).await.unwrap();
+        let mut reader = accept(&listener).await;
         reader
             .get_mut()
             .write_all(INVOCATION.as_bytes())
@@ -152,16 +150,12 @@ async fn a_connection_closed_mid_response_drops_the_stream_and_the_loop_goes_on(
         reader.read_exact(&mut some).await.unwrap();
         drop(reader); // the Runtime API goes away mid-response
         // The loop reconnects and asks for the next invocation.
-        let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = BufReader::new(socket);
+        let mut reader = BufReader::new(listener.accept().await.unwrap().0);
         read_head(&mut reader).await
     });
     let run = tokio::spawn(Runtime::new(config).run(handler));
     let next = within(server).await.unwrap();
-    assert_eq!(
-        next.as_deref(),
-        Some("GET /2018-06-01/runtime/invocation/next HTTP/1.1")
-    );
+    assert_eq!(next.as_deref(), Some(NEXT));
     assert!(
         dropped.load(Ordering::SeqCst),
         "the handler's stream was dropped"
