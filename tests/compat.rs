@@ -67,6 +67,26 @@ fn stream_error(trailers: Option<&http::HeaderMap>) -> (String, String) {
     (error.error_type().to_string(), error.message().to_owned())
 }
 
+/// `/fail` (`partial `, then an error): the official loop writes the error into the body and
+/// ends cleanly; ours sends exactly what was produced, then real trailer fields.
+async fn fails_mid_stream_on_both(official: SocketAddr, ours: SocketAddr) {
+    let theirs = fetch(official, get_with_trailers("/fail")).await;
+    assert!(theirs.body.starts_with("partial "), "{theirs:?}");
+    assert!(
+        theirs
+            .body
+            .contains("Lambda-Runtime-Function-Error-Type: Runtime.StreamError"),
+        "{theirs:?}"
+    );
+    assert_eq!(theirs.trailers, None);
+    let mine = fetch(ours, get_with_trailers("/fail")).await;
+    assert_eq!((mine.body.as_str(), mine.clean), ("partial ", true));
+    assert_eq!(
+        stream_error(mine.trailers.as_ref()),
+        ("Function.StreamError".to_owned(), "db closed".to_owned())
+    );
+}
+
 #[tokio::test]
 async fn a_lambda_runtime_handler_on_both_loops() {
     let (official, mut official_cli) = serve_example("migrate_lambda_runtime", true).await;
@@ -98,23 +118,7 @@ async fn a_lambda_runtime_handler_on_both_loops() {
             .is_some_and(|id| !id.is_empty())
     );
 
-    // Failure mid-stream: the official loop writes the error into the body and ends cleanly...
-    let theirs = fetch(official, get_with_trailers("/fail")).await;
-    assert!(theirs.body.starts_with("partial "), "{theirs:?}");
-    assert!(
-        theirs
-            .body
-            .contains("Lambda-Runtime-Function-Error-Type: Runtime.StreamError"),
-        "{theirs:?}"
-    );
-    assert_eq!(theirs.trailers, None);
-    // ...ours sends exactly what was produced, then real trailer fields.
-    let mine = fetch(ours, get_with_trailers("/fail")).await;
-    assert_eq!((mine.body.as_str(), mine.clean), ("partial ", true));
-    assert_eq!(
-        stream_error(mine.trailers.as_ref()),
-        ("Function.StreamError".to_owned(), "db closed".to_owned())
-    );
+    fails_mid_stream_on_both(official, ours).await;
     official_cli.kill().await.unwrap();
     our_cli.kill().await.unwrap();
 }
@@ -139,16 +143,7 @@ async fn a_lambda_http_streaming_handler_on_both_loops() {
         "identical on success"
     );
 
-    let theirs = fetch(official, get_with_trailers("/fail")).await;
-    assert!(theirs.body.starts_with("partial "), "{theirs:?}");
-    assert!(theirs.body.contains("Runtime.StreamError"), "{theirs:?}");
-    assert_eq!(theirs.trailers, None);
-    let mine = fetch(ours, get_with_trailers("/fail")).await;
-    assert_eq!((mine.body.as_str(), mine.clean), ("partial ", true));
-    assert_eq!(
-        stream_error(mine.trailers.as_ref()),
-        ("Function.StreamError".to_owned(), "db closed".to_owned())
-    );
+    fails_mid_stream_on_both(official, ours).await;
     official_cli.kill().await.unwrap();
     our_cli.kill().await.unwrap();
 }
