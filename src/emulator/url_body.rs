@@ -145,58 +145,53 @@ impl http_body::Body for UrlBody {
         if relay.deadline.as_mut().poll(cx).is_ready() {
             return relay.truncate("timeout");
         }
-        if let Some(throttle) = relay.throttle.as_mut() {
-            match throttle.release(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(data)) => {
-                    relay.log.data(data.len());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
+        // A chunk goes out when it arrives, or, paced, when the bandwidth model releases it.
+        let data = loop {
+            if let Some(throttle) = relay.throttle.as_mut() {
+                match throttle.release(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(data)) => break data,
+                    Poll::Ready(None) => {}
                 }
-                Poll::Ready(None) => {}
             }
-        }
-        match relay.events.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(StreamEvent::Data(data))) => match relay.throttle.as_mut() {
-                Some(throttle) => {
-                    throttle.hold(data);
-                    match throttle.release(cx) {
-                        Poll::Ready(Some(data)) => {
-                            relay.log.data(data.len());
-                            Poll::Ready(Some(Ok(Frame::data(data))))
-                        }
-                        _ => Poll::Pending,
+            let Poll::Ready(event) = relay.events.poll_recv(cx) else {
+                return Poll::Pending;
+            };
+            return match event {
+                Some(StreamEvent::Data(data)) => match relay.throttle.as_mut() {
+                    Some(throttle) => {
+                        throttle.hold(data);
+                        continue;
                     }
-                }
-                None => {
-                    relay.log.data(data.len());
-                    Poll::Ready(Some(Ok(Frame::data(data))))
-                }
-            },
-            Poll::Ready(Some(StreamEvent::End)) => {
-                relay.done = true;
-                relay.log.finish("ok");
-                Poll::Ready(None)
-            }
-            Poll::Ready(Some(StreamEvent::Error(error))) => {
-                relay.done = true;
-                let outcome = format!("{}: {}", error.error_type(), error.message());
-                tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
-                relay.log.finish(&outcome);
-                if relay.forward_trailers {
-                    Poll::Ready(Some(Ok(Frame::trailers(error.to_trailers()))))
-                } else {
+                    None => break data,
+                },
+                Some(StreamEvent::End) => {
+                    relay.done = true;
+                    relay.log.finish("ok");
                     Poll::Ready(None)
                 }
-            }
-            Poll::Ready(Some(StreamEvent::Truncated(reason))) => {
-                relay.truncate(&format!("truncated ({reason})"))
-            }
-            Poll::Ready(Some(StreamEvent::OverBudget { budget })) => {
-                relay.truncate(&format!("over budget ({budget} bytes)"))
-            }
-            Poll::Ready(None) => relay.truncate("truncated (function connection lost)"),
-        }
+                Some(StreamEvent::Error(error)) => {
+                    relay.done = true;
+                    let outcome = format!("{}: {}", error.error_type(), error.message());
+                    tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
+                    relay.log.finish(&outcome);
+                    if relay.forward_trailers {
+                        Poll::Ready(Some(Ok(Frame::trailers(error.to_trailers()))))
+                    } else {
+                        Poll::Ready(None)
+                    }
+                }
+                Some(StreamEvent::Truncated(reason)) => {
+                    relay.truncate(&format!("truncated ({reason})"))
+                }
+                Some(StreamEvent::OverBudget { budget }) => {
+                    relay.truncate(&format!("over budget ({budget} bytes)"))
+                }
+                None => relay.truncate("truncated (function connection lost)"),
+            };
+        };
+        relay.log.data(data.len());
+        Poll::Ready(Some(Ok(Frame::data(data))))
     }
 }
 
