@@ -220,7 +220,10 @@ fn throttled(log: AccessLog, limit: usize) -> Response<UrlBody> {
     response
 }
 
-fn with_request_id(mut response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> {
+pub(crate) fn with_request_id(
+    mut response: Response<UrlBody>,
+    request_id: &str,
+) -> Response<UrlBody> {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
     }

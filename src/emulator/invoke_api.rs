@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::access_log::AccessLog;
-use super::function_url::plain;
+use super::function_url::{plain, with_request_id};
 use super::state::{Answer, Invocation, State, StreamEvent};
 use super::url_body::UrlBody;
 
@@ -185,9 +185,7 @@ pub(crate) async fn handle(
                 )),
             };
             log.status = 202;
-            log.finish(
-                &outcome.map_or_else(|| "ok".to_owned(), |(code, m)| format!("{code}: {m}")),
-            );
+            log.finish(&outcome_text(outcome.as_ref()));
         });
         let mut response = Response::new(UrlBody::Full(None, None));
         *response.status_mut() = StatusCode::ACCEPTED;
@@ -213,12 +211,9 @@ pub(crate) async fn handle(
     with_ids(response, &request_id)
 }
 
-fn with_ids(mut response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> {
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", value);
-    }
-    headers.insert(
+fn with_ids(response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> {
+    let mut response = with_request_id(response, request_id);
+    response.headers_mut().insert(
         "x-amz-executed-version",
         HeaderValue::from_static("$LATEST"),
     );
@@ -254,6 +249,11 @@ async fn collect(answer: Answer, limit: usize, deadline: Instant) -> Result<Byte
             }
         }
     }
+}
+
+/// The access-log outcome of an answer: `ok`, or its error code and details.
+fn outcome_text(failure: Option<&Failure>) -> String {
+    failure.map_or_else(|| "ok".to_owned(), |(code, m)| format!("{code}: {m}"))
 }
 
 fn timed_out() -> Failure {
@@ -434,8 +434,7 @@ impl EventFrames {
 
     fn complete(&mut self, failure: Option<&Failure>) -> Bytes {
         self.done = true;
-        let outcome = failure.map_or_else(|| "ok".to_owned(), |(code, m)| format!("{code}: {m}"));
-        self.log.finish(&outcome);
+        self.log.finish(&outcome_text(failure));
         invoke_complete(failure)
     }
 }
