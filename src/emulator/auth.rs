@@ -249,17 +249,24 @@ pub(crate) fn verify(
         .headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok());
-    let body_hash = hex::encode(Sha256::digest(body));
-    if declared_hash.is_some_and(|h| h != "UNSIGNED-PAYLOAD" && h != body_hash) {
-        return Err(AuthError::PayloadHash);
-    }
+    // The body is hashed once: here when the client declared its hash, else by the signer.
     // A presigned URL signs no payload (UNSIGNED-PAYLOAD), unless its signer hashed the body.
-    let bodies: &[SignableBody<'_>] = match (fields.expires, declared_hash) {
-        (Some(_), _) => &[SignableBody::UnsignedPayload, SignableBody::Bytes(body)],
-        (None, Some("UNSIGNED-PAYLOAD")) => &[SignableBody::UnsignedPayload],
-        (None, _) => &[SignableBody::Bytes(body)],
+    let bodies = match (fields.expires, declared_hash) {
+        (expires, Some(hash)) if hash != "UNSIGNED-PAYLOAD" => {
+            if hash != hex::encode(Sha256::digest(body)) {
+                return Err(AuthError::PayloadHash);
+            }
+            let hashed = SignableBody::Precomputed(hash.to_owned());
+            match expires {
+                Some(_) => vec![SignableBody::UnsignedPayload, hashed],
+                None => vec![hashed],
+            }
+        }
+        (Some(_), _) => vec![SignableBody::UnsignedPayload, SignableBody::Bytes(body)],
+        (None, Some(_)) => vec![SignableBody::UnsignedPayload],
+        (None, None) => vec![SignableBody::Bytes(body)],
     };
-    for signable_body in bodies {
+    for signable_body in &bodies {
         let signature = expected_signature(key, region, parts, &fields, time, signable_body)?;
         if constant_time_eq(signature.as_bytes(), fields.signature.as_bytes()) {
             return Ok(key.authorizer());
