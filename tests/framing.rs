@@ -82,18 +82,33 @@ async fn sse_events_parse_back_with_an_independent_parser() {
 }
 
 #[tokio::test]
-async fn tokens_arrive_one_event_each() {
-    let (emulator, _task) = on_emulator(|_req: Request, _ctx: Context| async {
-        let tokens = stream::iter(["The", " quick", " fox"]);
-        Ok::<_, std::convert::Infallible>(Sse::new(token_events(tokens)).into_response())
+async fn each_token_reaches_the_client_before_the_next_is_produced() {
+    // The test hands the handler a token only after the client has read the previous one: an
+    // event held back anywhere (runtime, emulator, client) would hang it. (The head goes with
+    // the first body byte, so the first token is sent before the response is awaited.)
+    let (tokens_tx, tokens_rx) = tokio::sync::mpsc::channel::<&'static str>(1);
+    let tokens_rx = std::sync::Mutex::new(Some(tokens_rx));
+    let (emulator, _task) = on_emulator(move |_req: Request, _ctx: Context| {
+        let tokens = tokens_rx.lock().unwrap().take().expect("one invocation");
+        async move {
+            let tokens = tokio_stream::wrappers::ReceiverStream::new(tokens);
+            Ok::<_, std::convert::Infallible>(Sse::new(token_events(tokens)).into_response())
+        }
     })
     .await;
+    tokens_tx.send("The").await.unwrap();
     let response = within(send(emulator.url_addr(), get("/"))).await;
     let mut body = response.into_body();
     let mut frames = Vec::new();
-    while let Some(frame) = within(body.frame()).await {
-        frames.push(frame.unwrap().into_data().unwrap());
+    for next in [Some(" quick"), Some(" fox"), None] {
+        let frame = within(body.frame()).await.unwrap().unwrap();
+        frames.push(frame.into_data().unwrap());
+        if let Some(token) = next {
+            tokens_tx.send(token).await.unwrap();
+        }
     }
+    drop(tokens_tx);
+    assert!(within(body.frame()).await.is_none());
     assert_eq!(
         frames,
         ["data: The\n\n", "data:  quick\n\n", "data:  fox\n\n"]
@@ -170,7 +185,11 @@ async fn csv_and_ndjson_exports_on_the_loop() {
     }));
     let csv = http::Request::get("/csv").body(Bytes::new()).unwrap();
     let capture = within(server.invoke_request(&csv)).await.unwrap();
-    assert_eq!(capture.chunks.len(), 2 + 3, "one chunk per record");
+    assert_eq!(
+        capture.chunks.len(),
+        2 + 1,
+        "records ready together travel as one chunk"
+    );
     let body = capture.streamed().unwrap().body;
     let mut reader = csv::Reader::from_reader(&body[..]);
     let names: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();

@@ -60,7 +60,7 @@ async fn success_is_byte_exact() {
     let capture = within(runtime.server().invoke("{}")).await.unwrap();
     let prelude = r#"{"statusCode":201,"headers":{"content-type":"text/plain"},"cookies":["session=1; HttpOnly"]}"#;
     let expected = format!(
-        "{}{STREAM_HEAD}{:X}\r\n{prelude}\r\n8\r\n\0\0\0\0\0\0\0\0\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n",
+        "{}{STREAM_HEAD}{:X}\r\n{prelude}\r\n8\r\n\0\0\0\0\0\0\0\0\r\nB\r\nhello world\r\n0\r\n\r\n",
         request_line(&runtime, &request_id(&capture), "response"),
         prelude.len()
     );
@@ -68,6 +68,22 @@ async fn success_is_byte_exact() {
     // The prelude JSON and the 8 NULs travel as separate chunks (cargo lambda reads them so).
     assert_eq!(capture.chunks[0], prelude.as_bytes());
     assert_eq!(capture.chunks[1], &[0u8; 8][..]);
+    // The two items were ready together: they travel as one chunk (nothing waited for them).
+    assert_eq!(capture.chunks[2], &b"hello world"[..]);
+}
+
+/// Each chunk is one or more whole, consecutive items: merged, never split or reordered.
+fn assert_whole_items(chunks: &[Bytes], items: &[Bytes]) {
+    let mut items = items.iter();
+    for chunk in chunks {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let item = items.next().expect("a chunk holds more than the items");
+            assert!(rest.starts_with(item), "an item was split or reordered");
+            rest = &rest[item.len()..];
+        }
+    }
+    assert!(items.all(|item| item.is_empty()), "items were not sent");
 }
 
 #[tokio::test]
@@ -306,10 +322,14 @@ async fn decoding_our_bytes_gives_back_what_the_handler_produced() {
     .await
     .unwrap();
     let capture = within(runtime.server().invoke("{}")).await.unwrap();
+    // Small ready items share a chunk; an item of 16 KiB or more goes alone.
+    assert_whole_items(&capture.chunks[2..], &chunks);
     assert_eq!(
-        &capture.chunks[2..],
-        &chunks[..],
-        "one HTTP chunk per handler chunk"
+        capture.chunks[2..]
+            .iter()
+            .map(Bytes::len)
+            .collect::<Vec<_>>(),
+        [8, 70_000, 7 + 256]
     );
     let streamed = capture.streamed().unwrap();
     assert_eq!(streamed.body, chunks.concat());
@@ -390,7 +410,10 @@ async fn reader_and_channel_bodies_stream() {
     let capture = within(runtime.server().invoke_request(&get("/reader")))
         .await
         .unwrap();
-    assert_eq!(&capture.chunks[2..], [&b"line 1\n"[..], &b"line 2\n"[..]]);
+    assert_whole_items(
+        &capture.chunks[2..],
+        &[Bytes::from("line 1\n"), Bytes::from("line 2\n")],
+    );
 
     let capture = within(runtime.server().invoke_request(&get("/channel")))
         .await

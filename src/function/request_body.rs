@@ -1,14 +1,22 @@
 //! Request bodies sent to the Runtime API, above all the streamed response: prelude JSON as one
-//! chunk, the eight NULs as the next, then each body chunk, then real trailer fields on error.
+//! chunk, the eight NULs as the next, then the body chunks, then real trailer fields on error.
+//!
+//! Every item is sent as soon as it is ready; small items that are *already* ready behind it
+//! travel in the same chunk (up to [`MERGE_BYTES`]; the clock is read every
+//! [`MERGE_CLOCK_EVERY`] items and merging stops once [`MERGE_WINDOW`] has passed). Nothing waits
+//! for an item that is not ready, so latency is unchanged, while a stream of tiny items no
+//! longer costs a write and a wake-up per item on each hop (PROTOCOL.md section 2: chunk
+//! boundaries mean nothing to a reader; only the prelude and the NULs keep chunks of their own,
+//! for `cargo lambda watch`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
@@ -31,6 +39,22 @@ pub(crate) struct StreamReport {
     pub(crate) end: Outcome,
 }
 
+/// Ready items are merged into one chunk up to this size; larger items go alone, uncopied.
+pub(crate) const MERGE_BYTES: usize = 16 * 1024;
+/// How long a ready item may wait for the items ready behind it (a handler that computes in
+/// `poll_next` without yielding must not hold its first item back).
+pub(crate) const MERGE_WINDOW: Duration = Duration::from_millis(1);
+/// Items merged between two reads of the clock: the window is checked cheaply, and a chunk of
+/// a few items does not depend on how fast the machine runs.
+pub(crate) const MERGE_CLOCK_EVERY: u64 = 64;
+
+/// How a body ends once the chunk in hand is sent.
+enum PendingEnd {
+    Complete,
+    Failed(FunctionError),
+    Cut(TruncationReason),
+}
+
 /// The limits a stream runs under.
 pub(crate) struct StreamLimits {
     pub(crate) budget: Budget,
@@ -45,6 +69,8 @@ pub(crate) struct StreamingBody {
     delimiter_pending: bool,
     held: VecDeque<Bytes>,
     body: Option<Body>,
+    pending_end: Option<PendingEnd>,
+    merge_window: Duration,
     continuation: Option<Continuation>,
     done: bool,
     meter: BudgetMeter,
@@ -83,6 +109,8 @@ impl StreamingBody {
             delimiter_pending: true,
             held: held.into(),
             body: Some(body),
+            pending_end: None,
+            merge_window: MERGE_WINDOW,
             continuation,
             done: false,
             meter,
@@ -99,14 +127,26 @@ impl StreamingBody {
         (streaming, rx)
     }
 
-    fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    /// Counts one item that will be sent, and tells the body what budget is left (a framing
+    /// that ends on a record boundary reads it before its next item).
+    fn count(&mut self, len: usize) {
+        self.body_bytes += len as u64;
+        self.chunks += 1;
         if let Some(view) = &self.view {
             view.publish(self.meter.remaining());
         }
-        self.body_bytes += chunk.len() as u64;
-        self.chunks += 1;
+    }
+
+    /// Hands a chunk (one or more counted items) to the connection.
+    fn emit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.first_byte_at.get_or_insert_with(Instant::now);
         Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    /// Counts and sends one item.
+    fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.count(chunk.len());
+        self.emit(chunk)
     }
 
     fn finish(&mut self, end: Outcome) {
@@ -182,17 +222,17 @@ impl StreamingBody {
         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
     }
 
-    /// Sends an item if the budget and the deadline allow it.
-    fn admit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let len = chunk.len() as u64;
+    /// Counts an item against the deadline and the budget; `Err` says why it may not go.
+    fn charge(&mut self, len: usize) -> Result<(), TruncationReason> {
+        let len = len as u64;
         if let Some(end_by) = &self.end_by {
             let needed = self.bandwidth.time_to_send(self.meter.used(), len);
             if tokio::time::Instant::now() + needed > end_by.deadline() {
-                return self.cut(TruncationReason::Deadline);
+                return Err(TruncationReason::Deadline);
             }
         }
         match self.meter.charge(len) {
-            Ok(Charged::Fits) => self.data(chunk),
+            Ok(Charged::Fits) => Ok(()),
             Ok(Charged::CrossedWarning) => {
                 let budget = self.meter.budget();
                 tracing::warn!(
@@ -201,9 +241,105 @@ impl StreamingBody {
                     fraction = budget.warning_fraction(),
                     "the response crossed its budget warning threshold"
                 );
-                self.data(chunk)
+                Ok(())
             }
-            Err(_) => self.cut(TruncationReason::Budget),
+            Err(_) => Err(TruncationReason::Budget),
+        }
+    }
+
+    /// Sends an item if the budget and the deadline allow it, with the small items ready
+    /// behind it.
+    fn admit(
+        &mut self,
+        chunk: Bytes,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Err(reason) = self.charge(chunk.len()) {
+            return self.cut(reason);
+        }
+        self.count(chunk.len());
+        if chunk.len() >= MERGE_BYTES {
+            return self.emit(chunk);
+        }
+        let merged = self.merge_ready(chunk, cx);
+        self.emit(merged)
+    }
+
+    /// Appends the items that are ready now, each charged and counted, until the chunk is full,
+    /// the window has passed, or the body is not ready. An end met on the way (the body's end,
+    /// an error, a budget or deadline cut) is kept for after this chunk; an item too big to add
+    /// is kept for the next one.
+    fn merge_ready(&mut self, first: Bytes, cx: &mut Context<'_>) -> Bytes {
+        let started = Instant::now();
+        let mut merged: Option<BytesMut> = None;
+        let mut items: u64 = 1;
+        loop {
+            let len = merged.as_ref().map_or(first.len(), BytesMut::len);
+            if len >= MERGE_BYTES
+                || (items.is_multiple_of(MERGE_CLOCK_EVERY)
+                    && started.elapsed() >= self.merge_window)
+            {
+                break;
+            }
+            let Some(next) = self.poll_ready_item(cx) else {
+                break;
+            };
+            let item = match next {
+                Ok(item) => item,
+                Err(end) => {
+                    self.pending_end = Some(end);
+                    break;
+                }
+            };
+            if len + item.len() > MERGE_BYTES {
+                self.held.push_front(item);
+                break;
+            }
+            if let Err(reason) = self.charge(item.len()) {
+                self.pending_end = Some(PendingEnd::Cut(reason));
+                break;
+            }
+            self.count(item.len());
+            items += 1;
+            merged
+                .get_or_insert_with(|| {
+                    let mut buffer = BytesMut::with_capacity(MERGE_BYTES);
+                    buffer.extend_from_slice(&first);
+                    buffer
+                })
+                .extend_from_slice(&item);
+        }
+        merged.map_or(first, BytesMut::freeze)
+    }
+
+    /// The next item if one is ready: a held one first, then the handler's. `None` when the
+    /// body is not ready (or gone); `Err` when it ended, failed or panicked.
+    fn poll_ready_item(&mut self, cx: &mut Context<'_>) -> Option<Result<Bytes, PendingEnd>> {
+        if let Some(held) = self.held.pop_front() {
+            return Some(Ok(held));
+        }
+        let body = self.body.as_mut()?;
+        // The handler's stream runs inside the connection task: a panic there must become an
+        // error trailer, not a dead connection.
+        match catch_unwind(AssertUnwindSafe(|| body.poll_next_unpin(cx))) {
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(Some(Ok(chunk)))) => Some(Ok(chunk)),
+            Ok(Poll::Ready(None)) => Some(Err(PendingEnd::Complete)),
+            Ok(Poll::Ready(Some(Err(error)))) => Some(Err(PendingEnd::Failed(error))),
+            Err(panic) => Some(Err(PendingEnd::Failed(FunctionError::from_panic(
+                panic.as_ref(),
+            )))),
+        }
+    }
+
+    fn end(&mut self, end: PendingEnd) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match end {
+            PendingEnd::Complete => {
+                self.finish(Outcome::Complete);
+                Poll::Ready(None)
+            }
+            PendingEnd::Failed(error) => self.fail(error),
+            PendingEnd::Cut(reason) => self.cut(reason),
         }
     }
 }
@@ -235,28 +371,22 @@ impl http_body::Body for StreamingBody {
         if this.done {
             return Poll::Ready(None);
         }
+        if let Some(end) = this.pending_end.take() {
+            return this.end(end);
+        }
         if let Some(held) = this.held.pop_front() {
-            return this.admit(held);
+            return this.admit(held, cx);
         }
         if let Some(end_by) = this.end_by.as_mut()
             && end_by.as_mut().poll(cx).is_ready()
         {
             return this.cut(TruncationReason::Deadline);
         }
-        let Some(body) = this.body.as_mut() else {
-            return Poll::Ready(None);
-        };
-        // The handler's stream runs inside the connection task: a panic there must become an
-        // error trailer, not a dead connection.
-        match catch_unwind(AssertUnwindSafe(|| body.poll_next_unpin(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Some(Ok(chunk)))) => this.admit(chunk),
-            Ok(Poll::Ready(None)) => {
-                this.finish(Outcome::Complete);
-                Poll::Ready(None)
-            }
-            Ok(Poll::Ready(Some(Err(error)))) => this.fail(error),
-            Err(panic) => this.fail(FunctionError::from_panic(panic.as_ref())),
+        match this.poll_ready_item(cx) {
+            None if this.body.is_none() => Poll::Ready(None),
+            None => Poll::Pending,
+            Some(Ok(chunk)) => this.admit(chunk, cx),
+            Some(Err(end)) => this.end(end),
         }
     }
 }
@@ -302,5 +432,156 @@ impl http_body::Body for RequestBody {
             }
             RequestBody::Streaming(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Poll;
+
+    use bytes::Bytes;
+    use futures_util::stream;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    fn streaming(items: Vec<Result<Bytes, FunctionError>>, budget: u64) -> StreamingBody {
+        streaming_from(Body::from_stream(stream::iter(items)), budget).0
+    }
+
+    fn streaming_from(body: Body, budget: u64) -> (StreamingBody, oneshot::Receiver<StreamReport>) {
+        let limits = StreamLimits {
+            budget: Budget::bytes(budget),
+            end_by: None,
+            bandwidth: BandwidthModel::UNLIMITED,
+        };
+        let (mut body, report) =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+        // What is merged must not depend on how fast this machine runs the test.
+        body.merge_window = Duration::from_secs(3600);
+        (body, report)
+    }
+
+    /// The body's frames after the prelude and the delimiter: data lengths, and the error type
+    /// of the trailers if any.
+    async fn frames(mut body: StreamingBody) -> (Vec<Bytes>, Option<String>) {
+        let mut data = Vec::new();
+        let mut trailer = None;
+        while let Some(frame) = body.frame().await {
+            match frame.unwrap_or_else(|never| match never {}).into_data() {
+                Ok(chunk) => data.push(chunk),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().ok();
+                    trailer = trailers.and_then(|t| {
+                        t.get("lambda-runtime-function-error-type")
+                            .map(|v| v.to_str().unwrap_or_default().to_owned())
+                    });
+                }
+            }
+        }
+        (data.split_off(2), trailer)
+    }
+
+    fn items(sizes: &[usize]) -> Vec<Result<Bytes, FunctionError>> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Ok(Bytes::from(vec![b'a' + (i % 26) as u8; n])))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn ready_items_merge_up_to_the_limit_and_big_items_go_alone() {
+        let mut sizes = vec![16; 2048];
+        sizes.extend([MERGE_BYTES, 10, 20]);
+        let (data, trailer) = frames(streaming(items(&sizes), u64::MAX)).await;
+        let lens: Vec<usize> = data.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [MERGE_BYTES, MERGE_BYTES, MERGE_BYTES, 30]);
+        assert_eq!(trailer, None);
+        let sent: Vec<u8> = data.concat();
+        let expected: Vec<u8> = items(&sizes)
+            .into_iter()
+            .flat_map(|item| item.unwrap_or_default().to_vec())
+            .collect();
+        assert_eq!(sent, expected);
+    }
+
+    #[tokio::test]
+    async fn items_ready_after_the_window_go_in_the_next_chunk() {
+        let (mut body, _) = streaming_from(Body::from_stream(stream::iter(items(&[1; 200]))), 999);
+        body.merge_window = Duration::ZERO;
+        let (data, _) = frames(body).await;
+        assert_eq!(
+            data.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [64, 64, 64, 8],
+            "the clock is read every 64 items"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_item_that_would_overfill_the_chunk_starts_the_next() {
+        let (data, _) = frames(streaming(items(&[10, MERGE_BYTES - 5, 3]), u64::MAX)).await;
+        let lens: Vec<usize> = data.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [10, MERGE_BYTES - 5 + 3]);
+    }
+
+    #[tokio::test]
+    async fn an_error_met_while_merging_follows_the_merged_items() {
+        let mut items = items(&[5, 6]);
+        items.push(Err(FunctionError::new(
+            ErrorType::new("Function.Gone").unwrap(),
+            "x",
+        )));
+        items.extend(super::tests::items(&[7]));
+        let (data, trailer) = frames(streaming(items, u64::MAX)).await;
+        assert_eq!(data, [Bytes::from("aaaaabbbbbb")]);
+        assert_eq!(trailer.as_deref(), Some("Function.Gone"));
+    }
+
+    #[tokio::test]
+    async fn a_panic_met_while_merging_follows_the_merged_items() {
+        let body = Body::from_stream(stream::iter(0..3).map(|i| {
+            if i == 2 {
+                panic!("broken generator");
+            }
+            Ok::<_, std::io::Error>(Bytes::from("ok"))
+        }));
+        let (data, trailer) = frames(streaming_from(body, u64::MAX).0).await;
+        assert_eq!(data, [Bytes::from("okok")]);
+        assert_eq!(trailer.as_deref(), Some(ErrorType::PANIC.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_budget_cut_while_merging_keeps_whole_items_and_counts_them() {
+        // 2 bytes of prelude + 8 of delimiter + three 10-byte items = 40; the fourth is cut.
+        let (body, report) = streaming_from(Body::from_stream(stream::iter(items(&[10; 6]))), 45);
+        let (data, trailer) = frames(body).await;
+        assert_eq!(data.iter().map(Bytes::len).collect::<Vec<_>>(), [30]);
+        assert_eq!(
+            trailer.as_deref(),
+            Some(ErrorType::RESPONSE_SIZE_TOO_LARGE.as_str())
+        );
+        let report = report.await.unwrap();
+        assert_eq!(
+            (report.chunks, report.body_bytes, report.wire_bytes),
+            (3, 30, 40)
+        );
+    }
+
+    #[tokio::test]
+    async fn merging_never_waits_for_an_item_that_is_not_ready() {
+        let ready = stream::iter(items(&[4, 4]));
+        let body = Body::from_stream(ready.chain(stream::pending()));
+        let (mut body, _) = streaming_from(body, u64::MAX);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut poll = || match http_body::Body::poll_frame(Pin::new(&mut body), &mut cx) {
+            Poll::Ready(Some(Ok(frame))) => frame.into_data().ok(),
+            _ => None,
+        };
+        assert_eq!(poll().as_deref(), Some(&b"{}"[..]));
+        assert_eq!(poll().as_deref(), Some(&PRELUDE_DELIMITER[..]));
+        assert_eq!(poll().as_deref(), Some(&b"aaaabbbb"[..]));
+        assert_eq!(poll(), None, "pending, not held");
     }
 }
