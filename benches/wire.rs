@@ -158,51 +158,83 @@ fn framings(c: &mut Criterion) {
     group.finish();
 }
 
+/// The items of `inner`, with the stream not ready (and woken at once) before each.
+fn not_ready_between<S: futures_util::Stream + Unpin>(
+    mut inner: S,
+) -> impl futures_util::Stream<Item = S::Item> {
+    let mut wait = true;
+    stream::poll_fn(move |cx| {
+        wait = !wait;
+        if wait {
+            inner.poll_next_unpin(cx)
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+}
+
 fn compressors(c: &mut Criterion) {
     use lambda_stream::compression::{Compression, Encoding};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
-    const TEXT_TOTAL: usize = 4 * 1024 * 1024;
+    // JSON lines, 2 MiB of them, sliced into items of each size.
     let text: Bytes = (0..)
         .map(|i| format!("{{\"id\":{i},\"name\":\"widget\",\"amount\":{}}}\n", i * 3))
         .take_while({
             let mut len = 0;
             move |line: &String| {
                 len += line.len();
-                len <= 1024 * 1024
+                len <= 2 * 1024 * 1024
             }
         })
         .collect::<String>()
         .into();
     let mut group = c.benchmark_group("compression");
-    group.throughput(Throughput::Bytes(TEXT_TOTAL as u64));
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(3));
+    group.measurement_time(Duration::from_secs(2));
     for encoding in [
         Encoding::Gzip,
         Encoding::Deflate,
         Encoding::Brotli,
         Encoding::Zstd,
     ] {
-        for chunk in [1024, 64 * 1024] {
+        for chunk in SIZES {
+            // Tiny items are slower to compress: fewer of them.
+            let total = (chunk * 4096).clamp(256 * 1024, 4 * 1024 * 1024);
+            group.throughput(Throughput::Bytes(total as u64));
             let compression = Compression::with_preference([encoding]);
             let accept = http::HeaderValue::from_static(encoding.as_str());
-            let body = || {
+            // `trickle`: the body is not ready between items (as tokens from a model), so each
+            // item is flushed alone; otherwise items ready together share a flush.
+            let body = |trickle: bool| {
                 let text = text.clone();
-                let chunks = stream::iter((0..TEXT_TOTAL / chunk).map(move |i| {
+                let chunks = stream::iter((0..total / chunk).map(move |i| {
                     let start = (i * chunk) % (text.len() - chunk);
                     Ok::<_, std::io::Error>(text.slice(start..start + chunk))
                 }));
-                let response = http::Response::new(Body::from_stream(chunks));
+                let body = if trickle {
+                    Body::from_stream(not_ready_between(chunks))
+                } else {
+                    Body::from_stream(chunks)
+                };
+                let response = http::Response::new(body);
                 compression.apply(Some(&accept), response).into_body()
             };
             group.bench_with_input(
                 BenchmarkId::new(encoding.as_str(), chunk),
                 &chunk,
-                |b, _| b.iter(|| drain(&runtime, body())),
+                |b, _| b.iter(|| drain(&runtime, body(false))),
             );
+            if chunk <= 4096 {
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{}_flush_each", encoding.as_str()), chunk),
+                    &chunk,
+                    |b, _| b.iter(|| drain(&runtime, body(true))),
+                );
+            }
         }
     }
     group.finish();

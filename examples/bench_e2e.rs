@@ -201,9 +201,42 @@ impl Client {
     }
 }
 
-/// The median of three runs' throughput, in MiB/s.
-async fn throughput(client: &mut Client, workload: Workload) -> Result<f64, BoxError> {
+/// CPU time used by the whole machine so far (every process and the kernel), in ms, from
+/// `/proc/stat` (10 ms ticks: measure across enough work).
+fn machine_cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    let busy: u64 = fields
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    Some(busy * 10)
+}
+
+/// Machine CPU milliseconds per GiB moved, from two `machine_cpu_ms` readings.
+fn cpu_per_gib(before: Option<u64>, after: Option<u64>, bytes: usize) -> Option<f64> {
+    let used = after?.checked_sub(before?)?;
+    Some(used as f64 * (1024.0 * MIB as f64) / bytes as f64)
+}
+
+/// The median of three runs' throughput, in MiB/s, and the machine's CPU ms per GiB over them.
+async fn throughput(
+    client: &mut Client,
+    workload: Workload,
+) -> Result<(f64, Option<f64>), BoxError> {
     let mut rates = Vec::new();
+    let cpu_before = machine_cpu_ms();
+    let mut moved = 0;
     for _ in 0..3 {
         let (bytes, elapsed, _) = client.run(workload).await?;
         if let Workload::Bytes { total, .. } = workload {
@@ -212,10 +245,12 @@ async fn throughput(client: &mut Client, workload: Workload) -> Result<f64, BoxE
         if std::env::var_os("BENCH_E2E_QUICK").is_some() {
             eprintln!("  {bytes} bytes in {elapsed:?}");
         }
+        moved += bytes;
         rates.push(bytes as f64 / MIB as f64 / elapsed.as_secs_f64());
     }
+    let cpu = cpu_per_gib(cpu_before, machine_cpu_ms(), moved);
     rates.sort_by(f64::total_cmp);
-    Ok(rates[1])
+    Ok((rates[1], cpu))
 }
 
 /// Tokens per second (median of three).
@@ -251,8 +286,9 @@ async fn first_byte(client: &mut Client) -> Result<(f64, f64), BoxError> {
 /// The physical limit: 64 MiB copied over a loopback TCP connection in 64 KiB writes; with
 /// `relay`, through a byte-copying proxy in between, the topology of function -> emulator ->
 /// client (two hops) with no HTTP at all.
-async fn raw_tcp(relay: bool) -> Result<f64, BoxError> {
+async fn raw_tcp(relay: bool) -> Result<(f64, Option<f64>), BoxError> {
     let mut rates = Vec::new();
+    let cpu_before = machine_cpu_ms();
     for _ in 0..3 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut address = listener.local_addr()?;
@@ -290,14 +326,17 @@ async fn raw_tcp(relay: bool) -> Result<f64, BoxError> {
         writer.await??;
         rates.push(received as f64 / MIB as f64 / started.elapsed().as_secs_f64());
     }
+    let cpu = cpu_per_gib(cpu_before, machine_cpu_ms(), 3 * TOTAL);
     rates.sort_by(f64::total_cmp);
-    Ok(rates[1])
+    Ok((rates[1], cpu))
 }
 
 #[derive(Default)]
 struct LoopResults {
     /// MiB/s per chunk size.
     throughput: Vec<f64>,
+    /// Machine CPU ms per GiB at 64 KiB chunks.
+    cpu_per_gib: Option<f64>,
     tokens: f64,
     tokens_coalesced: Option<f64>,
     ttfb: (f64, f64),
@@ -326,7 +365,7 @@ async fn measure_loop(emulator: &mut Emulator, which: &str) -> Result<LoopResult
         .zip(after)
         .map(|(b, a)| a.saturating_sub(b) as f64 / 1024.0);
     for chunk in CHUNK_SIZES {
-        let rate = throughput(
+        let (rate, cpu) = throughput(
             &mut client,
             Workload::Bytes {
                 chunk,
@@ -336,6 +375,9 @@ async fn measure_loop(emulator: &mut Emulator, which: &str) -> Result<LoopResult
         .await?;
         eprintln!("  {which}: 64 MiB in {chunk}-byte chunks: {rate:.1} MiB/s");
         results.throughput.push(rate);
+        if chunk == 64 * 1024 {
+            results.cpu_per_gib = cpu;
+        }
     }
     results.tokens = token_rate(&mut client, false).await?;
     if which == "ours" {
@@ -430,7 +472,7 @@ fn svg_plot(raw: f64, ours: &[f64], official: &[f64]) -> String {
 /// `BENCH_E2E_QUICK=<chunk bytes>`: only 8 MiB in chunks of that size (default 64 KiB) on each
 /// loop, for profiling.
 async fn quick(emulator: &mut Emulator) -> Result<(), BoxError> {
-    let raw = raw_tcp(false).await?;
+    let (raw, _) = raw_tcp(false).await?;
     for which in ["ours", "official"] {
         let _function = Function::start(emulator, which).await?;
         let mut client = Client::connect(emulator.url_addr()).await?;
@@ -442,7 +484,7 @@ async fn quick(emulator: &mut Emulator) -> Result<(), BoxError> {
             chunk,
             total: TOTAL / 8,
         };
-        let rate = throughput(&mut client, workload).await?;
+        let (rate, _) = throughput(&mut client, workload).await?;
         println!(
             "{which}: {rate:.0} MiB/s ({:.0}% of raw TCP {raw:.0} MiB/s)",
             100.0 * rate / raw
@@ -464,8 +506,8 @@ async fn bench() -> Result<(), BoxError> {
         return quick(&mut emulator).await;
     }
     eprintln!("raw loopback TCP copy...");
-    let raw = raw_tcp(false).await?;
-    let relayed = raw_tcp(true).await?;
+    let (raw, raw_cpu) = raw_tcp(false).await?;
+    let (relayed, relayed_cpu) = raw_tcp(true).await?;
     eprintln!("  raw: {raw:.1} MiB/s, through a relay: {relayed:.1} MiB/s");
     let ours = measure_loop(&mut emulator, "ours").await?;
     let official = measure_loop(&mut emulator, "official").await?;
@@ -512,10 +554,29 @@ async fn bench() -> Result<(), BoxError> {
         rss(ours.rss_growth_mib),
         rss(official.rss_growth_mib)
     );
-    let _ = writeln!(table, "| raw loopback TCP copy, MiB/s | {raw:.1} | | | | |");
+    let cpu = |c: Option<f64>| c.map_or("n/a".to_owned(), |ms| format!("{ms:.0}"));
+    let cpu_ratio = |a: Option<f64>, b: Option<f64>| {
+        a.zip(b)
+            .map_or(String::new(), |(a, b)| format!("{:.2}x", a / b))
+    };
     let _ = writeln!(
         table,
-        "| raw copy through a TCP relay (two hops), MiB/s | {relayed:.1} | | | | |"
+        "| machine CPU ms per GiB at 64 KiB chunks | {} | {} | {} | {} | {} |",
+        cpu(ours.cpu_per_gib),
+        cpu(official.cpu_per_gib),
+        cpu_ratio(ours.cpu_per_gib, official.cpu_per_gib),
+        cpu_ratio(ours.cpu_per_gib, raw_cpu),
+        cpu_ratio(ours.cpu_per_gib, relayed_cpu)
+    );
+    let _ = writeln!(
+        table,
+        "| raw loopback TCP copy, MiB/s (CPU ms per GiB) | {raw:.1} ({}) | | | | |",
+        cpu(raw_cpu)
+    );
+    let _ = writeln!(
+        table,
+        "| raw copy through a TCP relay (two hops), MiB/s (CPU ms per GiB) | {relayed:.1} ({}) | | | | |",
+        cpu(relayed_cpu)
     );
     println!("{table}");
 

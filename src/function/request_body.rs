@@ -2,8 +2,7 @@
 //! chunk, the eight NULs as the next, then the body chunks, then real trailer fields on error.
 //!
 //! Every item is sent as soon as it is ready; small items that are *already* ready behind it
-//! travel in the same chunk (up to [`MERGE_BYTES`]; the clock is read every
-//! [`MERGE_CLOCK_EVERY`] items and merging stops once [`MERGE_WINDOW`] has passed). Nothing waits
+//! travel in the same chunk (up to [`MERGE_BYTES`], within a [`ReadyWindow`]). Nothing waits
 //! for an item that is not ready, so latency is unchanged, while a stream of tiny items no
 //! longer costs a write and a wake-up per item on each hop (PROTOCOL.md section 2: chunk
 //! boundaries mean nothing to a reader; only the prelude and the NULs keep chunks of their own,
@@ -23,6 +22,7 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use super::stats::Outcome;
+use crate::body::ready::{MERGE_WINDOW, ReadyWindow};
 use crate::body::{BudgetView, Continuation};
 use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
@@ -41,12 +41,6 @@ pub(crate) struct StreamReport {
 
 /// Ready items are merged into one chunk up to this size; larger items go alone, uncopied.
 pub(crate) const MERGE_BYTES: usize = 16 * 1024;
-/// How long a ready item may wait for the items ready behind it (a handler that computes in
-/// `poll_next` without yielding must not hold its first item back).
-pub(crate) const MERGE_WINDOW: Duration = Duration::from_millis(1);
-/// Items merged between two reads of the clock: the window is checked cheaply, and a chunk of
-/// a few items does not depend on how fast the machine runs.
-pub(crate) const MERGE_CLOCK_EVERY: u64 = 64;
 
 /// How a body ends once the chunk in hand is sent.
 enum PendingEnd {
@@ -270,15 +264,11 @@ impl StreamingBody {
     /// an error, a budget or deadline cut) is kept for after this chunk; an item too big to add
     /// is kept for the next one.
     fn merge_ready(&mut self, first: Bytes, cx: &mut Context<'_>) -> Bytes {
-        let started = Instant::now();
+        let mut window = ReadyWindow::start(self.merge_window);
         let mut merged: Option<BytesMut> = None;
-        let mut items: u64 = 1;
         loop {
             let len = merged.as_ref().map_or(first.len(), BytesMut::len);
-            if len >= MERGE_BYTES
-                || (items.is_multiple_of(MERGE_CLOCK_EVERY)
-                    && started.elapsed() >= self.merge_window)
-            {
+            if len >= MERGE_BYTES || !window.open() {
                 break;
             }
             let Some(next) = self.poll_ready_item(cx) else {
@@ -300,7 +290,7 @@ impl StreamingBody {
                 break;
             }
             self.count(item.len());
-            items += 1;
+            window.joined();
             merged
                 .get_or_insert_with(|| {
                     let mut buffer = BytesMut::with_capacity(MERGE_BYTES);
