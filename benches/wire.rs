@@ -1,6 +1,6 @@
 //! Throughput of the sans-IO codecs and the body framings, in bytes per second: prelude encode
-//! and decode, chunk framing and decoding swept over chunk sizes 16 B .. 1 MiB, each record
-//! framing (SSE, NDJSON, JSON array, CSV) and each compressor. Run:
+//! and decode, chunk framing and decoding, each record framing (SSE, NDJSON, JSON array, CSV)
+//! and each compressor, all swept over item sizes 16 B .. 1 MiB. Run:
 //! `cargo bench --all-features --bench wire`.
 
 use std::hint::black_box;
@@ -97,18 +97,29 @@ struct Row {
     id: u64,
     name: &'static str,
     amount: f64,
-    tags: &'static str,
+    payload: Payload,
 }
 
-const RECORDS: u64 = 50_000;
+/// A shared text, serialized as a string.
+#[derive(Clone)]
+struct Payload(Bytes);
 
-fn rows() -> impl futures_util::Stream<Item = Result<Row, std::io::Error>> + Send + 'static {
-    stream::iter((0..RECORDS).map(|id| {
+impl serde::Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(std::str::from_utf8(&self.0).unwrap_or_default())
+    }
+}
+
+/// About 4 MiB of records whose `payload` field is `size` bytes (a text of that length).
+fn rows(size: usize) -> impl futures_util::Stream<Item = Result<Row, std::io::Error>> + Send {
+    let payload = Payload(Bytes::from(vec![b'p'; size]));
+    let count = (4 * 1024 * 1024 / (size + 48)).max(4) as u64;
+    stream::iter((0..count).map(move |id| {
         Ok(Row {
             id,
             name: "widget",
             amount: id as f64 * 1.25,
-            tags: "blue,large",
+            payload: payload.clone(),
         })
     }))
 }
@@ -124,8 +135,8 @@ fn drain(runtime: &tokio::runtime::Runtime, mut body: Body) -> usize {
     })
 }
 
-/// Builds a fresh body for one iteration.
-type MakeBody = fn() -> Body;
+/// Builds a fresh body of records with `size`-byte payloads.
+type MakeBody = fn(usize) -> Body;
 
 fn framings(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,11 +144,11 @@ fn framings(c: &mut Criterion) {
         .build()
         .unwrap();
     let make: [(&str, MakeBody); 4] = [
-        ("ndjson", || Body::ndjson(rows())),
-        ("json_array", || Body::json_array(rows())),
-        ("csv", || Body::csv(rows())),
-        ("sse", || {
-            let events = rows().map(|row| {
+        ("ndjson", |size| Body::ndjson(rows(size))),
+        ("json_array", |size| Body::json_array(rows(size))),
+        ("csv", |size| Body::csv(rows(size))),
+        ("sse", |size| {
+            let events = rows(size).map(|row| {
                 row.map(|row| {
                     lambda_stream::sse::Event::default()
                         .json_data(&row)
@@ -151,9 +162,13 @@ fn framings(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(2));
     for (name, body) in make {
-        let bytes = drain(&runtime, body());
-        group.throughput(Throughput::Bytes(bytes as u64));
-        group.bench_function(name, |b| b.iter(|| drain(&runtime, body())));
+        for size in SIZES {
+            let bytes = drain(&runtime, body(size));
+            group.throughput(Throughput::Bytes(bytes as u64));
+            group.bench_with_input(BenchmarkId::new(name, size), &size, |b, &size| {
+                b.iter(|| drain(&runtime, body(size)))
+            });
+        }
     }
     group.finish();
 }

@@ -16,7 +16,8 @@ use crate::{Body, Truncation};
 
 /// A flush policy: send when `max_bytes` are gathered, or when the oldest gathered byte has
 /// waited `max_delay`, whichever comes first. The default flushes every item as it comes
-/// (lowest latency); use this for streams of tiny items (16-byte tokens) to save per-chunk
+/// (lowest latency; items that are already ready together share a chunk); use this for tiny
+/// items that trickle in one at a time (16-byte tokens from a model) to save per-chunk
 /// overhead.
 ///
 /// ```
