@@ -89,7 +89,7 @@ fn budget_accounting(c: &mut Criterion) {
     group.finish();
 }
 
-/// 16-byte tokens, all ready: the default (ready tokens share a chunk, up to 16 KiB) versus
+/// 16-byte tokens, all ready: the default (ready tokens share a chunk, up to 64 KiB) versus
 /// coalesced into 16 KiB chunks (the delay never fires here; it bounds latency when tokens are
 /// paced).
 fn token_coalescing(c: &mut Criterion) {

@@ -34,10 +34,11 @@ pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
 
 /// A streamed response body: a sequence of byte chunks that may end with an error.
 ///
-/// Every item is sent as soon as it is produced; small items already ready behind it share its
-/// HTTP chunk (whole items, up to 16 KiB; nothing waits for an item that is not ready). Empty
-/// items are skipped, since an empty chunk would end a chunked body. An error ends the stream: before the first
-/// byte it becomes a function error, after it real trailer fields; nothing is sent after it.
+/// Every item is sent as soon as it is produced; small items (under 16 KiB) already ready behind
+/// it share its HTTP chunk (whole items, up to 64 KiB; nothing waits for an item that is not
+/// ready). Empty items are skipped, since an empty chunk would end a chunked body. An error ends
+/// the stream: before the first byte it becomes a function error, after it real trailer fields;
+/// nothing is sent after it.
 ///
 /// ```
 /// use lambda_stream::Body;
