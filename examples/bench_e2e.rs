@@ -523,10 +523,11 @@ fn svg_plot(raw: f64, relayed: f64, ours: &[f64], official: &[f64]) -> String {
     ] {
         let _ = writeln!(
             svg,
-            r#"<line x1="{left}" y1="{0}" x2="{1}" y2="{0}" stroke="gray" stroke-dasharray="6,4"/><text x="{1}" y="{2}" text-anchor="end" fill="gray">{label}</text>"#,
+            r#"<line x1="{left}" y1="{0}" x2="{1}" y2="{0}" stroke="gray" stroke-dasharray="6,4"/><text x="{2}" y="{3}" fill="gray">{label}</text>"#,
             y(value),
             width - 20.0,
-            y(value) - 6.0
+            left + 6.0,
+            y(value) + 14.0
         );
     }
     for (series, color, name) in [
@@ -553,13 +554,14 @@ fn svg_plot(raw: f64, relayed: f64, ours: &[f64], official: &[f64]) -> String {
                 y(*v) - 6.0
             );
         }
-        let legend_y = if name == "lambda-stream" { 50.0 } else { 68.0 };
+        // The legend sits bottom right, below where the lines climb.
+        let legend_y = bottom - if name == "lambda-stream" { 50.0 } else { 32.0 };
         let _ = writeln!(
             svg,
             r#"<rect x="{}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{name}</text>"#,
-            left + 20.0,
+            width - 180.0,
             legend_y - 10.0,
-            left + 38.0,
+            width - 162.0,
             legend_y
         );
     }
