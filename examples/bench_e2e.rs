@@ -287,7 +287,7 @@ async fn first_byte(client: &mut Client) -> Result<(f64, f64), BoxError> {
 }
 
 /// How the raw baseline moves its bytes from writer to reader.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 enum RawPath {
     /// One loopback TCP connection: the physical limit of one hop.
     Direct,
@@ -309,8 +309,8 @@ struct Spread {
     cpu_per_gib: Option<f64>,
 }
 
-/// Runs of each raw baseline: a single-hop copy on two CPUs swings between runs (whether the two
-/// ends share a core's cache), so the table shows its range next to the median.
+/// Runs of each raw baseline: a single-hop copy on two CPUs swings between runs (with where its
+/// two ends are scheduled), so the table shows its range next to the median.
 const RAW_RUNS: usize = 9;
 
 /// 64 MiB in 64 KiB writes along `path`, `RAW_RUNS` times.
