@@ -2,10 +2,10 @@
 //! and bandwidth check, stats) against polling the bare body, in the same run, swept over chunk
 //! sizes 16 B .. 1 MiB. Both arms copy every chunk into a write buffer, the least per-byte work
 //! sending can cost (a socket write copies at least this much), so the ratio is the accounting's
-//! share of the cheapest possible send. Below 16 KiB the request body also merges items that are
-//! already ready into one chunk, as it does on the wire: that saves a socket write and a wake-up
-//! per item there, but here, with no socket, it is a cost (a copy and a window check per item).
-//! Run:
+//! share of the cheapest possible send. Per item, most of the accounting is the deadline check
+//! (a clock read). Below 16 KiB the request body also merges items that are already ready into
+//! one chunk, as it does on the wire: that saves a socket write and a wake-up per item there,
+//! but here, with no socket, it is a cost (a copy per item). Run:
 //! `cargo bench --all-features --bench budget`.
 
 use std::hint::black_box;
