@@ -192,7 +192,7 @@ async fn invoke_with_response_stream_is_a_live_event_stream() {
         },
     )
     .await;
-    let path = "/2015-03-31/functions/local/response-streaming-invocations";
+    let path = "/2021-11-15/functions/local/response-streaming-invocations";
     for (payload, expected_end) in [("{}", "{}"), (r#"{"fail":true}"#, "Function.StreamError")] {
         let started = tokio::time::Instant::now();
         let response = within(send(

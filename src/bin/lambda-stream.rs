@@ -279,8 +279,17 @@ async fn supervise(
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
         let started = tokio::time::Instant::now();
-        let status = child.wait().await;
-        let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+        let status = tokio::select! {
+            status = child.wait() => status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            () = emulator.instance_timed_out(instance) => {
+                // As Lambda resets the execution environment of a timed-out invocation.
+                let _ = child.kill().await;
+                eprintln!("lambda-stream: an invocation timed out; stopping the function and starting it again");
+                emulator.fail_instance(instance, "the function was reset after a timeout");
+                backoff = Duration::from_millis(100);
+                continue;
+            }
+        };
         eprintln!(
             "lambda-stream: the function exited ({status}); answering its requests with 502 and restarting"
         );

@@ -203,10 +203,41 @@ pub(crate) enum AuthError {
     Mismatch,
 }
 
+impl AuthError {
+    /// How the Lambda API (the Invoke routes) reports this refusal: its `x-amzn-ErrorType`
+    /// and message, as AWS answers SDK callers (all with `403`).
+    pub(crate) fn api_error(&self) -> (&'static str, String) {
+        const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+        match self {
+            AuthError::Unsigned => (
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token".to_owned(),
+            ),
+            AuthError::UnknownKey(_) => (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.".to_owned(),
+            ),
+            AuthError::WrongScope { found, expected } => (
+                "InvalidSignatureException",
+                format!("Credential should be scoped to {expected}, not {found}."),
+            ),
+            AuthError::Expired(date) => (
+                "InvalidSignatureException",
+                format!("Signature expired: {date} is not within 15 minutes of the server time."),
+            ),
+            AuthError::Fields(error) => ("IncompleteSignatureException", error.to_string()),
+            AuthError::PayloadHash | AuthError::Mismatch => {
+                ("InvalidSignatureException", MISMATCH.to_owned())
+            }
+        }
+    }
+}
+
 /// AWS's 403 body for a refused `AWS_IAM` request.
 pub(crate) const FORBIDDEN_BODY: &str = r#"{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}"#;
 
 /// Checks the request's SigV4 signature; on success, `requestContext.authorizer`.
+#[cfg(test)]
 pub(crate) fn verify(
     keys: &[IamKey],
     region: &str,
@@ -214,6 +245,26 @@ pub(crate) fn verify(
     body: &[u8],
     now: SystemTime,
 ) -> Result<Value, AuthError> {
+    check_headers(keys, region, parts, now)?.verify_body(region, parts, body)
+}
+
+/// A request whose signing fields were checked: a known key, the right scope, a valid date.
+/// Only the signature over the body is left to check.
+pub(crate) struct SignedRequest<'a> {
+    key: &'a IamKey,
+    fields: SignedFields,
+    time: SystemTime,
+}
+
+/// Everything that can be checked before the body is read, so that an unsigned request, an
+/// unknown key, a wrong region or an expired date is refused without reading (or buffering)
+/// its body.
+pub(crate) fn check_headers<'a>(
+    keys: &'a [IamKey],
+    region: &str,
+    parts: &Parts,
+    now: SystemTime,
+) -> Result<SignedRequest<'a>, AuthError> {
     let query = parts.uri.query().unwrap_or_default();
     let (fields, date) = match SignedFields::from_query(query)? {
         Some(fields) => {
@@ -245,6 +296,34 @@ pub(crate) fn verify(
     if skew(time, now) > MAX_CLOCK_SKEW || now > valid_until {
         return Err(AuthError::Expired(date));
     }
+    Ok(SignedRequest { key, fields, time })
+}
+
+impl SignedRequest<'_> {
+    /// Checks the signature over the request and its body; on success,
+    /// `requestContext.authorizer`.
+    pub(crate) fn verify_body(
+        &self,
+        region: &str,
+        parts: &Parts,
+        body: &[u8],
+    ) -> Result<Value, AuthError> {
+        let SignedRequest { key, fields, time } = self;
+        check_signature(key, region, parts, fields, *time, body)?;
+        Ok(key.authorizer())
+    }
+}
+
+/// Checks that the signature is the one `key` gives this request and body (with the payload
+/// hashed as the client declared it).
+fn check_signature(
+    key: &IamKey,
+    region: &str,
+    parts: &Parts,
+    fields: &SignedFields,
+    time: SystemTime,
+    body: &[u8],
+) -> Result<(), AuthError> {
     let declared_hash = parts
         .headers
         .get("x-amz-content-sha256")
@@ -266,13 +345,16 @@ pub(crate) fn verify(
         (None, Some(_)) => vec![SignableBody::UnsignedPayload],
         (None, None) => vec![SignableBody::Bytes(body)],
     };
-    for signable_body in &bodies {
-        let signature = expected_signature(key, region, parts, &fields, time, signable_body)?;
-        if constant_time_eq(signature.as_bytes(), fields.signature.as_bytes()) {
-            return Ok(key.authorizer());
-        }
+    let matches = bodies.iter().any(|signable_body| {
+        expected_signature(key, region, parts, fields, time, signable_body).is_ok_and(|signature| {
+            constant_time_eq(signature.as_bytes(), fields.signature.as_bytes())
+        })
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
     }
-    Err(AuthError::Mismatch)
 }
 
 /// The signature `key` gives this request over exactly the headers the client signed.

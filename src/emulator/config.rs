@@ -59,6 +59,7 @@ pub struct EmulatorConfig {
     max_concurrency: usize,
     cancel_on_disconnect: bool,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
@@ -94,6 +95,7 @@ impl Default for EmulatorConfig {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             cancel_on_disconnect: false,
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -281,6 +283,27 @@ impl EmulatorConfig {
     /// The header read timeout.
     pub fn header_read_timeout(&self) -> Duration {
         self.header_read_timeout
+    }
+
+    /// How long a client may take to send its whole request body (default 30 s); a slower
+    /// one gets `408` and its connection is closed, so a trickled upload cannot hold memory
+    /// or a concurrency slot.
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// The body read timeout.
+    pub fn body_read_timeout(&self) -> Duration {
+        self.body_read_timeout
+    }
+
+    /// Whether the Invoke API routes require SigV4. AWS always requires it; here they do
+    /// whenever access keys are configured (with `AWS_IAM` auth, or keys added with
+    /// [`with_iam_key`](Self::with_iam_key)), and accept any caller otherwise, as AWS's
+    /// Runtime Interface Emulator does, since there is no key to check a signature against.
+    pub fn invoke_api_requires_signature(&self) -> bool {
+        self.auth_type == AuthType::AwsIam || !self.iam_keys.is_empty()
     }
 
     /// The auth type.

@@ -4,20 +4,20 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, TE, TRAILER};
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::access_log::AccessLog;
-use super::auth::{self, AuthError, AuthType, FORBIDDEN_BODY};
+use super::auth::{AuthError, AuthType, FORBIDDEN_BODY};
 use super::cors::Cors;
+use super::failure::PlatformFailure;
+use super::intake::{self, Refusal};
 use super::invoke_api;
-use super::state::{Answer, Invocation, State, StreamEvent};
+use super::state::{Answer, State, StreamEvent};
 use super::url_body::{Relay, RelayOptions, UrlBody};
 use crate::InvokeMode;
 use crate::wire::{
@@ -100,89 +100,77 @@ async fn answer(
     }
     let forward_trailers = wants_trailers(&request);
     let limit = config.request_limit();
-    let too_large = |log| {
-        let body = format!(
-            r#"{{"Message":"Request must be smaller than {limit} bytes for the InvokeFunction operation"}}"#
-        );
-        plain(
-            log,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "application/json",
-            &body,
-            "request too large",
-        )
+    let signed = config.auth_type() == AuthType::AwsIam;
+    let admitted = match intake::admit(state, request, limit, signed).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refused(log, &refusal),
     };
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => return too_large(log),
-        Err(_) => {
-            return plain(
-                log,
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "Bad Request",
-                "unreadable request body",
-            );
-        }
-    };
-    let now = SystemTime::now();
-    let authorizer = match config.auth_type() {
-        AuthType::None => None,
-        AuthType::AwsIam => {
-            match auth::verify(config.iam_keys(), config.region(), &parts, &body, now) {
-                Ok(authorizer) => Some(authorizer),
-                Err(error) => return forbidden(log, &error),
-            }
-        }
-    };
-    let request = Request::from_parts(parts, body);
+    let request = Request::from_parts(admitted.parts, admitted.body);
     let context = EventContext {
         request_id: request_id.clone(),
-        time: now,
+        time: admitted.received,
         source_ip: remote.ip().to_string(),
         region: config.region().to_owned(),
-        authorizer,
+        authorizer: admitted.authorizer,
         ..EventContext::default()
     };
     let event = event_from_request(&request, &context).to_string();
     if event.len() > limit {
-        return too_large(log);
+        return refused(log, &Refusal::TooLarge { limit });
     }
-    let Some(permit) = state.try_start() else {
-        return throttled(log, config.max_concurrency());
-    };
-
-    let deadline = tokio::time::Instant::now() + config.timeout();
-    let (reply, answer) = oneshot::channel();
-    state.enqueue(Invocation {
-        request_id: request_id.clone(),
-        event: Bytes::from(event),
-        deadline: now + config.timeout(),
-        reply,
-        permit,
-    });
-    let answer = match tokio::time::timeout_at(deadline, answer).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => Answer::Failed("the function stopped before answering".to_owned()),
-        Err(_) => {
-            // Lambda would stop the function here; a late answer is refused.
-            let _ = state.take(&request_id);
-            tracing::error!(request_id, timeout = ?config.timeout(), "function timed out");
-            return bad_gateway(log, "timeout");
-        }
-    };
+    let (answer, deadline) = state
+        .invoke(&request_id, Bytes::from(event), admitted.permit)
+        .await;
     match config.invoke_mode() {
         InvokeMode::ResponseStream => {
             let relay = RelayOptions {
                 forward_trailers,
                 deadline,
+                timeout: config.timeout(),
                 throttle: config.throttle(),
             };
             streamed(answer, relay, log)
         }
         InvokeMode::Buffered => buffered(state, answer, deadline, log).await,
     }
+}
+
+/// The URL's answer to a request it did not admit, in the Function URL's shapes.
+fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
+    match refusal {
+        Refusal::TooLarge { limit } => {
+            let body = format!(
+                r#"{{"Message":"Request must be smaller than {limit} bytes for the InvokeFunction operation"}}"#
+            );
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            plain(log, status, "application/json", &body, "request too large")
+        }
+        Refusal::SlowBody { timeout } => {
+            let outcome = format!("request body not received within {timeout:?}");
+            closing(plain(
+                log,
+                StatusCode::REQUEST_TIMEOUT,
+                "text/plain",
+                "Request Timeout",
+                &outcome,
+            ))
+        }
+        Refusal::Unreadable => {
+            let status = StatusCode::BAD_REQUEST;
+            let outcome = "unreadable request body";
+            closing(plain(log, status, "text/plain", "Bad Request", outcome))
+        }
+        Refusal::Forbidden(error) => forbidden(log, error),
+        Refusal::Throttled { limit } => throttled(log, *limit),
+    }
+}
+
+/// Marks a response as the connection's last: its request body was not read to the end.
+pub(crate) fn closing(mut response: Response<UrlBody>) -> Response<UrlBody> {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// AWS's answer to a request that fails `AWS_IAM` auth; the reason goes to the log only.
@@ -233,7 +221,7 @@ pub(crate) fn with_request_id(
 fn failure_outcome(answer: &Answer) -> String {
     match answer {
         Answer::Error(error) => format!("{}: {}", error.error_type(), error.message()),
-        Answer::Failed(reason) => format!("failed: {reason}"),
+        Answer::Failed(failure) => failure.outcome(),
         _ => String::new(),
     }
 }
@@ -284,13 +272,17 @@ async fn buffered(
     let request_id = log.request_id.clone();
     let limit = state.config.buffered_limit();
     let mapped = match answer {
-        Answer::Payload { body, .. } => decode_buffered_response(&body)
-            .map_err(|error| format!("invalid buffered response: {error}")),
+        Answer::Payload { body, .. } => decode_buffered_response(&body).map_err(|error| {
+            format!("Runtime.InvalidResponse: invalid buffered response: {error}")
+        }),
         Answer::Stream {
             head,
             prelude_len,
             events,
-        } => collect_stream(head, prelude_len, events, limit, deadline).await,
+        } => {
+            let timeout = state.config.timeout();
+            collect_stream(head, prelude_len, events, limit, (deadline, timeout)).await
+        }
         failure => Err(failure_outcome(&failure)),
     };
     let response = match mapped {
@@ -312,17 +304,20 @@ async fn collect_stream(
     prelude_len: usize,
     mut events: mpsc::Receiver<StreamEvent>,
     limit: usize,
-    deadline: tokio::time::Instant,
+    (deadline, timeout): (tokio::time::Instant, std::time::Duration),
 ) -> Result<(ResponseHead, Bytes), String> {
     let mut body = BytesMut::new();
+    let failure = |failure: PlatformFailure| Err(failure.outcome());
     loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .map_err(|_| "timeout".to_owned())?;
+        let Ok(event) = tokio::time::timeout_at(deadline, events.recv()).await else {
+            return failure(PlatformFailure::Timeout(timeout));
+        };
         match event {
             Some(StreamEvent::Data(data)) => {
                 if prelude_len + body.len() + data.len() > limit {
-                    return Err(format!("response over the {limit}-byte buffered limit"));
+                    return failure(PlatformFailure::PayloadTooLarge {
+                        limit: limit as u64,
+                    });
                 }
                 body.extend_from_slice(&data);
             }
@@ -330,11 +325,12 @@ async fn collect_stream(
             Some(StreamEvent::Error(error)) => {
                 return Err(format!("{}: {}", error.error_type(), error.message()));
             }
-            Some(StreamEvent::Truncated(reason)) => return Err(format!("truncated ({reason})")),
-            Some(StreamEvent::OverBudget { budget }) => {
-                return Err(format!("over budget ({budget} bytes)"));
+            Some(StreamEvent::Failed(reason)) => return failure(reason),
+            None => {
+                return failure(PlatformFailure::Truncated(
+                    "function connection lost".into(),
+                ));
             }
-            None => return Err("truncated (function connection lost)".to_owned()),
         }
     }
 }

@@ -1,32 +1,35 @@
-//! The Lambda API's invoke routes, served on the Function URL's port:
-//! `POST /2015-03-31/functions/{name}/invocations` (`Invoke`: `RequestResponse`, `Event`,
-//! `DryRun`) and `.../response-streaming-invocations` (`InvokeWithResponseStream`: a live AWS
-//! event stream of `PayloadChunk` events, then `InvokeComplete`).
+//! The Lambda API's invoke routes, served on the Function URL's port, at the paths the AWS
+//! SDKs call: `POST /2015-03-31/functions/{name}/invocations` (`Invoke`: `RequestResponse`,
+//! `Event`, `DryRun`) and `POST /2021-11-15/functions/{name}/response-streaming-invocations`
+//! (`InvokeWithResponseStream`, a live event stream), each with an optional `?Qualifier=`.
+//! They require SigV4 (service `lambda`) whenever the emulator has access keys, whatever the
+//! URL's auth type, and report errors in the API's own shape (`x-amzn-ErrorType`, JSON
+//! `message`), not the URL's.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use aws_smithy_eventstream::frame::write_message_to;
-use aws_smithy_types::event_stream::{Header, HeaderValue as EventHeaderValue, Message};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::access_log::AccessLog;
-use super::function_url::{plain, with_request_id};
-use super::state::{Answer, Invocation, State, StreamEvent};
+use super::event_stream::{Failure, event_stream_response};
+use super::failure::PlatformFailure;
+use super::function_url::{closing, plain, with_request_id};
+use super::intake::{self, Refusal};
+use super::state::{Answer, State, StreamEvent};
 use super::url_body::UrlBody;
 
-/// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (PROTOCOL.md §5).
+/// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
 pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
 
-const PREFIX: &str = "/2015-03-31/functions/";
+/// `Invoke`'s path prefix (API version 2015-03-31).
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+/// `InvokeWithResponseStream`'s path prefix: another API version, 2021-11-15.
+const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// Which invoke route a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +40,15 @@ pub(crate) enum InvokeRoute {
 
 /// The function name and route of an invoke path, or `None` for any other path.
 pub(crate) fn route(path: &str) -> Option<(&str, InvokeRoute)> {
-    let (name, action) = path.strip_prefix(PREFIX)?.split_once('/')?;
-    let route = match action {
-        "invocations" => InvokeRoute::Invoke,
-        "response-streaming-invocations" => InvokeRoute::InvokeWithResponseStream,
-        _ => return None,
+    let split = |prefix: &str, action: &str| {
+        let (name, rest) = path.strip_prefix(prefix)?.split_once('/')?;
+        (rest == action && !name.is_empty()).then_some(name)
     };
-    Some((name, route))
+    if let Some(name) = split(INVOKE_PREFIX, "invocations") {
+        return Some((name, InvokeRoute::Invoke));
+    }
+    let name = split(STREAM_PREFIX, "response-streaming-invocations")?;
+    Some((name, InvokeRoute::InvokeWithResponseStream))
 }
 
 /// Whether `name` (a name, a partial or full ARN, with an optional qualifier) names `function`.
@@ -75,11 +80,70 @@ fn api_error(
     message: &str,
 ) -> Response<UrlBody> {
     let body = json!({"Type": "User", "message": message}).to_string();
-    let mut response = plain(log, status, "application/json", &body, error_type);
+    let outcome = format!("{error_type}: {message}");
+    let mut response = plain(log, status, "application/json", &body, &outcome);
     response
         .headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
     response
+}
+
+/// The API's answer to a request it did not admit.
+fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
+    match refusal {
+        Refusal::TooLarge { limit } => {
+            let message =
+                format!("Request must be smaller than {limit} bytes for the Invoke operation");
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            api_error(log, status, "RequestEntityTooLargeException", &message)
+        }
+        Refusal::SlowBody { timeout } => {
+            let message = format!("the request body was not received within {timeout:?}");
+            let status = StatusCode::REQUEST_TIMEOUT;
+            closing(api_error(log, status, "RequestTimeoutException", &message))
+        }
+        Refusal::Unreadable => closing(api_error(
+            log,
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "the request body could not be read",
+        )),
+        Refusal::Forbidden(error) => {
+            tracing::warn!(%error, "SigV4 auth refused an Invoke API request");
+            let (error_type, message) = error.api_error();
+            api_error(log, StatusCode::FORBIDDEN, error_type, &message)
+        }
+        Refusal::Throttled { .. } => api_error(
+            log,
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+        ),
+    }
+}
+
+/// `X-Amz-Invocation-Type`, as the route allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+fn invocation_type(
+    request: &Request<Incoming>,
+    route: InvokeRoute,
+) -> Result<InvocationType, String> {
+    let header = request.headers().get("x-amz-invocation-type");
+    let text = header
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse");
+    match (route, text) {
+        (_, "RequestResponse") => Ok(InvocationType::RequestResponse),
+        (InvokeRoute::Invoke, "Event") => Ok(InvocationType::Event),
+        (InvokeRoute::Invoke, "DryRun") => Ok(InvocationType::DryRun),
+        (_, other) => Err(format!("invalid X-Amz-Invocation-Type {other:?}")),
+    }
 }
 
 pub(crate) async fn handle(
@@ -92,6 +156,23 @@ pub(crate) async fn handle(
     let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log());
     let request_id = uuid::Uuid::new_v4().to_string();
     log.request_id = request_id.clone();
+    let kind = match invocation_type(&request, route) {
+        Ok(kind) => kind,
+        Err(message) => {
+            let status = StatusCode::BAD_REQUEST;
+            return api_error(log, status, "InvalidParameterValueException", &message);
+        }
+    };
+    let limit = match kind {
+        InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
+        _ => config.request_limit(),
+    };
+    let signed = config.invoke_api_requires_signature();
+    // Auth comes first, as on AWS: an unsigned caller learns nothing, not even the name.
+    let admitted = match intake::admit(state, request, limit, signed).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refused(log, &refusal),
+    };
     if !names_function(name, config.function_name()) {
         let message = format!(
             "Function not found: arn:aws:lambda:{}:123456789012:function:{name}",
@@ -104,110 +185,54 @@ pub(crate) async fn handle(
             &message,
         );
     }
-    let invocation_type = request
-        .headers()
-        .get("x-amz-invocation-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("RequestResponse")
-        .to_owned();
-    let asynchronous = match (route, invocation_type.as_str()) {
-        (_, "RequestResponse") => false,
-        (InvokeRoute::Invoke, "Event") => true,
-        (InvokeRoute::Invoke, "DryRun") => {
-            log.status = 204;
-            log.finish("dry run");
-            let mut response = Response::new(UrlBody::Full(None, None));
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            return response;
-        }
-        (_, other) => {
-            let message = format!("invalid X-Amz-Invocation-Type {other:?}");
-            return api_error(
-                log,
-                StatusCode::BAD_REQUEST,
-                "InvalidParameterValueException",
-                &message,
-            );
-        }
-    };
-    let limit = if asynchronous {
-        ASYNC_PAYLOAD_LIMIT
-    } else {
-        config.request_limit()
-    };
-    let event = match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => {
-            let message =
-                format!("Request must be smaller than {limit} bytes for the Invoke operation");
-            return api_error(
-                log,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                &message,
-            );
-        }
-        Err(_) => {
-            return api_error(
-                log,
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                "the request body could not be read",
-            );
-        }
-    };
-    let Some(permit) = state.try_start() else {
-        return api_error(
-            log,
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequestsException",
-            "Rate Exceeded.",
-        );
-    };
-    let now = SystemTime::now();
-    let deadline = Instant::now() + config.timeout();
-    let (reply, answer) = oneshot::channel();
-    state.enqueue(Invocation {
-        request_id: request_id.clone(),
-        event,
-        deadline: now + config.timeout(),
-        reply,
-        permit,
-    });
-    if asynchronous {
-        // The caller does not wait; the answer is read (so a stream is not held back) and logged.
-        tokio::spawn(async move {
-            let outcome = match tokio::time::timeout_at(deadline, answer).await {
-                Ok(Ok(answer)) => collect(answer, usize::MAX, deadline).await.err(),
-                _ => Some((
-                    "Sandbox.Timedout".to_owned(),
-                    "no answer in time".to_owned(),
-                )),
-            };
-            log.status = 202;
-            log.finish(&outcome_text(outcome.as_ref()));
-        });
+    if kind == InvocationType::DryRun {
+        log.status = 204;
+        log.finish("dry run");
         let mut response = Response::new(UrlBody::Full(None, None));
-        *response.status_mut() = StatusCode::ACCEPTED;
-        return with_ids(response, &request_id);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        return response;
     }
-    let answer = match tokio::time::timeout_at(deadline, answer).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => Answer::Failed("the function stopped before answering".to_owned()),
-        Err(_) => {
-            let _ = state.take(&request_id);
-            Answer::Failed(format!(
-                "Task timed out after {:.2} seconds",
-                config.timeout().as_secs_f64()
-            ))
-        }
+    let state = state.clone();
+    let invoke = async move {
+        let (answer, deadline) = state
+            .invoke(&request_id, admitted.body, admitted.permit)
+            .await;
+        (answer, deadline, state)
     };
+    if kind == InvocationType::Event {
+        return asynchronous(invoke, log);
+    }
+    let request_id = log.request_id.clone();
+    let (answer, deadline, state) = invoke.await;
+    let timeout = state.config.timeout();
     let response = match route {
         InvokeRoute::Invoke => {
-            invoke_response(answer, config.buffered_limit(), deadline, log).await
+            let limit = state.config.buffered_limit();
+            invoke_response(answer, limit, (deadline, timeout), log).await
         }
-        InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
+        InvokeRoute::InvokeWithResponseStream => {
+            event_stream_response(answer, deadline, log, timeout)
+        }
     };
+    with_ids(response, &request_id)
+}
+
+/// `Event`: the caller gets `202` at once; the answer is read (so a stream is not held back)
+/// and logged.
+fn asynchronous<F>(invoke: F, mut log: AccessLog) -> Response<UrlBody>
+where
+    F: Future<Output = (Answer, Instant, Arc<State>)> + Send + 'static,
+{
+    let request_id = log.request_id.clone();
+    tokio::spawn(async move {
+        let (answer, deadline, state) = invoke.await;
+        let by = (deadline, state.config.timeout());
+        let failure = collect(answer, usize::MAX, by).await.err();
+        log.status = 202;
+        log.finish(&Failure::outcome(failure.as_ref()));
+    });
+    let mut response = Response::new(UrlBody::Full(None, None));
+    *response.status_mut() = StatusCode::ACCEPTED;
     with_ids(response, &request_id)
 }
 
@@ -220,62 +245,35 @@ fn with_ids(response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> 
     response
 }
 
-/// The error code and details of an answer that failed.
-type Failure = (String, String);
+/// The deadline of an answer being read, and the timeout it stands for.
+type By = (Instant, std::time::Duration);
 
 /// An answer as one payload (a stream is collected within `limit` bytes), or its failure.
-async fn collect(answer: Answer, limit: usize, deadline: Instant) -> Result<Bytes, Failure> {
-    match answer {
-        Answer::Payload { body, .. } => Ok(body),
-        Answer::Error(error) => Err((error.error_type().to_string(), error.message().to_owned())),
-        Answer::Failed(reason) => Err(failure_code(&reason)),
-        Answer::Stream { mut events, .. } => {
-            let mut body = BytesMut::new();
-            loop {
-                let event = tokio::time::timeout_at(deadline, events.recv()).await;
-                match event {
-                    Ok(Some(StreamEvent::Data(data))) if body.len() + data.len() <= limit => {
-                        body.extend_from_slice(&data);
-                    }
-                    Ok(Some(StreamEvent::Data(_))) => {
-                        let details = format!("response over the {limit}-byte limit");
-                        return Err(("Function.ResponseSizeTooLarge".to_owned(), details));
-                    }
-                    Ok(Some(StreamEvent::End)) => return Ok(body.freeze()),
-                    Ok(Some(other)) => return Err(stream_failure(other)),
-                    Ok(None) => return Err(failure_code("function connection lost")),
-                    Err(_) => return Err(timed_out()),
-                }
+async fn collect(answer: Answer, limit: usize, (deadline, timeout): By) -> Result<Bytes, Failure> {
+    let mut events = match answer {
+        Answer::Payload { body, .. } => return Ok(body),
+        Answer::Error(error) => return Err((&error).into()),
+        Answer::Failed(failure) => return Err((&failure).into()),
+        Answer::Stream { events, .. } => events,
+    };
+    let mut body = BytesMut::new();
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv()).await;
+        let failure = match event {
+            Ok(Some(StreamEvent::Data(data))) if body.len() + data.len() <= limit => {
+                body.extend_from_slice(&data);
+                continue;
             }
-        }
-    }
-}
-
-/// The access-log outcome of an answer: `ok`, or its error code and details.
-fn outcome_text(failure: Option<&Failure>) -> String {
-    failure.map_or_else(|| "ok".to_owned(), |(code, m)| format!("{code}: {m}"))
-}
-
-fn timed_out() -> Failure {
-    ("Sandbox.Timedout".to_owned(), "Task timed out".to_owned())
-}
-
-fn failure_code(reason: &str) -> Failure {
-    if reason.starts_with("Task timed out") {
-        return ("Sandbox.Timedout".to_owned(), reason.to_owned());
-    }
-    ("Runtime.Unknown".to_owned(), reason.to_owned())
-}
-
-fn stream_failure(event: StreamEvent) -> Failure {
-    match event {
-        StreamEvent::Error(error) => (error.error_type().to_string(), error.message().to_owned()),
-        StreamEvent::OverBudget { budget } => (
-            "Function.ResponseSizeTooLarge".to_owned(),
-            format!("streamed response over the {budget}-byte budget"),
-        ),
-        StreamEvent::Truncated(reason) => failure_code(&format!("stream truncated ({reason})")),
-        StreamEvent::Data(_) | StreamEvent::End => failure_code("unexpected stream event"),
+            Ok(Some(StreamEvent::Data(_))) => PlatformFailure::PayloadTooLarge {
+                limit: limit as u64,
+            },
+            Ok(Some(StreamEvent::End)) => return Ok(body.freeze()),
+            Ok(Some(StreamEvent::Error(error))) => return Err((&error).into()),
+            Ok(Some(StreamEvent::Failed(failure))) => failure,
+            Ok(None) => PlatformFailure::Truncated("function connection lost".to_owned()),
+            Err(_) => PlatformFailure::Timeout(timeout),
+        };
+        return Err((&failure).into());
     }
 }
 
@@ -283,28 +281,23 @@ fn stream_failure(event: StreamEvent) -> Failure {
 async fn invoke_response(
     answer: Answer,
     limit: usize,
-    deadline: Instant,
+    by: By,
     mut log: AccessLog,
 ) -> Response<UrlBody> {
-    let (body, function_error) = match collect(answer, limit, deadline).await {
-        Ok(body) => (body, false),
-        Err((code, details)) => {
-            let body = json!({"errorMessage": details, "errorType": code}).to_string();
-            (Bytes::from(body), true)
+    let (body, failure) = match collect(answer, limit, by).await {
+        Ok(body) => (body, None),
+        Err(failure) => {
+            let body = json!({"errorMessage": failure.details, "errorType": failure.code});
+            (Bytes::from(body.to_string()), Some(failure))
         }
     };
     log.status = 200;
-    let outcome = if function_error {
-        "function error"
-    } else {
-        "ok"
-    };
     log.data(body.len());
-    log.finish(outcome);
+    log.finish(&Failure::outcome(failure.as_ref()));
     let mut response = Response::new(UrlBody::Full(Some(body), None));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if function_error {
+    if failure.is_some() {
         headers.insert(
             "x-amz-function-error",
             HeaderValue::from_static("Unhandled"),
@@ -313,149 +306,33 @@ async fn invoke_response(
     response
 }
 
-/// One event-stream message with the standard event headers.
-fn event_message(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Bytes {
-    let message = Message::new(payload)
-        .add_header(Header::new(
-            ":event-type",
-            EventHeaderValue::String(event_type.into()),
-        ))
-        .add_header(Header::new(
-            ":message-type",
-            EventHeaderValue::String("event".into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            EventHeaderValue::String(content_type.into()),
-        ));
-    let mut buffer = Vec::new();
-    // Writing to a Vec fails only for headers or payloads over the format's limits, which
-    // these are not (chunks come from a bounded relay).
-    if let Err(error) = write_message_to(&message, &mut buffer) {
-        tracing::error!(%error, "could not encode an event-stream message");
-    }
-    Bytes::from(buffer)
-}
-
-/// A `PayloadChunk` event carrying `data`.
-pub(crate) fn payload_chunk(data: Bytes) -> Bytes {
-    event_message("PayloadChunk", "application/octet-stream", data)
-}
-
-/// The `InvokeComplete` event: `{}` on success, `ErrorCode` / `ErrorDetails` on failure.
-pub(crate) fn invoke_complete(failure: Option<&Failure>) -> Bytes {
-    let payload = match failure {
-        None => json!({}),
-        Some((code, details)) => {
-            json!({"ErrorCode": code, "ErrorDetails": details, "LogResult": ""})
-        }
-    };
-    event_message(
-        "InvokeComplete",
-        "application/json",
-        Bytes::from(payload.to_string()),
-    )
-}
-
-/// `InvokeWithResponseStream`: the answer as a live event stream.
-fn event_stream_response(
-    answer: Answer,
-    deadline: Instant,
-    mut log: AccessLog,
-) -> Response<UrlBody> {
-    log.status = 200;
-    let (events, first) = match answer {
-        Answer::Stream { events, .. } => (Some(events), None),
-        Answer::Payload { body, .. } => (None, Some(Ok(body))),
-        Answer::Error(error) => (
-            None,
-            Some(Err((
-                error.error_type().to_string(),
-                error.message().to_owned(),
-            ))),
-        ),
-        Answer::Failed(reason) => (None, Some(Err(failure_code(&reason)))),
-    };
-    let frames = EventFrames {
-        events,
-        first,
-        deadline,
-        log,
-        done: false,
-    };
-    let body = futures_util::stream::unfold(frames, EventFrames::next_frame).boxed();
-    let mut response = Response::new(UrlBody::Stream(body));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.amazon.eventstream"),
-    );
-    response
-}
-
-/// The state of an event-stream body.
-struct EventFrames {
-    events: Option<mpsc::Receiver<StreamEvent>>,
-    /// A buffered answer or an early failure, sent before `InvokeComplete`.
-    first: Option<Result<Bytes, Failure>>,
-    deadline: Instant,
-    log: AccessLog,
-    done: bool,
-}
-
-impl EventFrames {
-    async fn next_frame(
-        mut self,
-    ) -> Option<(Result<http_body::Frame<Bytes>, std::io::Error>, Self)> {
-        if self.done {
-            return None;
-        }
-        let frame = match self.first.take() {
-            Some(Ok(body)) => {
-                self.log.data(body.len());
-                payload_chunk(body)
-            }
-            Some(Err(failure)) => self.complete(Some(&failure)),
-            None => match self.events.as_mut() {
-                None => self.complete(None),
-                Some(events) => match tokio::time::timeout_at(self.deadline, events.recv()).await {
-                    Ok(Some(StreamEvent::Data(data))) => {
-                        self.log.data(data.len());
-                        payload_chunk(data)
-                    }
-                    Ok(Some(StreamEvent::End)) => self.complete(None),
-                    Ok(Some(other)) => self.complete(Some(&stream_failure(other))),
-                    Ok(None) => self.complete(Some(&failure_code("function connection lost"))),
-                    Err(_) => self.complete(Some(&timed_out())),
-                },
-            },
-        };
-        Some((Ok(http_body::Frame::data(frame)), self))
-    }
-
-    fn complete(&mut self, failure: Option<&Failure>) -> Bytes {
-        self.done = true;
-        self.log.finish(&outcome_text(failure));
-        invoke_complete(failure)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_smithy_eventstream::frame::read_message_from;
 
     #[test]
-    fn routes_and_names() {
+    fn routes_are_the_sdks_paths() {
         assert_eq!(
             route("/2015-03-31/functions/f/invocations"),
             Some(("f", InvokeRoute::Invoke))
         );
         assert_eq!(
-            route("/2015-03-31/functions/f/response-streaming-invocations"),
+            route("/2021-11-15/functions/f/response-streaming-invocations"),
             Some(("f", InvokeRoute::InvokeWithResponseStream))
         );
+        // Each action lives under its own API version only.
+        assert_eq!(
+            route("/2015-03-31/functions/f/response-streaming-invocations"),
+            None
+        );
+        assert_eq!(route("/2021-11-15/functions/f/invocations"), None);
+        assert_eq!(route("/2015-03-31/functions//invocations"), None);
         assert_eq!(route("/2015-03-31/functions/f/other"), None);
         assert_eq!(route("/somewhere"), None);
+    }
+
+    #[test]
+    fn names_and_arns_name_the_function() {
         for name in [
             "f",
             "f:$LATEST",
@@ -467,36 +344,5 @@ mod tests {
         }
         assert!(!names_function("g", "f"));
         assert!(!names_function("arn:aws:lambda:us-east-1:1:layer:f", "f"));
-    }
-
-    #[test]
-    fn event_stream_messages_decode_with_the_aws_decoder() {
-        let chunk = read_message_from(payload_chunk(Bytes::from("abc"))).unwrap();
-        assert_eq!(&chunk.payload()[..], b"abc");
-        let header = |message: &Message, name: &str| {
-            message
-                .headers()
-                .iter()
-                .find(|h| h.name().as_str() == name)
-                .and_then(|h| h.value().as_string().ok())
-                .map(|s| s.as_str().to_owned())
-        };
-        assert_eq!(
-            header(&chunk, ":event-type").as_deref(),
-            Some("PayloadChunk")
-        );
-        assert_eq!(header(&chunk, ":message-type").as_deref(), Some("event"));
-
-        let failure = ("Function.StreamError".to_owned(), "db closed".to_owned());
-        let complete = read_message_from(invoke_complete(Some(&failure))).unwrap();
-        assert_eq!(
-            header(&complete, ":event-type").as_deref(),
-            Some("InvokeComplete")
-        );
-        let json: serde_json::Value = serde_json::from_slice(complete.payload()).unwrap();
-        assert_eq!(json["ErrorCode"], "Function.StreamError");
-        assert_eq!(json["ErrorDetails"], "db closed");
-        let ok = read_message_from(invoke_complete(None)).unwrap();
-        assert_eq!(&ok.payload()[..], b"{}");
     }
 }

@@ -18,11 +18,15 @@ mod access_log;
 mod auth;
 mod config;
 mod cors;
+mod event_stream;
+mod failure;
 mod function_url;
+mod intake;
 mod invoke_api;
 mod runtime_api;
 pub mod sigv4;
 mod state;
+mod stream_relay;
 mod url_body;
 
 use std::future::Future;
@@ -50,6 +54,23 @@ use crate::{Config, Error, Handler, Runtime, RuntimeApiAddress};
 
 /// How long a function may take to send a Runtime API request head.
 const RUNTIME_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest head, or trailer section, a function may send the Runtime API: 64 KiB, four
+/// times hyper's default, so that another runtime's large error trailers are still read
+/// (and reported) rather than cutting the response. Ours caps its own well below.
+const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
+
+/// How a listener reads its clients' heads.
+#[derive(Debug, Clone, Copy)]
+struct HeadLimits {
+    read_timeout: Duration,
+    max_size: Option<usize>,
+}
+
+const RUNTIME_HEAD_LIMITS: HeadLimits = HeadLimits {
+    read_timeout: RUNTIME_HEADER_READ_TIMEOUT,
+    max_size: Some(RUNTIME_MAX_HEADER_SIZE),
+};
 
 /// A running emulator; dropping it stops both servers.
 #[must_use = "the emulator stops when this handle is dropped"]
@@ -84,18 +105,19 @@ impl Emulator {
         let url_addr = url_listener.local_addr()?;
         let runtime_addr = runtime_listener.local_addr()?;
         let state = Arc::new(State::new(config));
-        let header_timeout = state.config.header_read_timeout();
+        let url_limits = HeadLimits {
+            read_timeout: state.config.header_read_timeout(),
+            max_size: None,
+        };
         let url_state = state.clone();
         let runtime_state = state.clone();
         let tasks = vec![
-            tokio::spawn(serve(
-                url_listener,
-                header_timeout,
-                move |remote, request| function_url::handle(url_state.clone(), remote, request),
-            )),
+            tokio::spawn(serve(url_listener, url_limits, move |remote, request| {
+                function_url::handle(url_state.clone(), remote, request)
+            })),
             tokio::spawn(serve(
                 runtime_listener,
-                RUNTIME_HEADER_READ_TIMEOUT,
+                RUNTIME_HEAD_LIMITS,
                 move |_, request| runtime_api::handle(runtime_state.clone(), 0, request),
             )),
         ];
@@ -144,7 +166,7 @@ impl Emulator {
         let state = self.state.clone();
         self.tasks.push(tokio::spawn(serve(
             listener,
-            RUNTIME_HEADER_READ_TIMEOUT,
+            RUNTIME_HEAD_LIMITS,
             move |_, request| runtime_api::handle(state.clone(), instance, request),
         )));
         Ok((InstanceId(instance), address))
@@ -154,9 +176,17 @@ impl Emulator {
     pub fn fail_instance(&self, instance: InstanceId, reason: &str) {
         self.state.fail_in_flight(Some(instance.0), reason);
     }
+
+    /// Completes when an invocation `instance` was working on timed out. On Lambda a
+    /// timeout resets the execution environment: stop the instance's process and start it
+    /// again (as `lambda-stream serve` does), or it stays stuck on the invocation and every
+    /// later request waits behind it. The invocation's slot is already free.
+    pub async fn instance_timed_out(&self, instance: InstanceId) {
+        self.state.reset_requested(instance.0).await;
+    }
 }
 
-async fn serve<S, F, B>(listener: TcpListener, header_timeout: Duration, handler: S)
+async fn serve<S, F, B>(listener: TcpListener, limits: HeadLimits, handler: S)
 where
     S: Fn(SocketAddr, http::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Result<http::Response<B>, std::convert::Infallible>> + Send + 'static,
@@ -180,11 +210,12 @@ where
                 let handler = handler.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |request| handler(remote, request));
-                    let served = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(header_timeout)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let mut builder = http1::Builder::new();
+                    builder.timer(TokioTimer::new()).header_read_timeout(limits.read_timeout);
+                    if let Some(max_size) = limits.max_size {
+                        builder.max_header_size(max_size);
+                    }
+                    let served = builder.serve_connection(TokioIo::new(stream), service).await;
                     if let Err(error) = served {
                         tracing::debug!(%error, %remote, "connection ended with an error");
                     }

@@ -1,15 +1,17 @@
-//! What the two fronts share: the queue of invocations waiting for `/next`, and the ones a
-//! function is working on.
+//! What the two fronts share: the queue of invocations waiting for `/next`, the ones a
+//! function is working on, and the deadline that ends each.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::config::EmulatorConfig;
+use super::failure::PlatformFailure;
 use crate::wire::{FunctionError, ResponseHead};
 
 /// One request on its way to the function.
@@ -18,11 +20,12 @@ pub(crate) struct Invocation {
     pub(crate) event: Bytes,
     pub(crate) deadline: SystemTime,
     pub(crate) reply: oneshot::Sender<Answer>,
-    /// The invocation's slot of the concurrency limit, held until the function answers.
+    /// The invocation's slot of the concurrency limit, held until the function answers or
+    /// the deadline passes, whichever comes first.
     pub(crate) permit: OwnedSemaphorePermit,
 }
 
-/// What the function answered, as the Function URL front needs it.
+/// What the function answered, as the fronts need it.
 pub(crate) enum Answer {
     /// A streamed response whose prelude was read: body events follow on the channel.
     Stream {
@@ -37,9 +40,8 @@ pub(crate) enum Answer {
     },
     /// `/error`.
     Error(FunctionError),
-    /// The invocation failed on the platform side (function died, payload too large, bad
-    /// prelude): the client gets `502`.
-    Failed(String),
+    /// The invocation failed on the platform side: the URL client gets `502`.
+    Failed(PlatformFailure),
 }
 
 /// Body events of a streamed response, in order.
@@ -50,12 +52,9 @@ pub(crate) enum StreamEvent {
     End,
     /// The last chunk arrived with error trailers.
     Error(FunctionError),
-    /// The function's request ended without its last chunk.
-    Truncated(String),
-    /// The stream crossed the budget; relaying stopped there.
-    OverBudget {
-        budget: u64,
-    },
+    /// The stream failed on the platform side (truncated, over budget, timed out): the client
+    /// response is cut off.
+    Failed(PlatformFailure),
 }
 
 /// An invocation a function is working on: where its answer goes, and until when.
@@ -69,33 +68,47 @@ pub(crate) struct InFlight {
 
 impl InFlight {
     /// The deadline on tokio's clock.
-    pub(crate) fn deadline_instant(&self) -> tokio::time::Instant {
+    pub(crate) fn deadline_instant(&self) -> Instant {
         let left = self
             .deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        tokio::time::Instant::now() + left
+        Instant::now() + left
     }
 }
 
+/// The invocation `/next` hands out: its id, event and deadline.
+pub(crate) type NextInvocation = (String, Bytes, SystemTime);
+
 pub(crate) struct State {
     pub(crate) config: EmulatorConfig,
-    queue_tx: mpsc::UnboundedSender<Invocation>,
-    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    queue: Mutex<VecDeque<Invocation>>,
+    queued: Notify,
     in_flight: Mutex<HashMap<String, InFlight>>,
     concurrency: Arc<Semaphore>,
+    /// Per instance: woken when one of its invocations timed out, so its environment must be
+    /// reset (the process killed and restarted).
+    resets: Mutex<HashMap<usize, Arc<Notify>>>,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
+/// section here is a single map or queue operation).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl State {
     pub(crate) fn new(config: EmulatorConfig) -> Self {
-        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let concurrency = Arc::new(Semaphore::new(config.max_concurrency()));
         State {
             concurrency,
             config,
-            queue_tx,
-            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            queue: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
             in_flight: Mutex::new(HashMap::new()),
+            resets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -104,58 +117,122 @@ impl State {
         self.concurrency.clone().try_acquire_owned().ok()
     }
 
-    /// Queues an invocation for the next `/next`.
-    pub(crate) fn enqueue(&self, invocation: Invocation) {
-        // The receiver lives as long as the state, so this cannot fail while we are running.
-        let _ = self.queue_tx.send(invocation);
+    /// Runs an invocation: queues it for the next `/next` and waits for the answer until the
+    /// function timeout. At the timeout the invocation is abandoned (its slot freed, a late
+    /// answer refused) and the instance working on it, if any, is reset.
+    pub(crate) async fn invoke(
+        &self,
+        request_id: &str,
+        event: Bytes,
+        permit: OwnedSemaphorePermit,
+    ) -> (Answer, Instant) {
+        let timeout = self.config.timeout();
+        let deadline = Instant::now() + timeout;
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Invocation {
+            request_id: request_id.to_owned(),
+            event,
+            deadline: SystemTime::now() + timeout,
+            reply,
+            permit,
+        });
+        let answer = match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Answer::Failed(PlatformFailure::FunctionGone(
+                "its runtime dropped the invocation".to_owned(),
+            )),
+            Err(_) => {
+                self.abandon(request_id);
+                tracing::error!(request_id, ?timeout, "function timed out");
+                Answer::Failed(PlatformFailure::Timeout(timeout))
+            }
+        };
+        (answer, deadline)
+    }
+
+    fn enqueue(&self, invocation: Invocation) {
+        lock(&self.queue).push_back(invocation);
+        self.queued.notify_one();
     }
 
     /// Waits for the next invocation whose client is still waiting, and marks it in flight.
-    pub(crate) async fn next(&self, instance: usize) -> Option<(String, Bytes, SystemTime)> {
-        let mut queue = self.queue_rx.lock().await;
+    pub(crate) async fn next(&self, instance: usize) -> NextInvocation {
         loop {
-            let invocation = queue.recv().await?;
+            let popped = lock(&self.queue).pop_front();
+            let Some(invocation) = popped else {
+                self.queued.notified().await;
+                continue;
+            };
             if invocation.reply.is_closed() {
                 continue;
             }
-            if let Ok(mut in_flight) = self.in_flight.lock() {
-                let entry = InFlight {
-                    reply: invocation.reply,
-                    deadline: invocation.deadline,
-                    permit: invocation.permit,
-                    instance,
-                };
-                in_flight.insert(invocation.request_id.clone(), entry);
-            }
-            return Some((invocation.request_id, invocation.event, invocation.deadline));
+            let next = (
+                invocation.request_id.clone(),
+                invocation.event,
+                invocation.deadline,
+            );
+            let entry = InFlight {
+                reply: invocation.reply,
+                deadline: invocation.deadline,
+                permit: invocation.permit,
+                instance,
+            };
+            lock(&self.in_flight).insert(invocation.request_id, entry);
+            return next;
         }
     }
 
     /// Takes an invocation in flight (once: a second answer is refused).
     pub(crate) fn take(&self, request_id: &str) -> Option<InFlight> {
-        self.in_flight.lock().ok()?.remove(request_id)
+        lock(&self.in_flight).remove(request_id)
+    }
+
+    /// Gives up on an invocation at its deadline: out of the queue or out of flight, so its
+    /// slot is free; an instance that was working on it is reset, as Lambda resets an
+    /// execution environment whose invocation timed out.
+    fn abandon(&self, request_id: &str) {
+        lock(&self.queue).retain(|invocation| invocation.request_id != request_id);
+        if let Some(entry) = self.take(request_id) {
+            self.reset(entry.instance);
+        }
+    }
+
+    /// Asks for `instance`'s environment to be reset (see [`State::reset_requested`]).
+    pub(crate) fn reset(&self, instance: usize) {
+        self.reset_signal(instance).notify_one();
+    }
+
+    /// Completes when one of `instance`'s invocations timed out: its process must be
+    /// stopped and started again. Instance 0, the in-process loops of embedded mode, stop
+    /// their own handler at the deadline, so nothing waits on it.
+    pub(crate) async fn reset_requested(&self, instance: usize) {
+        let signal = self.reset_signal(instance);
+        signal.notified().await;
+    }
+
+    fn reset_signal(&self, instance: usize) -> Arc<Notify> {
+        lock(&self.resets).entry(instance).or_default().clone()
     }
 
     /// Fails the invocations in flight on `instance` (every instance: `None`): its function
-    /// process died.
+    /// process died or was reset.
     pub(crate) fn fail_in_flight(&self, instance: Option<usize>, reason: &str) {
-        let replies: Vec<_> = match self.in_flight.lock() {
-            Ok(mut in_flight) => {
-                let failed: Vec<String> = in_flight
-                    .iter()
-                    .filter(|(_, entry)| instance.is_none_or(|i| i == entry.instance))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                failed
-                    .iter()
-                    .filter_map(|id| in_flight.remove(id))
-                    .map(|entry| entry.reply)
-                    .collect()
-            }
-            Err(_) => Vec::new(),
+        let replies: Vec<_> = {
+            let mut in_flight = lock(&self.in_flight);
+            let failed: Vec<String> = in_flight
+                .iter()
+                .filter(|(_, entry)| instance.is_none_or(|i| i == entry.instance))
+                .map(|(id, _)| id.clone())
+                .collect();
+            failed
+                .iter()
+                .filter_map(|id| in_flight.remove(id))
+                .map(|entry| entry.reply)
+                .collect()
         };
         for reply in replies {
-            let _ = reply.send(Answer::Failed(reason.to_owned()));
+            let failure = PlatformFailure::FunctionGone(reason.to_owned());
+            let _ = reply.send(Answer::Failed(failure));
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use super::access_log::AccessLog;
+use super::failure::PlatformFailure;
 use super::state::StreamEvent;
 use crate::BandwidthModel;
 
@@ -27,6 +28,8 @@ pub(crate) struct RelayOptions {
     pub(crate) forward_trailers: bool,
     /// The invocation's deadline.
     pub(crate) deadline: Instant,
+    /// The function timeout the deadline stands for.
+    pub(crate) timeout: std::time::Duration,
     /// Pace the body with this model.
     pub(crate) throttle: Option<BandwidthModel>,
 }
@@ -34,10 +37,16 @@ pub(crate) struct RelayOptions {
 pub(crate) struct Relay {
     events: mpsc::Receiver<StreamEvent>,
     deadline: Pin<Box<Sleep>>,
+    /// What reaching the deadline means.
+    timeout: PlatformFailure,
     forward_trailers: bool,
     log: AccessLog,
     done: bool,
     throttle: Option<Throttle>,
+    /// A failure that ends the body, held back for one poll so that hyper flushes the head
+    /// and the data before it: an error returned at once can close the connection with them
+    /// still in its write buffer, and the client would see no status line at all.
+    failing: Option<String>,
 }
 
 /// Holds each chunk back until the bandwidth model says its last byte has gone.
@@ -77,9 +86,11 @@ impl Relay {
         Relay {
             events,
             deadline: Box::pin(tokio::time::sleep_until(options.deadline)),
+            timeout: PlatformFailure::Timeout(options.timeout),
             forward_trailers: options.forward_trailers,
             log,
             done: false,
+            failing: None,
             throttle: options.throttle.map(|model| Throttle {
                 model,
                 started: now,
@@ -95,6 +106,19 @@ impl Relay {
         self.done = true;
         self.log.finish(outcome);
         Poll::Ready(Some(Err(std::io::Error::other(outcome.to_owned()))))
+    }
+
+    /// Truncates after one more poll (see [`Relay::failing`]): hyper flushes while the body
+    /// is pending, and the waker brings it straight back.
+    fn fail(
+        &mut self,
+        outcome: String,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        tracing::error!(outcome, "streamed response cut off");
+        self.failing = Some(outcome);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -142,8 +166,11 @@ impl http_body::Body for UrlBody {
         if relay.done {
             return Poll::Ready(None);
         }
+        if let Some(outcome) = relay.failing.take() {
+            return relay.truncate(&outcome);
+        }
         if relay.deadline.as_mut().poll(cx).is_ready() {
-            return relay.truncate("timeout");
+            return relay.truncate(&relay.timeout.outcome());
         }
         // A chunk goes out when it arrives, or, paced, when the bandwidth model releases it.
         let data = loop {
@@ -181,13 +208,11 @@ impl http_body::Body for UrlBody {
                         Poll::Ready(None)
                     }
                 }
-                Some(StreamEvent::Truncated(reason)) => {
-                    relay.truncate(&format!("truncated ({reason})"))
+                Some(StreamEvent::Failed(failure)) => relay.fail(failure.outcome(), cx),
+                None => {
+                    let lost = PlatformFailure::Truncated("function connection lost".into());
+                    relay.fail(lost.outcome(), cx)
                 }
-                Some(StreamEvent::OverBudget { budget }) => {
-                    relay.truncate(&format!("over budget ({budget} bytes)"))
-                }
-                None => relay.truncate("truncated (function connection lost)"),
             };
         };
         relay.log.data(data.len());
@@ -213,6 +238,7 @@ mod tests {
         let options = RelayOptions {
             forward_trailers: false,
             deadline: started + std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(60),
             throttle: Some(model),
         };
         let log = AccessLog::new(&http::Method::GET, "/", false);

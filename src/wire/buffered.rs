@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::event::is_text_content_type;
 use super::head::{ResponseHead, all_cookies, joined_headers};
-use super::prelude::{PreludeError, parse_headers, parse_status};
+use super::prelude::{PreludeError, check_final_status, parse_headers, parse_status};
 
 /// Largest buffered response payload Lambda accepts: 6 MiB + 100 bytes; the Runtime API answers
 /// `413` beyond it (PROTOCOL.md sections 1 and 5).
@@ -32,7 +32,8 @@ struct BufferedJson<'a> {
 /// textual and the bytes are UTF-8, otherwise as base64 with `isBase64Encoded: true`.
 ///
 /// # Errors
-/// [`PreludeError::NonUtf8HeaderValue`] for a header value that is not UTF-8.
+/// [`PreludeError::NonUtf8HeaderValue`] for a header value that is not UTF-8, and
+/// [`PreludeError::InvalidStatus`] for an informational (1xx) status.
 ///
 /// ```
 /// use lambda_stream::wire::{encode_buffered_response, ResponseHead};
@@ -44,6 +45,7 @@ struct BufferedJson<'a> {
 /// # Ok::<(), lambda_stream::wire::PreludeError>(())
 /// ```
 pub fn encode_buffered_response(head: &ResponseHead, body: &[u8]) -> Result<Vec<u8>, PreludeError> {
+    check_final_status(head.status)?;
     let headers = joined_headers(&head.headers)
         .map_err(|name| PreludeError::NonUtf8HeaderValue { name })?
         .into_iter()
@@ -201,7 +203,7 @@ mod tests {
     proptest! {
         #[test]
         fn buffered_round_trips(
-            status in 100u16..1000,
+            status in 200u16..1000,
             body in proptest::collection::vec(any::<u8>(), 0..100),
             binary in any::<bool>(),
             cookies in proptest::collection::vec("[ -~]{0,20}", 0..3),

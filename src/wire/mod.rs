@@ -8,6 +8,8 @@
 //! - [`FunctionError`]: the `/error` body and the `Lambda-Runtime-Function-Error-*` trailers.
 //! - [`request_from_event`] / [`event_from_request`]: Function URL payload format 2.0.
 //! - [`encode_buffered_response`] / [`decode_buffered_response`]: the `BUFFERED` response JSON.
+//! - [`RuntimeRoute`] / [`InvocationHeaders`] / [`RequestId`]: the Runtime API's routes and
+//!   `/next` headers.
 
 mod buffered;
 mod chunked;
@@ -17,6 +19,7 @@ mod event;
 pub(crate) use event::media_type_essence;
 mod head;
 mod prelude;
+mod runtime_api;
 
 pub use buffered::{
     BUFFERED_RESPONSE_LIMIT, BufferedResponseError, decode_buffered_response,
@@ -38,4 +41,10 @@ pub use head::ResponseHead;
 pub use prelude::{
     HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
     PreludeError, encode_prelude,
+};
+pub use runtime_api::{
+    CLIENT_CONTEXT_HEADER, COGNITO_IDENTITY_HEADER, DEADLINE_HEADER, FUNCTION_ARN_HEADER,
+    InvalidRequestId, InvocationHeaders, InvocationHeadersError, MAX_REQUEST_ID_LEN,
+    REQUEST_ID_HEADER, RESPONSE_MODE_HEADER, RUNTIME_API_VERSION, RequestId, RuntimeRoute,
+    TENANT_ID_HEADER, TRACE_ID_HEADER, UnknownRoute,
 };

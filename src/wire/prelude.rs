@@ -47,7 +47,8 @@ pub enum PreludeError {
     /// The JSON is not an object.
     #[error("the prelude is not a JSON object")]
     NotAnObject,
-    /// `statusCode` is not a number (or numeric string) from 100 to 999.
+    /// `statusCode` is not a number (or numeric string) from 200 to 999: informational codes
+    /// (100-199) cannot be a final status.
     #[error("the prelude statusCode {value} is not an HTTP status")]
     InvalidStatus {
         /// The value as JSON text.
@@ -93,7 +94,8 @@ struct PreludeJson<'a> {
 ///
 /// # Errors
 /// [`PreludeError::NonUtf8HeaderValue`] for a header value that is not UTF-8, and
-/// [`PreludeError::HeadTooLarge`] when JSON and delimiter exceed [`MAX_PRELUDE_LEN`].
+/// [`PreludeError::HeadTooLarge`] when JSON and delimiter exceed [`MAX_PRELUDE_LEN`], and
+/// [`PreludeError::InvalidStatus`] for an informational (1xx) status.
 ///
 /// ```
 /// use lambda_stream::wire::{encode_prelude, ResponseHead};
@@ -107,6 +109,7 @@ struct PreludeJson<'a> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn encode_prelude(head: &ResponseHead) -> Result<Bytes, PreludeError> {
+    check_final_status(head.status)?;
     let joined =
         joined_headers(&head.headers).map_err(|name| PreludeError::NonUtf8HeaderValue { name })?;
     let json = serde_json::to_vec(&PreludeJson {
@@ -240,11 +243,22 @@ pub(crate) fn parse_prelude_json(json: &[u8]) -> Result<ResponseHead, PreludeErr
     Ok(head)
 }
 
+/// A status that can end an exchange. An informational code (100-199) cannot: as a final
+/// status it leaves the client with no response (100) or switches protocols (101).
+pub(crate) fn check_final_status(status: StatusCode) -> Result<StatusCode, PreludeError> {
+    if status.is_informational() {
+        return Err(PreludeError::InvalidStatus {
+            value: status.as_u16().to_string(),
+        });
+    }
+    Ok(status)
+}
+
 pub(crate) fn parse_status(value: Option<&Value>) -> Result<StatusCode, PreludeError> {
     let invalid = |v: &Value| PreludeError::InvalidStatus {
         value: v.to_string(),
     };
-    match value {
+    let status = match value {
         None | Some(Value::Null) => Ok(StatusCode::OK),
         Some(v @ Value::Number(n)) => n
             .as_u64()
@@ -258,7 +272,8 @@ pub(crate) fn parse_status(value: Option<&Value>) -> Result<StatusCode, PreludeE
             .and_then(|n| StatusCode::from_u16(n).ok())
             .ok_or_else(|| invalid(v)),
         Some(v) => Err(invalid(v)),
-    }
+    };
+    check_final_status(status?)
 }
 
 pub(crate) fn parse_headers(
@@ -385,7 +400,7 @@ mod tests {
     #[test]
     fn decoder_errors_are_typed() {
         type Check = fn(&PreludeError) -> bool;
-        let cases: [(&[u8], Check); 6] = [
+        let cases: [(&[u8], Check); 9] = [
             (b"{}\0\0\0x", |e| {
                 matches!(e, PreludeError::MalformedDelimiter)
             }),
@@ -394,6 +409,15 @@ mod tests {
             }),
             (b"{\0\0\0\0\0\0\0\0", |e| matches!(e, PreludeError::Json(_))),
             (b"{\"statusCode\":42}\0\0\0\0\0\0\0\0", |e| {
+                matches!(e, PreludeError::InvalidStatus { .. })
+            }),
+            (b"{\"statusCode\":100}\0\0\0\0\0\0\0\0", |e| {
+                matches!(e, PreludeError::InvalidStatus { .. })
+            }),
+            (b"{\"statusCode\":\"101\"}\0\0\0\0\0\0\0\0", |e| {
+                matches!(e, PreludeError::InvalidStatus { .. })
+            }),
+            (b"{\"statusCode\":199}\0\0\0\0\0\0\0\0", |e| {
                 matches!(e, PreludeError::InvalidStatus { .. })
             }),
             (b"{\"headers\":{\"a b\":\"x\"}}\0\0\0\0\0\0\0\0", |e| {
@@ -480,7 +504,7 @@ mod tests {
         });
         let value = "[ -~]{0,40}".prop_map(|v| v.trim().to_owned());
         (
-            100u16..1000,
+            200u16..1000,
             proptest::collection::btree_map(name, value, 0..8),
             proptest::collection::vec("[ -~]{0,30}", 0..4),
         )

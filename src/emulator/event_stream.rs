@@ -1,0 +1,236 @@
+//! The `InvokeWithResponseStream` answer: an `application/vnd.amazon.eventstream` of
+//! `PayloadChunk` events as the function's bytes arrive, then `InvokeComplete` (encoded with
+//! `aws-smithy-eventstream`, so any AWS SDK decodes it).
+
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue as EventHeaderValue, Message};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::access_log::AccessLog;
+use super::failure::PlatformFailure;
+use super::state::{Answer, StreamEvent};
+use super::url_body::UrlBody;
+
+/// The error code and details of an answer that failed (`InvokeComplete.ErrorCode` and
+/// `ErrorDetails`, or an `Invoke` error payload's `errorType` and `errorMessage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) code: String,
+    pub(crate) details: String,
+}
+
+impl From<&PlatformFailure> for Failure {
+    fn from(failure: &PlatformFailure) -> Self {
+        Failure {
+            code: failure.error_type().to_owned(),
+            details: failure.to_string(),
+        }
+    }
+}
+
+impl From<&crate::wire::FunctionError> for Failure {
+    fn from(error: &crate::wire::FunctionError) -> Self {
+        Failure {
+            code: error.error_type().to_string(),
+            details: error.message().to_owned(),
+        }
+    }
+}
+
+impl Failure {
+    /// The failure a stream event other than data or a clean end stands for.
+    pub(crate) fn of_event(event: &StreamEvent) -> Option<Self> {
+        match event {
+            StreamEvent::Error(error) => Some(error.into()),
+            StreamEvent::Failed(failure) => Some(failure.into()),
+            StreamEvent::Data(_) | StreamEvent::End => None,
+        }
+    }
+
+    /// The access-log outcome of an answer: `ok`, or its error code and details.
+    pub(crate) fn outcome(failure: Option<&Failure>) -> String {
+        failure.map_or_else(|| "ok".to_owned(), |f| format!("{}: {}", f.code, f.details))
+    }
+}
+
+/// One event-stream message with the standard event headers.
+fn event_message(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Bytes {
+    let message = Message::new(payload)
+        .add_header(Header::new(
+            ":event-type",
+            EventHeaderValue::String(event_type.into()),
+        ))
+        .add_header(Header::new(
+            ":message-type",
+            EventHeaderValue::String("event".into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            EventHeaderValue::String(content_type.into()),
+        ));
+    let mut buffer = Vec::new();
+    // Writing to a Vec fails only for headers or payloads over the format's limits, which
+    // these are not (chunks come from a bounded relay).
+    if let Err(error) = write_message_to(&message, &mut buffer) {
+        tracing::error!(%error, "could not encode an event-stream message");
+    }
+    Bytes::from(buffer)
+}
+
+/// A `PayloadChunk` event carrying `data`.
+pub(crate) fn payload_chunk(data: Bytes) -> Bytes {
+    event_message("PayloadChunk", "application/octet-stream", data)
+}
+
+/// The `InvokeComplete` event: `{}` on success, `ErrorCode` / `ErrorDetails` on failure.
+pub(crate) fn invoke_complete(failure: Option<&Failure>) -> Bytes {
+    let payload = match failure {
+        None => json!({}),
+        Some(Failure { code, details }) => {
+            json!({"ErrorCode": code, "ErrorDetails": details, "LogResult": ""})
+        }
+    };
+    event_message(
+        "InvokeComplete",
+        "application/json",
+        Bytes::from(payload.to_string()),
+    )
+}
+
+/// `InvokeWithResponseStream`: the answer as a live event stream.
+pub(crate) fn event_stream_response(
+    answer: Answer,
+    deadline: Instant,
+    mut log: AccessLog,
+    timeout: std::time::Duration,
+) -> Response<UrlBody> {
+    log.status = 200;
+    let (events, first) = match answer {
+        Answer::Stream { events, .. } => (Some(events), None),
+        Answer::Payload { body, .. } => (None, Some(Ok(body))),
+        Answer::Error(error) => (None, Some(Err(Failure::from(&error)))),
+        Answer::Failed(failure) => (None, Some(Err(Failure::from(&failure)))),
+    };
+    let frames = EventFrames {
+        events,
+        first,
+        deadline,
+        timeout,
+        log,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(frames, EventFrames::next_frame).boxed();
+    let mut response = Response::new(UrlBody::Stream(body));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    response
+}
+
+/// The state of an event-stream body.
+struct EventFrames {
+    events: Option<mpsc::Receiver<StreamEvent>>,
+    /// A buffered answer or an early failure, sent before `InvokeComplete`.
+    first: Option<Result<Bytes, Failure>>,
+    deadline: Instant,
+    timeout: std::time::Duration,
+    log: AccessLog,
+    done: bool,
+}
+
+impl EventFrames {
+    async fn next_frame(
+        mut self,
+    ) -> Option<(Result<http_body::Frame<Bytes>, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        let frame = match self.first.take() {
+            Some(Ok(body)) => {
+                self.log.data(body.len());
+                payload_chunk(body)
+            }
+            Some(Err(failure)) => self.complete(Some(&failure)),
+            None => match self.events.as_mut() {
+                None => self.complete(None),
+                Some(events) => match tokio::time::timeout_at(self.deadline, events.recv()).await {
+                    Ok(Some(StreamEvent::Data(data))) => {
+                        self.log.data(data.len());
+                        payload_chunk(data)
+                    }
+                    Ok(Some(event)) => self.complete(Failure::of_event(&event).as_ref()),
+                    Ok(None) => {
+                        let lost = PlatformFailure::Truncated("function connection lost".into());
+                        self.complete(Some(&(&lost).into()))
+                    }
+                    Err(_) => {
+                        let timed_out = PlatformFailure::Timeout(self.timeout);
+                        self.complete(Some(&(&timed_out).into()))
+                    }
+                },
+            },
+        };
+        Some((Ok(http_body::Frame::data(frame)), self))
+    }
+
+    fn complete(&mut self, failure: Option<&Failure>) -> Bytes {
+        self.done = true;
+        self.log.finish(&Failure::outcome(failure));
+        invoke_complete(failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_eventstream::frame::read_message_from;
+
+    #[test]
+    fn event_stream_messages_decode_with_the_aws_decoder() {
+        let chunk = read_message_from(payload_chunk(Bytes::from("abc"))).unwrap();
+        assert_eq!(&chunk.payload()[..], b"abc");
+        let header = |message: &Message, name: &str| {
+            message
+                .headers()
+                .iter()
+                .find(|h| h.name().as_str() == name)
+                .and_then(|h| h.value().as_string().ok())
+                .map(|s| s.as_str().to_owned())
+        };
+        assert_eq!(
+            header(&chunk, ":event-type").as_deref(),
+            Some("PayloadChunk")
+        );
+        assert_eq!(header(&chunk, ":message-type").as_deref(), Some("event"));
+
+        let failure = Failure {
+            code: "Function.StreamError".to_owned(),
+            details: "db closed".to_owned(),
+        };
+        let complete = read_message_from(invoke_complete(Some(&failure))).unwrap();
+        assert_eq!(
+            header(&complete, ":event-type").as_deref(),
+            Some("InvokeComplete")
+        );
+        let json: serde_json::Value = serde_json::from_slice(complete.payload()).unwrap();
+        assert_eq!(json["ErrorCode"], "Function.StreamError");
+        assert_eq!(json["ErrorDetails"], "db closed");
+        let ok = read_message_from(invoke_complete(None)).unwrap();
+        assert_eq!(&ok.payload()[..], b"{}");
+    }
+
+    #[test]
+    fn a_truncated_stream_completes_with_runtime_truncated_response() {
+        let event = StreamEvent::Failed(PlatformFailure::Truncated("reset".into()));
+        let failure = Failure::of_event(&event).unwrap();
+        assert_eq!(failure.code, "Runtime.TruncatedResponse");
+        assert_eq!(Failure::of_event(&StreamEvent::End), None);
+    }
+}

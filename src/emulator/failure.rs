@@ -1,0 +1,100 @@
+//! What can go wrong on the platform side of an invocation, typed, with the error type AWS
+//! reports for each. Every surface maps from here: the URL's `502` or truncated body, the
+//! Invoke API's `X-Amz-Function-Error` payload and `InvokeComplete`, and the access log.
+
+use std::time::Duration;
+
+/// A failure the platform (not the function's own error report) puts on an invocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PlatformFailure {
+    /// The function did not finish within its timeout.
+    #[error("Task timed out after {:.2} seconds", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// The function process (or its runtime loop) went away before answering.
+    #[error("the function stopped before answering ({0})")]
+    FunctionGone(String),
+    /// A buffered payload, or a streamed one read into a buffered answer, over its limit.
+    #[error("response payload over the {limit}-byte limit")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A streamed response over the stream budget: relaying stopped there.
+    #[error("streamed response over the {budget}-byte budget")]
+    OverBudget {
+        /// The budget in wire bytes.
+        budget: u64,
+    },
+    /// The streamed response's prelude is not one Lambda accepts.
+    #[error("invalid streamed response prelude: {0}")]
+    InvalidPrelude(String),
+    /// The function's response ended without its last chunk (cut off, reset, or framing it
+    /// could not read, such as a malformed or oversized trailer).
+    #[error("the response was truncated: {0}")]
+    Truncated(String),
+}
+
+impl PlatformFailure {
+    /// The error type Lambda reports for it (`InvokeComplete.ErrorCode`, the `errorType` of an
+    /// `Invoke` error payload).
+    pub(crate) fn error_type(&self) -> &'static str {
+        match self {
+            PlatformFailure::Timeout(_) => "Sandbox.Timedout",
+            PlatformFailure::FunctionGone(_) => "Runtime.ExitError",
+            PlatformFailure::PayloadTooLarge { .. } | PlatformFailure::OverBudget { .. } => {
+                "Function.ResponseSizeTooLarge"
+            }
+            // Undocumented: Lambda's type for a prelude it cannot read is not published.
+            PlatformFailure::InvalidPrelude(_) => "Runtime.InvalidResponse",
+            PlatformFailure::Truncated(_) => "Runtime.TruncatedResponse",
+        }
+    }
+
+    /// The access-log outcome: the error type, then the details.
+    pub(crate) fn outcome(&self) -> String {
+        format!("{}: {self}", self.error_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_aws_error_type() {
+        let cases = [
+            (
+                PlatformFailure::Timeout(Duration::from_secs(2)),
+                "Sandbox.Timedout",
+            ),
+            (
+                PlatformFailure::FunctionGone("exit 1".into()),
+                "Runtime.ExitError",
+            ),
+            (
+                PlatformFailure::PayloadTooLarge { limit: 6 },
+                "Function.ResponseSizeTooLarge",
+            ),
+            (
+                PlatformFailure::OverBudget { budget: 6 },
+                "Function.ResponseSizeTooLarge",
+            ),
+            (
+                PlatformFailure::InvalidPrelude("x".into()),
+                "Runtime.InvalidResponse",
+            ),
+            (
+                PlatformFailure::Truncated("reset".into()),
+                "Runtime.TruncatedResponse",
+            ),
+        ];
+        for (failure, error_type) in cases {
+            assert_eq!(failure.error_type(), error_type);
+            assert!(failure.outcome().starts_with(error_type));
+        }
+        assert_eq!(
+            PlatformFailure::Timeout(Duration::from_secs(2)).to_string(),
+            "Task timed out after 2.00 seconds"
+        );
+    }
+}
