@@ -2,8 +2,8 @@
 
 use http::StatusCode;
 
-use crate::function::{ConfigError, MissingRequestId};
-use crate::wire::FunctionError;
+use crate::function::ConfigError;
+use crate::wire::{FunctionError, InvocationHeadersError};
 
 /// Why the runtime could not talk to the Runtime API.
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +27,16 @@ pub enum Error {
     /// The Runtime API answered with an unexpected status.
     #[error("the Runtime API answered {status} to {route}: {body}")]
     RuntimeApi {
-        /// The route, such as `/runtime/invocation/next`.
+        /// The request path, such as `/2018-06-01/runtime/invocation/next`.
         route: String,
         /// The status it answered.
         status: StatusCode,
         /// Its body, as text.
         body: String,
     },
-    /// An invocation came without a request id.
+    /// An invocation came without a request id, or with one that cannot be put in a path.
     #[error(transparent)]
-    MissingRequestId(#[from] MissingRequestId),
+    InvalidInvocation(#[from] InvocationHeadersError),
     /// The local emulator could not listen on its address.
     #[error("cannot listen on {address}: {source} (set LAMBDA_STREAM_PORT to use another port)")]
     Bind {

@@ -64,8 +64,8 @@ pub use budget::{
 };
 pub use error::Error;
 pub use function::{
-    BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, FunctionInfo,
-    Handler, Hold, INVOKE_MODE_ENV, InvokeMode, MissingRequestId, Outcome, Runtime,
+    BufferedOverflow, CompletionStats, Config, ConfigError, Context, DEFAULT_MAX_EVENT_SIZE,
+    EarlyErrors, FunctionInfo, Handler, Hold, INVOKE_MODE_ENV, InvokeMode, Outcome, Runtime,
     RuntimeApiAddress, run, run_with, run_with_init,
 };
 #[cfg(feature = "tower")]

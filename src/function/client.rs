@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, TRAILER, TRANSFER_ENCODING, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -13,15 +13,16 @@ use super::request_body::{RequestBody, StreamingBody};
 use crate::Error;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE,
+    RESPONSE_MODE_HEADER, RequestId, RuntimeRoute,
 };
 
 const USER_AGENT_VALUE: &str = concat!("lambda-stream/", env!("CARGO_PKG_VERSION"));
-const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
 
 /// The next invocation: its headers and its event.
 pub(crate) struct NextInvocation {
     pub(crate) headers: HeaderMap,
-    pub(crate) event: Bytes,
+    /// The event, or the limit it is over (it was not read: the connection was dropped).
+    pub(crate) event: Result<Bytes, usize>,
 }
 
 pub(crate) struct RuntimeClient {
@@ -88,10 +89,10 @@ impl RuntimeClient {
         Ok(sender)
     }
 
-    fn request(&self, method: Method, route: &str, body: RequestBody) -> Request<RequestBody> {
+    fn request(&self, route: &RuntimeRoute, body: RequestBody) -> Request<RequestBody> {
         let mut request = Request::new(body);
-        *request.method_mut() = method;
-        // The route is built from a validated address and request ids we received.
+        *request.method_mut() = route.method();
+        // The route is built from a validated address and a validated request id.
         *request.uri_mut() = self
             .address
             .url(route)
@@ -116,7 +117,8 @@ impl RuntimeClient {
         Ok((parts.status, parts.headers, body))
     }
 
-    async fn post(&mut self, request: Request<RequestBody>, route: String) -> Result<(), Error> {
+    async fn post(&mut self, request: Request<RequestBody>) -> Result<(), Error> {
+        let route = request.uri().path().to_owned();
         let (status, _, body) = self.exchange(request).await?;
         if status.is_success() {
             Ok(())
@@ -129,82 +131,113 @@ impl RuntimeClient {
         }
     }
 
-    /// `GET /runtime/invocation/next`, with no client timeout: Lambda freezes us here.
-    pub(crate) async fn next(&mut self) -> Result<NextInvocation, Error> {
-        let route = "/runtime/invocation/next";
-        let request = self.request(Method::GET, route, RequestBody::empty());
-        let (status, headers, event) = self.exchange(request).await?;
-        if status != StatusCode::OK {
+    /// `GET /runtime/invocation/next`, with no client timeout: Lambda freezes us here. An
+    /// event over `max_event` bytes is not read into memory: the connection is dropped and
+    /// the invocation comes back with the limit instead of its event.
+    pub(crate) async fn next(&mut self, max_event: usize) -> Result<NextInvocation, Error> {
+        let request = self.request(&RuntimeRoute::Next, RequestBody::empty());
+        let route = request.uri().path().to_owned();
+        let mut sender = self.ready_sender().await?;
+        let (parts, body) = sender.send_request(request).await?.into_parts();
+        let event = match Limited::new(body, max_event).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.is::<LengthLimitError>() => Err(max_event),
+            Err(error) => return Err(hyper_error(error)),
+        };
+        match &event {
+            Ok(_) => self.sender = Some(sender),
+            // The rest of the event is still on the connection: it cannot be reused.
+            Err(_) => self.abort(),
+        }
+        if parts.status != StatusCode::OK {
+            let body = event.as_ref().map_or_else(
+                |_| "(over the event limit)".to_owned(),
+                |body| String::from_utf8_lossy(body).into_owned(),
+            );
+            let status = parts.status;
             return Err(Error::RuntimeApi {
-                route: route.to_owned(),
+                route,
                 status,
-                body: String::from_utf8_lossy(&event).into_owned(),
+                body,
             });
         }
-        Ok(NextInvocation { headers, event })
+        Ok(NextInvocation {
+            headers: parts.headers,
+            event,
+        })
     }
 
     /// `POST /runtime/invocation/{id}/response` with a streamed body and declared trailers.
     pub(crate) async fn stream_response(
         &mut self,
-        request_id: &str,
+        request_id: &RequestId,
         body: StreamingBody,
     ) -> Result<(), Error> {
-        let route = format!("/runtime/invocation/{request_id}/response");
-        let mut request =
-            self.request(Method::POST, &route, RequestBody::Streaming(Box::new(body)));
+        let route = RuntimeRoute::Response(request_id.clone());
+        let mut request = self.request(&route, RequestBody::Streaming(Box::new(body)));
         let headers = request.headers_mut();
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static(HTTP_INTEGRATION_CONTENT_TYPE),
         );
-        headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
+        headers.insert(RESPONSE_MODE_HEADER, HeaderValue::from_static("streaming"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
-        self.post(request, route).await
+        self.post(request).await
     }
 
     /// `POST /runtime/invocation/{id}/response` with a buffered payload.
     pub(crate) async fn buffered_response(
         &mut self,
-        request_id: &str,
+        request_id: &RequestId,
         payload: Vec<u8>,
     ) -> Result<(), Error> {
-        let route = format!("/runtime/invocation/{request_id}/response");
-        let mut request = self.request(Method::POST, &route, RequestBody::full(payload));
+        let route = RuntimeRoute::Response(request_id.clone());
+        let mut request = self.request(&route, RequestBody::full(payload));
         request
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        self.post(request, route).await
+        self.post(request).await
     }
 
     /// `POST /runtime/invocation/{id}/error`.
     pub(crate) async fn invocation_error(
         &mut self,
-        request_id: &str,
+        request_id: &RequestId,
         error: &FunctionError,
     ) -> Result<(), Error> {
-        let route = format!("/runtime/invocation/{request_id}/error");
-        self.post_error(route, error).await
+        let route = RuntimeRoute::Error(request_id.clone());
+        self.post_error(&route, error).await
     }
 
     /// `POST /runtime/init/error`.
     pub(crate) async fn init_error(&mut self, error: &FunctionError) -> Result<(), Error> {
-        self.post_error("/runtime/init/error".to_owned(), error)
-            .await
+        self.post_error(&RuntimeRoute::InitError, error).await
     }
 
-    async fn post_error(&mut self, route: String, error: &FunctionError) -> Result<(), Error> {
-        let mut request = self.request(
-            Method::POST,
-            &route,
-            RequestBody::full(error.to_error_request_body()),
-        );
+    async fn post_error(
+        &mut self,
+        route: &RuntimeRoute,
+        error: &FunctionError,
+    ) -> Result<(), Error> {
+        let body = RequestBody::full(error.to_error_request_body());
+        let mut request = self.request(route, body);
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(value) = HeaderValue::from_str(error.error_type().as_str()) {
             headers.insert(ERROR_TYPE_TRAILER, value);
         }
-        self.post(request, route).await
+        self.post(request).await
+    }
+}
+
+/// The transport error inside a body error (`Limited` boxes it).
+fn hyper_error(error: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    match error.downcast::<hyper::Error>() {
+        Ok(error) => Error::Http(*error),
+        Err(other) => Error::Connect {
+            address: "the Runtime API".to_owned(),
+            source: std::io::Error::other(other),
+        },
     }
 }

@@ -78,10 +78,11 @@ pub enum ConfigError {
 /// ```
 /// use lambda_stream::RuntimeApiAddress;
 /// let plain: RuntimeApiAddress = "127.0.0.1:9001".parse()?;
-/// assert_eq!(plain.url("/runtime/invocation/next"), "/2018-06-01/runtime/invocation/next");
+/// use lambda_stream::wire::RuntimeRoute;
+/// assert_eq!(plain.url(&RuntimeRoute::Next), "/2018-06-01/runtime/invocation/next");
 /// let prefixed: RuntimeApiAddress = "http://127.0.0.1:9000/.rt/hello/".parse()?;
 /// assert_eq!(prefixed.authority(), "127.0.0.1:9000");
-/// assert_eq!(prefixed.url("/runtime/invocation/next"), "/.rt/hello/2018-06-01/runtime/invocation/next");
+/// assert_eq!(prefixed.url(&RuntimeRoute::Next), "/.rt/hello/2018-06-01/runtime/invocation/next");
 /// # Ok::<(), lambda_stream::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,9 +138,9 @@ impl RuntimeApiAddress {
         &self.authority
     }
 
-    /// The request path for a Runtime API route such as `/runtime/invocation/next`.
-    pub fn url(&self, route: &str) -> String {
-        format!("{}/2018-06-01{route}", self.prefix)
+    /// The request path for a Runtime API route, under the address's prefix.
+    pub fn url(&self, route: &crate::wire::RuntimeRoute) -> String {
+        format!("{}{}", self.prefix, route.path())
     }
 }
 
@@ -154,6 +155,10 @@ pub(crate) fn budget_from_env() -> Result<Option<Budget>, ConfigError> {
     })?;
     Ok(Some(Budget::bytes(limit)))
 }
+
+/// Default largest `/next` event: 6,291,556 bytes (6 MiB + 100), above Lambda's 6 MB
+/// synchronous payload limit, so every event Lambda can send fits.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = crate::wire::BUFFERED_RESPONSE_LIMIT;
 
 /// What the runtime loop needs to know: where the Runtime API is and how to answer.
 ///
@@ -173,6 +178,7 @@ pub struct Config {
     hold: Hold,
     early_errors: EarlyErrors,
     deadline_margin: Duration,
+    max_event_size: usize,
     bandwidth: BandwidthModel,
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
@@ -317,6 +323,7 @@ impl Config {
             hold: Hold::default(),
             early_errors: EarlyErrors::default(),
             deadline_margin: Duration::from_millis(500),
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
             bandwidth: BandwidthModel::AWS,
             completion_hook: None,
             buffered_overflow: BufferedOverflow::default(),
@@ -395,6 +402,19 @@ impl Config {
     pub fn with_deadline_margin(mut self, margin: Duration) -> Self {
         self.deadline_margin = margin;
         self
+    }
+
+    /// The largest `/next` event the loop reads (default [`DEFAULT_MAX_EVENT_SIZE`]). A larger
+    /// one is not read into memory: its invocation is answered with a
+    /// `Function.EventTooLarge` error and the loop goes on.
+    pub fn with_max_event_size(mut self, bytes: usize) -> Self {
+        self.max_event_size = bytes;
+        self
+    }
+
+    /// The largest `/next` event the loop reads.
+    pub fn max_event_size(&self) -> usize {
+        self.max_event_size
     }
 
     /// Sets the bandwidth model used to end a stream before its deadline (default AWS's).
@@ -501,7 +521,7 @@ mod tests {
         );
         let cargo_lambda = parse("http://127.0.0.1:9000/.rt/my-fn").unwrap();
         assert_eq!(
-            cargo_lambda.url("/runtime/init/error"),
+            cargo_lambda.url(&crate::wire::RuntimeRoute::InitError),
             "/.rt/my-fn/2018-06-01/runtime/init/error"
         );
         for bad in [

@@ -3,9 +3,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(test)]
 use http::HeaderMap;
 
 use super::config::FunctionInfo;
+use crate::wire::InvocationHeaders;
+#[cfg(test)]
+use crate::wire::InvocationHeadersError;
 
 /// The invocation's metadata, from the Runtime API's `/next` response headers.
 ///
@@ -19,7 +23,8 @@ use super::config::FunctionInfo;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Context {
-    /// `Lambda-Runtime-Aws-Request-Id`.
+    /// `Lambda-Runtime-Aws-Request-Id`, validated as a
+    /// [`RequestId`](crate::wire::RequestId).
     pub request_id: String,
     /// `Lambda-Runtime-Deadline-Ms`; `None` when absent or already in the past (`cargo lambda`
     /// sends the constant `600000`), which means "unknown", not "expired".
@@ -38,39 +43,37 @@ pub struct Context {
     pub function: Arc<FunctionInfo>,
 }
 
-/// The `/next` response carried no request id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id")]
-pub struct MissingRequestId;
-
 impl Context {
+    #[cfg(test)]
     pub(crate) fn from_headers(
         headers: &HeaderMap,
         function: Arc<FunctionInfo>,
         now: SystemTime,
-    ) -> Result<Self, MissingRequestId> {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let request_id = text("lambda-runtime-aws-request-id").ok_or(MissingRequestId)?;
-        let deadline = text("lambda-runtime-deadline-ms")
-            .and_then(|ms| ms.trim().parse::<u64>().ok())
+    ) -> Result<Self, InvocationHeadersError> {
+        let invocation = InvocationHeaders::from_headers(headers)?;
+        Ok(Context::from_invocation(invocation, function, now))
+    }
+
+    /// The context of the invocation `/next` described.
+    pub(crate) fn from_invocation(
+        invocation: InvocationHeaders,
+        function: Arc<FunctionInfo>,
+        now: SystemTime,
+    ) -> Self {
+        let deadline = invocation
+            .deadline_ms
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
             .filter(|deadline| *deadline > now);
-        Ok(Context {
-            request_id,
+        Context {
+            request_id: invocation.request_id.to_string(),
             deadline,
-            invoked_function_arn: text("lambda-runtime-invoked-function-arn").unwrap_or_default(),
-            trace_id: text("lambda-runtime-trace-id"),
-            client_context: text("lambda-runtime-client-context"),
-            identity: text("lambda-runtime-cognito-identity"),
-            tenant_id: text("lambda-runtime-aws-tenant-id"),
+            invoked_function_arn: invocation.invoked_function_arn.unwrap_or_default(),
+            trace_id: invocation.trace_id,
+            client_context: invocation.client_context,
+            identity: invocation.cognito_identity,
+            tenant_id: invocation.tenant_id,
             function,
-        })
+        }
     }
 
     /// Time left before the deadline, when the deadline is known.
@@ -152,7 +155,7 @@ mod tests {
         assert_eq!(
             Context::from_headers(&HeaderMap::new(), Arc::default(), SystemTime::now())
                 .unwrap_err(),
-            MissingRequestId
+            InvocationHeadersError::MissingRequestId
         );
     }
 }

@@ -18,8 +18,8 @@ use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
 use crate::budget::Budget;
 use crate::wire::{
-    ErrorType, FunctionError, RawEvent, ResponseHead, encode_buffered_response, encode_prelude,
-    request_from_event,
+    ErrorType, FunctionError, InvocationHeaders, RawEvent, RequestId, ResponseHead,
+    encode_buffered_response, encode_prelude, request_from_event,
 };
 use crate::{Body, Error, Response};
 
@@ -38,13 +38,16 @@ pub(crate) async fn serve_invocation<H: Handler>(
     function: Arc<FunctionInfo>,
 ) -> Result<(), Error> {
     let now = SystemTime::now();
-    let context = Context::from_headers(&next.headers, function, now)?;
+    let invocation = InvocationHeaders::from_headers(&next.headers)?;
+    let id = invocation.request_id.clone();
+    let context = Context::from_invocation(invocation, function, now);
     let Some(deadline) = context.deadline else {
-        return answer(client, config, handler, next.event, context).await;
+        return answer(client, config, handler, (id, next.event), context).await;
     };
     let request_id = context.request_id.clone();
     let left = deadline.duration_since(now).unwrap_or_default();
-    match tokio::time::timeout(left, answer(client, config, handler, next.event, context)).await {
+    let answering = answer(client, config, handler, (id, next.event), context);
+    match tokio::time::timeout(left, answering).await {
         Ok(result) => result,
         Err(_) => {
             client.abort();
@@ -61,7 +64,7 @@ pub(crate) async fn serve_invocation<H: Handler>(
 struct Answering<'a> {
     client: &'a mut RuntimeClient,
     config: &'a Config,
-    request_id: String,
+    request_id: RequestId,
     started: Instant,
     budget: Budget,
     deadline: Option<SystemTime>,
@@ -70,7 +73,7 @@ struct Answering<'a> {
 impl Answering<'_> {
     fn stats(&self, status: StatusCode, outcome: Outcome) -> CompletionStats {
         CompletionStats {
-            request_id: self.request_id.clone(),
+            request_id: self.request_id.to_string(),
             invoke_mode: self.config.invoke_mode(),
             status: status.as_u16(),
             wire_bytes: 0,
@@ -88,7 +91,7 @@ impl Answering<'_> {
     /// JSON response, as configured.
     async fn early_failure(self, error: FunctionError) -> Result<(), Error> {
         tracing::error!(
-            request_id = self.request_id,
+            request_id = %self.request_id,
             error_type = %error.error_type(),
             message = error.message(),
             "invocation failed before the head was committed"
@@ -216,7 +219,7 @@ impl Answering<'_> {
             }
             None => {
                 tracing::error!(
-                    request_id = self.request_id,
+                    request_id = %self.request_id,
                     limit,
                     "buffered response over the limit"
                 );
@@ -247,16 +250,26 @@ async fn answer<H: Handler>(
     client: &mut RuntimeClient,
     config: &Config,
     handler: &H,
-    event: Bytes,
+    (request_id, event): (RequestId, Result<Bytes, usize>),
     context: Context,
 ) -> Result<(), Error> {
     let mut answering = Answering {
         client,
         config,
-        request_id: context.request_id.clone(),
+        request_id,
         started: Instant::now(),
         budget: config.budget(),
         deadline: context.deadline,
+    };
+    let event = match event {
+        Ok(event) => event,
+        Err(limit) => {
+            let message = format!(
+                "the invocation event is over the {limit}-byte limit (Config::with_max_event_size)"
+            );
+            let error = FunctionError::new(ErrorType::EVENT_TOO_LARGE, message);
+            return answering.early_failure(error).await;
+        }
     };
     let mut request = match request_from_event(&event) {
         Ok(request) => request,

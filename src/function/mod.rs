@@ -12,10 +12,10 @@ mod service;
 mod stats;
 
 pub use config::{
-    BufferedOverflow, Config, ConfigError, EarlyErrors, FunctionInfo, Hold, INVOKE_MODE_ENV,
-    InvokeMode, RuntimeApiAddress,
+    BufferedOverflow, Config, ConfigError, DEFAULT_MAX_EVENT_SIZE, EarlyErrors, FunctionInfo, Hold,
+    INVOKE_MODE_ENV, InvokeMode, RuntimeApiAddress,
 };
-pub use context::{Context, MissingRequestId};
+pub use context::Context;
 pub use handler::Handler;
 #[cfg(feature = "testing")]
 pub(crate) use request_body::{StreamLimits, StreamingBody};

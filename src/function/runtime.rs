@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::client::RuntimeClient;
+use super::client::{NextInvocation, RuntimeClient};
 use super::config::Config;
 use super::handler::Handler;
 use super::invoke::serve_invocation;
@@ -98,6 +98,34 @@ where
     Runtime::from_env()?.run_with_init(init).await
 }
 
+/// How often `/next` is tried again after a transport failure before the loop gives up, and
+/// the first wait: 50 ms, doubling (50 + 100 + 200 + 400 + 800 ms, about 1.5 s in all).
+const NEXT_ATTEMPTS: u32 = 6;
+const NEXT_FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// `/next`, tried again on a new connection when the transport fails (a kept-alive
+/// connection the API closed after an error, a restart of the API). An answer with an error
+/// status is returned at once: the API said what it meant.
+async fn next_with_retry(
+    client: &mut RuntimeClient,
+    max_event: usize,
+) -> Result<NextInvocation, Error> {
+    let mut backoff = NEXT_FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match client.next(max_event).await {
+            Err(error @ (Error::Http(_) | Error::Connect { .. })) if attempt < NEXT_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "/next failed; trying again on a new connection");
+                client.abort();
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A runtime loop with an explicit [`Config`] (for tests, or to choose the mode in code).
 ///
 /// ```no_run
@@ -141,7 +169,7 @@ impl Runtime {
             "lambda-stream runtime started"
         );
         loop {
-            let next = client.next().await?;
+            let next = next_with_retry(&mut client, self.config.max_event_size()).await?;
             let served =
                 serve_invocation(&mut client, &self.config, &handler, next, function.clone()).await;
             if let Err(error) = served {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::capture::{BodyReader, CaptureError, CapturedRequest, parse_head};
-use crate::wire::{EventContext, event_from_request};
+use crate::wire::{EventContext, InvocationHeaders, RequestId, RuntimeRoute, event_from_request};
 use crate::{Handler, InvokeMode, Runtime, RuntimeApiAddress};
 
 /// Function ARN sent with each invocation.
@@ -228,47 +228,27 @@ async fn route(
     shared: &Shared,
     capture: CapturedRequest,
 ) -> Result<bool, ConnectionError> {
-    let route = capture
-        .path
-        .split_once("/2018-06-01")
-        .map(|(_, route)| route.to_owned())
-        .unwrap_or_default();
-    if route == "/runtime/invocation/next" {
-        let Some(pending) = shared.queue.lock().await.recv().await else {
-            return Ok(false);
-        };
-        let deadline = SystemTime::now() + shared.timeout;
-        let deadline_ms = deadline
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-             Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline_ms}\r\n\
-             Lambda-Runtime-Invoked-Function-Arn: {TEST_FUNCTION_ARN}\r\n\
-             Lambda-Runtime-Trace-Id: Root=1-00000000-{id}\r\nContent-Length: {len}\r\n\r\n",
-            id = pending.request_id,
-            len = pending.event.len()
-        );
-        if let Ok(mut waiting) = shared.waiting.lock() {
-            waiting.insert(pending.request_id, pending.reply);
+    let request_id = match RuntimeRoute::parse(&capture.method, &capture.path) {
+        Ok(RuntimeRoute::Next) => {
+            let Some(pending) = shared.queue.lock().await.recv().await else {
+                return Ok(false);
+            };
+            let head = next_head(&pending, shared.timeout);
+            if let Ok(mut waiting) = shared.waiting.lock() {
+                waiting.insert(pending.request_id, pending.reply);
+            }
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&pending.event).await?;
+            return Ok(true);
         }
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&pending.event).await?;
-        return Ok(true);
-    }
-    if route == "/runtime/init/error" {
-        let _ = shared.init_error_tx.send(capture);
-        write_accepted(stream).await?;
-        return Ok(true);
-    }
-    let request_id = route
-        .strip_prefix("/runtime/invocation/")
-        .and_then(|rest| {
-            rest.strip_suffix("/response")
-                .or_else(|| rest.strip_suffix("/error"))
-        })
-        .map(str::to_owned);
+        Ok(RuntimeRoute::InitError) => {
+            let _ = shared.init_error_tx.send(capture);
+            write_accepted(stream).await?;
+            return Ok(true);
+        }
+        Ok(RuntimeRoute::Response(id) | RuntimeRoute::Error(id)) => Some(id.to_string()),
+        Err(_) => None,
+    };
     let reply = request_id.and_then(|id| shared.waiting.lock().ok()?.remove(&id));
     match reply {
         Some(reply) => {
@@ -289,6 +269,30 @@ async fn route(
         }
     }
     Ok(true)
+}
+
+/// The head of a `/next` answer: the invocation headers, written by the wire module.
+fn next_head(pending: &Pending, timeout: Duration) -> String {
+    let deadline_ms = (SystemTime::now() + timeout)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut headers = http::HeaderMap::new();
+    // Test ids are generated here, UUID-shaped, always valid.
+    if let Ok(id) = RequestId::new(pending.request_id.clone()) {
+        let mut invocation = InvocationHeaders::new(id);
+        invocation.deadline_ms = u64::try_from(deadline_ms).ok();
+        invocation.invoked_function_arn = Some(TEST_FUNCTION_ARN.to_owned());
+        invocation.trace_id = Some(format!("Root=1-00000000-{}", pending.request_id));
+        invocation.write_to(&mut headers);
+    }
+    let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+    for (name, value) in &headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", pending.event.len()));
+    head
 }
 
 async fn write_accepted(stream: &mut TcpStream) -> std::io::Result<()> {

@@ -18,6 +18,11 @@ pub const ERROR_BODY_TRAILER: HeaderName =
 
 /// The `Trailer` header value that declares both error fields (hyper, and HTTP/1.1, only send
 /// declared trailer fields).
+/// The longest `Lambda-Runtime-Function-Error-Body` value [`FunctionError::to_trailers`]
+/// writes: 8 KiB, half of hyper's 16 KiB trailer-section limit, leaving room for the type
+/// field and other readers' smaller caps.
+pub const MAX_ERROR_BODY_TRAILER_LEN: usize = 8 * 1024;
+
 pub(crate) const DECLARED_ERROR_TRAILERS: &str =
     "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
@@ -57,7 +62,9 @@ impl ErrorType {
     pub const DEADLINE_EXCEEDED: ErrorType = ErrorType(Cow::Borrowed("Function.DeadlineExceeded"));
     /// The handler's response head cannot be encoded (a non-UTF-8 header, a head over 16 KiB).
     pub const INVALID_RESPONSE: ErrorType = ErrorType(Cow::Borrowed("Function.InvalidResponse"));
-    /// The start-up step failed.
+    /// The `/next` event was over the loop's event size limit and was not read.
+    pub const EVENT_TOO_LARGE: ErrorType = ErrorType(Cow::Borrowed("Function.EventTooLarge"));
+    /// `Function.InitError`: the start-up step failed.
     pub const INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Function.InitError"));
     /// What Lambda substitutes for an invalid error type.
     pub const UNKNOWN: ErrorType = ErrorType(Cow::Borrowed("Runtime.Unknown"));
@@ -250,8 +257,21 @@ impl FunctionError {
 
     /// The trailer fields that end a failed stream: the type, and the base64 (standard
     /// alphabet) of `{"errorType":..,"errorMessage":..}`, so no CR/LF can break the framing.
+    ///
+    /// The body field is kept within [`MAX_ERROR_BODY_TRAILER_LEN`]: a longer message is
+    /// shortened and says so (`... [shortened from N bytes]`), because HTTP/1.1 readers cap
+    /// a trailer section (hyper at 16 KiB) and one over the cap loses the whole error.
+    ///
+    /// ```
+    /// use lambda_stream::wire::{ERROR_BODY_TRAILER, ErrorType, FunctionError, MAX_ERROR_BODY_TRAILER_LEN};
+    /// let long = FunctionError::new(ErrorType::STREAM_ERROR, "x".repeat(12_500));
+    /// let trailers = long.to_trailers();
+    /// assert!(trailers[ERROR_BODY_TRAILER].len() <= MAX_ERROR_BODY_TRAILER_LEN);
+    /// let read = FunctionError::from_trailers(&trailers).unwrap();
+    /// assert!(read.message().ends_with("[shortened from 12500 bytes]"));
+    /// ```
     pub fn to_trailers(&self) -> HeaderMap {
-        let json = self.to_json();
+        let json = self.to_trailer_json();
         let mut trailers = HeaderMap::with_capacity(2);
         // Both values are ASCII by construction (validated type, base64 text).
         if let Ok(value) = HeaderValue::from_str(self.error_type.as_str()) {
@@ -261,6 +281,28 @@ impl FunctionError {
             trailers.insert(ERROR_BODY_TRAILER, value);
         }
         trailers
+    }
+
+    /// The trailer's JSON, its message shortened until its base64 fits the trailer cap.
+    fn to_trailer_json(&self) -> Vec<u8> {
+        let fits = |json: &[u8]| json.len().div_ceil(3) * 4 <= MAX_ERROR_BODY_TRAILER_LEN;
+        let json = self.to_json();
+        if fits(&json) {
+            return json;
+        }
+        let note = format!(" [shortened from {} bytes]", self.message.len());
+        let mut keep = MAX_ERROR_BODY_TRAILER_LEN / 4 * 3;
+        loop {
+            keep = keep.min(self.message.len()) * 3 / 4;
+            while !self.message.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            let shortened = format!("{}...{note}", &self.message[..keep]);
+            let json = FunctionError::new(self.error_type.clone(), shortened).to_json();
+            if fits(&json) || keep == 0 {
+                return json;
+            }
+        }
     }
 
     /// Reads the error fields back from a trailer section, as Lambda does: `None` when there is
@@ -381,6 +423,7 @@ mod tests {
             ErrorType::INVALID_EVENT,
             ErrorType::INVALID_RESPONSE,
             ErrorType::INIT_ERROR,
+            ErrorType::EVENT_TOO_LARGE,
             ErrorType::DEADLINE_EXCEEDED,
             ErrorType::UNKNOWN,
         ] {

@@ -32,6 +32,7 @@ pub use chunked::{
 pub(crate) use error_trailer::DECLARED_ERROR_TRAILERS;
 pub use error_trailer::{
     ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, ErrorType, FunctionError, InvalidErrorType,
+    MAX_ERROR_BODY_TRAILER_LEN,
 };
 pub use event::{
     EventContext, EventError, RawEvent, RawInvoke, RequestContext, event_from_request,
