@@ -128,7 +128,11 @@ async fn status_and_text(
         .get("x-amzn-errortype")
         .map(|v| v.to_str().unwrap().to_owned());
     let (body, _, _) = within(read_all(response)).await;
-    (status, String::from_utf8(body).unwrap(), error_type)
+    (
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+        error_type,
+    )
 }
 
 const FORBIDDEN: &str = r#"{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}"#;
@@ -286,4 +290,123 @@ async fn bad_signatures_get_aws_403() {
     let query = moved.uri().query().unwrap().replace("id=7", "id=8");
     *moved.uri_mut() = format!("/report?{query}").parse().unwrap();
     assert_eq!(status_and_text(address, moved).await.0, 403, "edited query");
+}
+
+/// The Invoke API behind an `AWS_IAM` URL, with a count of the function's invocations.
+async fn serve_counted() -> (Emulator, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let config = EmulatorConfig::default()
+        .with_auth_type(AuthType::AwsIam)
+        .with_region("eu-west-1")
+        .with_iam_key(IamKey::new(KEY_ID, SECRET));
+    let emulator = common::serve_in_process(config, 1, move |_: Request, _: Context| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { http::Response::builder().body(Body::from("ran")) }
+    })
+    .await;
+    (emulator, calls)
+}
+
+const INVOKE: &str = "/2015-03-31/functions/local/invocations";
+const STREAM: &str = "/2021-11-15/functions/local/response-streaming-invocations";
+
+#[tokio::test]
+async fn the_invoke_api_requires_sigv4_on_both_routes() {
+    use std::sync::atomic::Ordering;
+    let (emulator, calls) = serve_counted().await;
+    let address = emulator.url_addr();
+    let routes = [
+        (INVOKE, "RequestResponse"),
+        (INVOKE, "Event"),
+        (STREAM, "RequestResponse"),
+    ];
+    for (path, invocation_type) in routes {
+        let with_type = |mut request: http::Request<Full<Bytes>>| {
+            let value = http::HeaderValue::from_static(invocation_type);
+            request.headers_mut().insert("x-amz-invocation-type", value);
+            request
+        };
+        let unsigned = http::Request::post(path)
+            .header("host", address.to_string())
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let sign_with = |signing: Signing<'static>| {
+            with_type(signed(address, "POST", path, b"{}", b"{}", signing))
+        };
+        let cases = [
+            (
+                "unsigned",
+                with_type(unsigned),
+                "MissingAuthenticationTokenException",
+            ),
+            (
+                "wrong secret",
+                sign_with(Signing {
+                    secret: "guess",
+                    ..Signing::default()
+                }),
+                "InvalidSignatureException",
+            ),
+            (
+                "unknown key",
+                sign_with(Signing {
+                    key_id: "AKIDSOMEONEELSE",
+                    ..Signing::default()
+                }),
+                "UnrecognizedClientException",
+            ),
+            (
+                "wrong region",
+                sign_with(Signing {
+                    region: "us-east-1",
+                    ..Signing::default()
+                }),
+                "InvalidSignatureException",
+            ),
+        ];
+        for (case, request, error_type) in cases {
+            let (status, body, found) = status_and_text(address, request).await;
+            assert_eq!(
+                (status, found.as_deref()),
+                (403, Some(error_type)),
+                "{path} {invocation_type} {case}: {body}"
+            );
+            assert!(body.contains("\"message\""), "{body}");
+        }
+        let (status, _, _) = status_and_text(address, sign_with(Signing::default())).await;
+        let expected = if invocation_type == "Event" { 202 } else { 200 };
+        assert_eq!(status, expected, "{path} {invocation_type} signed");
+    }
+    // Only the three signed requests ran the function (the Event one in the background).
+    within(async {
+        while calls.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_absolute_form_invoke_request_is_refused_unsigned() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (emulator, calls) = serve_counted().await;
+    let address = emulator.url_addr();
+    for path in [INVOKE, STREAM] {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "POST http://{address}{path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        within(stream.read_to_string(&mut answer)).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403"), "{path}: {answer}");
+        assert!(
+            answer.contains("MissingAuthenticationTokenException"),
+            "{answer}"
+        );
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

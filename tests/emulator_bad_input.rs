@@ -114,3 +114,89 @@ async fn a_client_that_stalls_in_its_headers_is_dropped() {
     );
     still_serves(&emulator).await;
 }
+
+/// Reads the first line the server sends, without sending anything more.
+async fn first_line(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        match within(stream.read(&mut byte)).await {
+            Ok(1) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&answer).trim_end().to_owned()
+}
+
+#[tokio::test]
+async fn expect_100_continue_over_the_limit_gets_413_without_the_upload() {
+    let emulator = serve().await;
+    let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+    let length = 7 * 1024 * 1024;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // No `100 Continue` asks for the upload: the declared size is refused first.
+    assert_eq!(
+        first_line(&mut stream).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_gets_408_at_the_body_read_timeout() {
+    let config =
+        EmulatorConfig::default().with_body_read_timeout(std::time::Duration::from_millis(300));
+    let emulator = common::serve_in_process(config, 1, |_: Request, _: Context| async {
+        http::Response::builder().body(Body::from("ran"))
+    })
+    .await;
+    let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The other 98 bytes never come: the request is refused and its connection closed.
+    assert_eq!(
+        first_line(&mut stream).await,
+        "HTTP/1.1 408 Request Timeout"
+    );
+    let mut rest = Vec::new();
+    within(stream.read_to_end(&mut rest)).await.unwrap();
+    assert!(String::from_utf8_lossy(&rest).contains("connection: close"));
+    still_serves(&emulator).await;
+}
+
+#[tokio::test]
+async fn unsigned_uploads_to_an_aws_iam_url_are_refused_before_their_body() {
+    use lambda_stream::emulator::{AuthType, IamKey};
+    let config = EmulatorConfig::default()
+        .with_auth_type(AuthType::AwsIam)
+        .with_iam_key(IamKey::new("AKIDLOCAL", "secret"));
+    let emulator = common::serve_in_process(config, 1, |_: Request, _: Context| async {
+        http::Response::builder().body(Body::from("ran"))
+    })
+    .await;
+    let before = common::proc_status("VmRSS:");
+    let mut parked = Vec::new();
+    for path in ["/", "/2015-03-31/functions/local/invocations"] {
+        for _ in 0..15 {
+            let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+            let length = 6 * 1024 * 1024 - 1;
+            let head =
+                format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            // A little of the body, then the client parks: the answer comes without the rest.
+            stream.write_all(&[b'x'; 4096]).await.unwrap();
+            assert_eq!(
+                first_line(&mut stream).await,
+                "HTTP/1.1 403 Forbidden",
+                "{path}"
+            );
+            parked.push(stream);
+        }
+    }
+    let grown_kib = common::proc_status("VmRSS:").saturating_sub(before);
+    // 30 parked 6 MiB uploads buffered would be 180 MiB; refused at their head, nothing is.
+    assert!(grown_kib < 32 * 1024, "RSS grew by {grown_kib} KiB");
+}

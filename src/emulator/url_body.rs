@@ -258,4 +258,50 @@ mod tests {
         // 1000 bytes in the burst, then 500 bytes per half second.
         assert_eq!(released, [0, 0, 500, 1000]);
     }
+
+    /// Data and a failure already queued when hyper first polls the body: the client still
+    /// gets the status line and the data before the connection is cut.
+    #[tokio::test]
+    async fn a_failure_right_behind_data_still_flushes_the_head_and_the_data() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(|_| async {
+                let (events, receiver) = mpsc::channel(4);
+                events
+                    .try_send(StreamEvent::Data(Bytes::from_static(b"partial")))
+                    .unwrap();
+                let cut = PlatformFailure::Truncated("reset".into());
+                events.try_send(StreamEvent::Failed(cut)).unwrap();
+                let options = RelayOptions {
+                    forward_trailers: false,
+                    deadline: Instant::now() + std::time::Duration::from_secs(60),
+                    timeout: std::time::Duration::from_secs(60),
+                    throttle: None,
+                };
+                let log = AccessLog::new(&http::Method::GET, "/", false);
+                let body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));
+                Ok::<_, std::convert::Infallible>(http::Response::new(body))
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = client.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
+        assert!(
+            text.ends_with("7\r\npartial\r\n"),
+            "cut after the data: {text:?}"
+        );
+    }
 }

@@ -1,9 +1,20 @@
 """A Lambda runtime in another language (Python, standard library only) that streams its answer.
 
 It speaks the Runtime API directly, as AWS's Node and .NET clients do: prelude JSON chunk, eight
-NUL bytes, body chunks, last chunk. `/crash` makes it exit mid-invocation (to test restarts);
-`/slow` pauses 1.5 s between its two body chunks.
+NUL bytes, body chunks, last chunk. The path (`rawPath` of a URL event, or of an Invoke payload
+such as `{"rawPath": "/slow"}`) chooses how it behaves, good or hostile:
+
+- `/crash`: exits mid-invocation (to test restarts);
+- `/slow`: pauses 1.5 s between its two body chunks;
+- `/hang`: never answers (to test timeouts);
+- `/fail-mid`: sends a chunk, then error trailers (`Function.StreamError`);
+- `/big-error`: the same with a 12,500-byte message (over hyper's 16 KiB trailer limit in
+  base64);
+- `/truncate`: sends a chunk, then closes the connection without the last chunk;
+- `/break-after-prelude`: sends the prelude, then a malformed trailer line;
+- `/status-100`: a prelude with statusCode 100.
 """
+import base64
 import http.client
 import json
 import os
@@ -12,6 +23,50 @@ import time
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
 base = "/2018-06-01/runtime/invocation"
+
+
+def error_trailers(message):
+    body = json.dumps({"errorType": "Function.StreamError", "errorMessage": message})
+    return (
+        b"0\r\nLambda-Runtime-Function-Error-Type: Function.StreamError\r\n"
+        + b"Lambda-Runtime-Function-Error-Body: "
+        + base64.b64encode(body.encode())
+        + b"\r\n\r\n"
+    )
+
+
+def answer(conn, request_id, path):
+    conn.putrequest("POST", f"{base}/{request_id}/response")
+    conn.putheader("Content-Type", "application/vnd.awslambda.http-integration-response")
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+    conn.endheaders()
+
+    def chunk(data):
+        conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    status = 100 if path == "/status-100" else 200
+    chunk(json.dumps({"statusCode": status, "headers": {"content-type": "text/plain"}}).encode())
+    chunk(b"\0" * 8)
+    if path == "/break-after-prelude":
+        conn.send(b"0\r\nthis is not a trailer line\r\n\r\n")
+        return
+    chunk(b"python streams ")
+    if path == "/truncate":
+        conn.sock.close()
+        return
+    if path == "/fail-mid":
+        conn.send(error_trailers("the database went away"))
+        return
+    if path == "/big-error":
+        conn.send(error_trailers("x" * 12_500))
+        return
+    if path == "/slow":
+        time.sleep(1.5)
+    chunk(path.encode())
+    conn.send(b"0\r\n\r\n")
+
 
 while True:
     conn = http.client.HTTPConnection(host, int(port))
@@ -26,21 +81,11 @@ while True:
     path = event.get("rawPath", "/")
     if path == "/crash":
         os._exit(3)
-    conn.putrequest("POST", f"{base}/{request_id}/response")
-    conn.putheader("Content-Type", "application/vnd.awslambda.http-integration-response")
-    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
-    conn.putheader("Transfer-Encoding", "chunked")
-    conn.endheaders()
-
-    def chunk(data):
-        conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
-
-    chunk(json.dumps({"statusCode": 200, "headers": {"content-type": "text/plain"}}).encode())
-    chunk(b"\0" * 8)
-    chunk(b"python streams ")
-    if path == "/slow":
-        time.sleep(1.5)
-    chunk(path.encode())
-    conn.send(b"0\r\n\r\n")
-    conn.getresponse().read()
+    if path == "/hang":
+        time.sleep(3600)
+    answer(conn, request_id, path)
+    try:
+        conn.getresponse().read()
+    except (ConnectionError, http.client.HTTPException, OSError):
+        pass  # a response cut off on purpose
     conn.close()

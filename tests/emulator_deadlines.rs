@@ -1,0 +1,104 @@
+//! The function timeout as Lambda applies it: a timed-out invocation frees its concurrency slot
+//! and its execution environment is reset, whether the function hangs or its client stops
+//! reading; and a stream error too long for a trailer still reaches the client, shortened.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::wire::{ERROR_TYPE_TRAILER, FunctionError};
+use lambda_stream::{Body, Context, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+mod common;
+use common::{get, get_with_trailers, read_all, send, serve_in_process, within};
+
+/// `/hang` never answers, `/endless` streams 64 KiB chunks forever, `/fail-long` fails after a
+/// chunk with a 12,500-byte message; anything else answers `ok`.
+async fn handler(request: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
+    let body = match request.uri().path() {
+        "/hang" => std::future::pending().await,
+        "/endless" => Body::from_stream(stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 64 * 1024]))
+        })),
+        "/fail-long" => Body::from_stream(stream::iter([
+            Ok(Bytes::from_static(b"partial ")),
+            Err(std::io::Error::other("y".repeat(12_500))),
+        ])),
+        _ => Body::from("ok"),
+    };
+    http::Response::builder().body(body)
+}
+
+async fn serve(concurrency: usize) -> Emulator {
+    let config = EmulatorConfig::default()
+        .with_timeout(Duration::from_secs(2))
+        .with_max_concurrency(concurrency);
+    serve_in_process(config, concurrency, handler).await
+}
+
+async fn status(emulator: &Emulator, path: &str) -> u16 {
+    let response = within(send(emulator.url_addr(), get(path))).await;
+    let status = response.status().as_u16();
+    within(read_all(response)).await;
+    status
+}
+
+#[tokio::test]
+async fn a_handler_stuck_past_its_timeout_is_stopped_and_the_next_request_is_served() {
+    let emulator = serve(1).await;
+    assert_eq!(status(&emulator, "/hang").await, 502);
+    // The one slot and the one loop are free again: served, not timed out, not throttled.
+    assert_eq!(status(&emulator, "/next").await, 200);
+    assert_eq!(status(&emulator, "/again").await, 200);
+}
+
+#[tokio::test]
+async fn clients_that_stop_reading_free_their_slots_at_the_deadline() {
+    let emulator = serve(2).await;
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+        let request = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        stalled.push(stream); // never read again
+    }
+    assert_eq!(
+        status(&emulator, "/quick").await,
+        429,
+        "both slots are taken"
+    );
+    // At the 2 s deadline the stalled invocations end and give their slots back.
+    let served = within(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if status(&emulator, "/quick").await == 200 {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert!(served);
+}
+
+#[tokio::test]
+async fn a_stream_error_too_long_for_a_trailer_arrives_shortened() {
+    let emulator = serve(1).await;
+    let response = within(send(emulator.url_addr(), get_with_trailers("/fail-long"))).await;
+    let (body, trailers, _) = within(read_all(response)).await;
+    assert_eq!(body, b"partial ");
+    let trailers = trailers.expect("the error trailers arrived");
+    assert_eq!(trailers[ERROR_TYPE_TRAILER], "Function.StreamError");
+    let error = FunctionError::from_trailers(&trailers).unwrap();
+    assert!(error.message().starts_with("yyyy"), "{}", error.message());
+    assert!(
+        error.message().ends_with("[shortened from 12500 bytes]"),
+        "{}",
+        &error.message()[error.message().len() - 60..]
+    );
+}
