@@ -10,11 +10,10 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response};
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::access_log::AccessLog;
 use super::failure::PlatformFailure;
-use super::state::{Answer, StreamEvent};
+use super::state::{Answer, Deadline, StreamEvent};
 use super::url_body::UrlBody;
 
 /// The error code and details of an answer that failed (`InvokeComplete.ErrorCode` and
@@ -106,9 +105,8 @@ pub(crate) fn invoke_complete(failure: Option<&Failure>) -> Bytes {
 /// `InvokeWithResponseStream`: the answer as a live event stream.
 pub(crate) fn event_stream_response(
     answer: Answer,
-    deadline: Instant,
+    deadline: Deadline,
     mut log: AccessLog,
-    timeout: std::time::Duration,
 ) -> Response<UrlBody> {
     log.status = 200;
     let (events, first) = match answer {
@@ -121,7 +119,6 @@ pub(crate) fn event_stream_response(
         events,
         first,
         deadline,
-        timeout,
         log,
         done: false,
     };
@@ -139,8 +136,7 @@ struct EventFrames {
     events: Option<mpsc::Receiver<StreamEvent>>,
     /// A buffered answer or an early failure, sent before `InvokeComplete`.
     first: Option<Result<Bytes, Failure>>,
-    deadline: Instant,
-    timeout: std::time::Duration,
+    deadline: Deadline,
     log: AccessLog,
     done: bool,
 }
@@ -160,20 +156,12 @@ impl EventFrames {
             Some(Err(failure)) => self.complete(Some(&failure)),
             None => match self.events.as_mut() {
                 None => self.complete(None),
-                Some(events) => match tokio::time::timeout_at(self.deadline, events.recv()).await {
-                    Ok(Some(StreamEvent::Data(data))) => {
+                Some(events) => match self.deadline.next_event(events).await {
+                    StreamEvent::Data(data) => {
                         self.log.data(data.len());
                         payload_chunk(data)
                     }
-                    Ok(Some(event)) => self.complete(Failure::of_event(&event).as_ref()),
-                    Ok(None) => {
-                        let lost = PlatformFailure::Truncated("function connection lost".into());
-                        self.complete(Some(&(&lost).into()))
-                    }
-                    Err(_) => {
-                        let timed_out = PlatformFailure::Timeout(self.timeout);
-                        self.complete(Some(&(&timed_out).into()))
-                    }
+                    event => self.complete(Failure::of_event(&event).as_ref()),
                 },
             },
         };

@@ -17,7 +17,7 @@ use super::cors::Cors;
 use super::failure::PlatformFailure;
 use super::intake::{self, Refusal};
 use super::invoke_api;
-use super::state::{Answer, State, StreamEvent};
+use super::state::{Answer, Deadline, State, StreamEvent};
 use super::url_body::{Relay, RelayOptions, UrlBody};
 use crate::InvokeMode;
 use crate::wire::{
@@ -126,7 +126,6 @@ async fn answer(
             let relay = RelayOptions {
                 forward_trailers,
                 deadline,
-                timeout: config.timeout(),
                 throttle: config.throttle(),
             };
             streamed(answer, relay, log)
@@ -266,7 +265,7 @@ fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response
 async fn buffered(
     state: &State,
     answer: Answer,
-    deadline: tokio::time::Instant,
+    deadline: Deadline,
     mut log: AccessLog,
 ) -> Response<UrlBody> {
     let request_id = log.request_id.clone();
@@ -279,10 +278,7 @@ async fn buffered(
             head,
             prelude_len,
             events,
-        } => {
-            let timeout = state.config.timeout();
-            collect_stream(head, prelude_len, events, limit, (deadline, timeout)).await
-        }
+        } => collect_stream(head, prelude_len, events, limit, deadline).await,
         failure => Err(failure_outcome(&failure)),
     };
     let response = match mapped {
@@ -304,33 +300,25 @@ async fn collect_stream(
     prelude_len: usize,
     mut events: mpsc::Receiver<StreamEvent>,
     limit: usize,
-    (deadline, timeout): (tokio::time::Instant, std::time::Duration),
+    deadline: Deadline,
 ) -> Result<(ResponseHead, Bytes), String> {
     let mut body = BytesMut::new();
-    let failure = |failure: PlatformFailure| Err(failure.outcome());
     loop {
-        let Ok(event) = tokio::time::timeout_at(deadline, events.recv()).await else {
-            return failure(PlatformFailure::Timeout(timeout));
-        };
-        match event {
-            Some(StreamEvent::Data(data)) => {
-                if prelude_len + body.len() + data.len() > limit {
-                    return failure(PlatformFailure::PayloadTooLarge {
-                        limit: limit as u64,
-                    });
-                }
+        match deadline.next_event(&mut events).await {
+            StreamEvent::Data(data) if prelude_len + body.len() + data.len() <= limit => {
                 body.extend_from_slice(&data);
             }
-            Some(StreamEvent::End) => return Ok((head, body.freeze())),
-            Some(StreamEvent::Error(error)) => {
+            StreamEvent::Data(_) => {
+                let too_large = PlatformFailure::PayloadTooLarge {
+                    limit: limit as u64,
+                };
+                return Err(too_large.outcome());
+            }
+            StreamEvent::End => return Ok((head, body.freeze())),
+            StreamEvent::Error(error) => {
                 return Err(format!("{}: {}", error.error_type(), error.message()));
             }
-            Some(StreamEvent::Failed(reason)) => return failure(reason),
-            None => {
-                return failure(PlatformFailure::Truncated(
-                    "function connection lost".into(),
-                ));
-            }
+            StreamEvent::Failed(failure) => return Err(failure.outcome()),
         }
     }
 }

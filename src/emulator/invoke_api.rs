@@ -13,14 +13,13 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
-use tokio::time::Instant;
 
 use super::access_log::AccessLog;
 use super::event_stream::{Failure, event_stream_response};
 use super::failure::PlatformFailure;
 use super::function_url::{closing, plain, with_request_id};
 use super::intake::{self, Refusal};
-use super::state::{Answer, State, StreamEvent};
+use super::state::{Answer, Deadline, State, StreamEvent};
 use super::url_body::UrlBody;
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
@@ -204,15 +203,12 @@ pub(crate) async fn handle(
     }
     let request_id = log.request_id.clone();
     let (answer, deadline, state) = invoke.await;
-    let timeout = state.config.timeout();
     let response = match route {
         InvokeRoute::Invoke => {
             let limit = state.config.buffered_limit();
-            invoke_response(answer, limit, (deadline, timeout), log).await
+            invoke_response(answer, limit, deadline, log).await
         }
-        InvokeRoute::InvokeWithResponseStream => {
-            event_stream_response(answer, deadline, log, timeout)
-        }
+        InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
     };
     with_ids(response, &request_id)
 }
@@ -221,13 +217,12 @@ pub(crate) async fn handle(
 /// and logged.
 fn asynchronous<F>(invoke: F, mut log: AccessLog) -> Response<UrlBody>
 where
-    F: Future<Output = (Answer, Instant, Arc<State>)> + Send + 'static,
+    F: Future<Output = (Answer, Deadline, Arc<State>)> + Send + 'static,
 {
     let request_id = log.request_id.clone();
     tokio::spawn(async move {
-        let (answer, deadline, state) = invoke.await;
-        let by = (deadline, state.config.timeout());
-        let failure = collect(answer, usize::MAX, by).await.err();
+        let (answer, deadline, _) = invoke.await;
+        let failure = collect(answer, usize::MAX, deadline).await.err();
         log.status = 202;
         log.finish(&Failure::outcome(failure.as_ref()));
     });
@@ -245,11 +240,8 @@ fn with_ids(response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> 
     response
 }
 
-/// The deadline of an answer being read, and the timeout it stands for.
-type By = (Instant, std::time::Duration);
-
 /// An answer as one payload (a stream is collected within `limit` bytes), or its failure.
-async fn collect(answer: Answer, limit: usize, (deadline, timeout): By) -> Result<Bytes, Failure> {
+async fn collect(answer: Answer, limit: usize, deadline: Deadline) -> Result<Bytes, Failure> {
     let mut events = match answer {
         Answer::Payload { body, .. } => return Ok(body),
         Answer::Error(error) => return Err((&error).into()),
@@ -258,22 +250,24 @@ async fn collect(answer: Answer, limit: usize, (deadline, timeout): By) -> Resul
     };
     let mut body = BytesMut::new();
     loop {
-        let event = tokio::time::timeout_at(deadline, events.recv()).await;
-        let failure = match event {
-            Ok(Some(StreamEvent::Data(data))) if body.len() + data.len() <= limit => {
+        let event = deadline.next_event(&mut events).await;
+        match event {
+            StreamEvent::Data(data) if body.len() + data.len() <= limit => {
                 body.extend_from_slice(&data);
-                continue;
             }
-            Ok(Some(StreamEvent::Data(_))) => PlatformFailure::PayloadTooLarge {
-                limit: limit as u64,
-            },
-            Ok(Some(StreamEvent::End)) => return Ok(body.freeze()),
-            Ok(Some(StreamEvent::Error(error))) => return Err((&error).into()),
-            Ok(Some(StreamEvent::Failed(failure))) => failure,
-            Ok(None) => PlatformFailure::Truncated("function connection lost".to_owned()),
-            Err(_) => PlatformFailure::Timeout(timeout),
-        };
-        return Err((&failure).into());
+            StreamEvent::Data(_) => {
+                let too_large = PlatformFailure::PayloadTooLarge {
+                    limit: limit as u64,
+                };
+                return Err((&too_large).into());
+            }
+            StreamEvent::End => return Ok(body.freeze()),
+            StreamEvent::Error(_) | StreamEvent::Failed(_) => {
+                return Err(
+                    Failure::of_event(&event).unwrap_or_else(|| (&deadline.failure()).into())
+                );
+            }
+        }
     }
 }
 
@@ -281,10 +275,10 @@ async fn collect(answer: Answer, limit: usize, (deadline, timeout): By) -> Resul
 async fn invoke_response(
     answer: Answer,
     limit: usize,
-    by: By,
+    deadline: Deadline,
     mut log: AccessLog,
 ) -> Response<UrlBody> {
-    let (body, failure) = match collect(answer, limit, by).await {
+    let (body, failure) = match collect(answer, limit, deadline).await {
         Ok(body) => (body, None),
         Err(failure) => {
             let body = json!({"errorMessage": failure.details, "errorType": failure.code});

@@ -77,6 +77,32 @@ impl InFlight {
     }
 }
 
+/// When an invocation must be over, and the function timeout that set it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl Deadline {
+    /// What a front that waits for the function sees at the deadline.
+    pub(crate) fn failure(&self) -> PlatformFailure {
+        PlatformFailure::Timeout(self.timeout)
+    }
+
+    /// The stream's next event; a timeout failure at the deadline, a truncation when the
+    /// relay is gone without its last event.
+    pub(crate) async fn next_event(&self, events: &mut mpsc::Receiver<StreamEvent>) -> StreamEvent {
+        match tokio::time::timeout_at(self.at, events.recv()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => StreamEvent::Failed(PlatformFailure::Truncated(
+                "function connection lost".to_owned(),
+            )),
+            Err(_) => StreamEvent::Failed(self.failure()),
+        }
+    }
+}
+
 /// The invocation `/next` hands out: its id, event and deadline.
 pub(crate) type NextInvocation = (String, Bytes, SystemTime);
 
@@ -125,9 +151,12 @@ impl State {
         request_id: &str,
         event: Bytes,
         permit: OwnedSemaphorePermit,
-    ) -> (Answer, Instant) {
+    ) -> (Answer, Deadline) {
         let timeout = self.config.timeout();
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        };
         let (reply, answer) = oneshot::channel();
         self.enqueue(Invocation {
             request_id: request_id.to_owned(),
@@ -136,7 +165,7 @@ impl State {
             reply,
             permit,
         });
-        let answer = match tokio::time::timeout_at(deadline, answer).await {
+        let answer = match tokio::time::timeout_at(deadline.at, answer).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Answer::Failed(PlatformFailure::FunctionGone(
                 "its runtime dropped the invocation".to_owned(),
@@ -144,7 +173,7 @@ impl State {
             Err(_) => {
                 self.abandon(request_id);
                 tracing::error!(request_id, ?timeout, "function timed out");
-                Answer::Failed(PlatformFailure::Timeout(timeout))
+                Answer::Failed(deadline.failure())
             }
         };
         (answer, deadline)

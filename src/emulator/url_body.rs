@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::access_log::AccessLog;
 use super::failure::PlatformFailure;
-use super::state::StreamEvent;
+use super::state::{Deadline, StreamEvent};
 use crate::BandwidthModel;
 
 pub(crate) enum UrlBody {
@@ -27,9 +27,7 @@ pub(crate) struct RelayOptions {
     /// The client sent `TE: trailers`.
     pub(crate) forward_trailers: bool,
     /// The invocation's deadline.
-    pub(crate) deadline: Instant,
-    /// The function timeout the deadline stands for.
-    pub(crate) timeout: std::time::Duration,
+    pub(crate) deadline: Deadline,
     /// Pace the body with this model.
     pub(crate) throttle: Option<BandwidthModel>,
 }
@@ -85,8 +83,8 @@ impl Relay {
         let now = Instant::now();
         Relay {
             events,
-            deadline: Box::pin(tokio::time::sleep_until(options.deadline)),
-            timeout: PlatformFailure::Timeout(options.timeout),
+            deadline: Box::pin(tokio::time::sleep_until(options.deadline.at)),
+            timeout: options.deadline.failure(),
             forward_trailers: options.forward_trailers,
             log,
             done: false,
@@ -237,8 +235,10 @@ mod tests {
         let started = Instant::now();
         let options = RelayOptions {
             forward_trailers: false,
-            deadline: started + std::time::Duration::from_secs(60),
-            timeout: std::time::Duration::from_secs(60),
+            deadline: Deadline {
+                at: started + std::time::Duration::from_secs(60),
+                timeout: std::time::Duration::from_secs(60),
+            },
             throttle: Some(model),
         };
         let log = AccessLog::new(&http::Method::GET, "/", false);
@@ -277,8 +277,10 @@ mod tests {
                 events.try_send(StreamEvent::Failed(cut)).unwrap();
                 let options = RelayOptions {
                     forward_trailers: false,
-                    deadline: Instant::now() + std::time::Duration::from_secs(60),
-                    timeout: std::time::Duration::from_secs(60),
+                    deadline: Deadline {
+                        at: Instant::now() + std::time::Duration::from_secs(60),
+                        timeout: std::time::Duration::from_secs(60),
+                    },
                     throttle: None,
                 };
                 let log = AccessLog::new(&http::Method::GET, "/", false);
