@@ -3,8 +3,9 @@
 
 use bytes::BytesMut;
 use lambda_stream::wire::{
-    ChunkedDecoder, ChunkedEvent, EventContext, PreludeDecoder, decode_buffered_response,
-    encode_buffered_response, encode_prelude, event_from_request, request_from_event,
+    ChunkedDecoder, ChunkedEvent, EventContext, InvocationHeaders, PreludeDecoder, RequestId,
+    RuntimeRoute, decode_buffered_response, encode_buffered_response, encode_prelude,
+    event_from_request, request_from_event,
 };
 
 /// The first byte picks where the input is split, so splits are explored too.
@@ -115,5 +116,39 @@ pub(crate) fn accept_encoding(data: &[u8]) {
             text.contains(encoding.as_str()) || text.contains('*'),
             "{encoding:?} picked from {text:?}"
         );
+    }
+}
+
+/// Runtime API route parsing and `/next` headers: never a panic; a parsed route prints back
+/// as a path naming the same route; an accepted request id never changes the path's shape;
+/// parsed invocation headers write back and parse to the same value.
+pub(crate) fn runtime_api(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for method in [http::Method::GET, http::Method::POST] {
+        if let Ok(route) = RuntimeRoute::parse(&method, &text) {
+            assert_eq!(RuntimeRoute::parse(&route.method(), &route.path()), Ok(route));
+        }
+    }
+    let (id, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    if let Ok(id) = RequestId::new(id) {
+        let route = RuntimeRoute::Response(id.clone());
+        assert_eq!(route.path().matches('/').count(), 5, "{id} changed the path");
+        assert_eq!(RuntimeRoute::parse(&route.method(), &route.path()), Ok(route));
+    }
+    let mut headers = http::HeaderMap::new();
+    for line in rest.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = http::HeaderName::from_bytes(name.trim().as_bytes());
+        let value = http::HeaderValue::from_str(value.trim());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.insert(name, value);
+        }
+    }
+    if let Ok(invocation) = InvocationHeaders::from_headers(&headers) {
+        let mut written = http::HeaderMap::new();
+        invocation.write_to(&mut written);
+        assert_eq!(InvocationHeaders::from_headers(&written), Ok(invocation));
     }
 }

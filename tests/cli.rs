@@ -187,3 +187,38 @@ async fn concurrent_function_processes_crash_alone_and_the_rest_is_throttled() {
     );
     cli.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn embedded_mode_with_aws_iam_guards_the_url_and_the_invoke_api() {
+    use common::{read_all, send, within};
+    let mut command = Command::new(example_binary("hello").await);
+    command
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_STREAM_PORT", "0")
+        .env("LAMBDA_STREAM_AUTH_TYPE", "AWS_IAM")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEMBEDDED")
+        .env("AWS_SECRET_ACCESS_KEY", "embedded-secret");
+    let (port, mut hello) = spawn_announced(command).await;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for (path, error_type) in [
+        ("/", "AccessDeniedException"),
+        (
+            "/2015-03-31/functions/local/invocations",
+            "MissingAuthenticationTokenException",
+        ),
+        (
+            "/2021-11-15/functions/local/response-streaming-invocations",
+            "MissingAuthenticationTokenException",
+        ),
+    ] {
+        let request = http::Request::post(path)
+            .header("host", "localhost")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .unwrap();
+        let response = within(send(address, request)).await;
+        assert_eq!(response.status(), 403, "{path}");
+        assert_eq!(response.headers()["x-amzn-errortype"], error_type, "{path}");
+        within(read_all(response)).await;
+    }
+    hello.kill().await.unwrap();
+}

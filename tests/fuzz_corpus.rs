@@ -54,3 +54,8 @@ fn sigv4_fields_corpus() {
 fn accept_encoding_corpus() {
     replay("accept_encoding", checks::accept_encoding);
 }
+
+#[test]
+fn runtime_api_corpus() {
+    replay("runtime_api", checks::runtime_api);
+}
