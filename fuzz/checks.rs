@@ -126,14 +126,24 @@ pub(crate) fn runtime_api(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     for method in [http::Method::GET, http::Method::POST] {
         if let Ok(route) = RuntimeRoute::parse(&method, &text) {
-            assert_eq!(RuntimeRoute::parse(&route.method(), &route.path()), Ok(route));
+            assert_eq!(
+                RuntimeRoute::parse(&route.method(), &route.path()),
+                Ok(route)
+            );
         }
     }
     let (id, rest) = text.split_once('\n').unwrap_or((&text, ""));
     if let Ok(id) = RequestId::new(id) {
         let route = RuntimeRoute::Response(id.clone());
-        assert_eq!(route.path().matches('/').count(), 5, "{id} changed the path");
-        assert_eq!(RuntimeRoute::parse(&route.method(), &route.path()), Ok(route));
+        assert_eq!(
+            route.path().matches('/').count(),
+            5,
+            "{id} changed the path"
+        );
+        assert_eq!(
+            RuntimeRoute::parse(&route.method(), &route.path()),
+            Ok(route)
+        );
     }
     let mut headers = http::HeaderMap::new();
     for line in rest.lines() {

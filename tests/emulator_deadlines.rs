@@ -102,3 +102,62 @@ async fn a_stream_error_too_long_for_a_trailer_arrives_shortened() {
         &error.message()[error.message().len() - 60..]
     );
 }
+
+/// The state of the TCP connection from `local` to `remote` in `/proc/net/tcp` (`01`
+/// ESTABLISHED, `04` FIN_WAIT1: closed by this side with data still unsent, ...).
+fn tcp_state(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> Option<String> {
+    let hex = |addr: std::net::SocketAddr| {
+        let std::net::IpAddr::V4(ip) = addr.ip() else {
+            return String::new();
+        };
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(ip.octets()),
+            addr.port()
+        )
+    };
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&hex(local).as_str())
+            && fields.get(2) == Some(&hex(remote).as_str()))
+        .then(|| fields[3].to_owned())
+    })
+}
+
+#[tokio::test]
+async fn the_connection_of_a_client_that_never_reads_is_closed() {
+    if std::fs::metadata("/proc/net/tcp").is_err() {
+        eprintln!("no /proc/net/tcp: skipping");
+        return;
+    }
+    let config = EmulatorConfig::default().with_timeout(Duration::from_secs(1));
+    let emulator = serve_in_process(config, 1, handler).await;
+    let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+    stream
+        .write_all(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.unwrap();
+    let (client, server) = (stream.local_addr().unwrap(), emulator.url_addr());
+    assert_eq!(
+        tcp_state(server, client).as_deref(),
+        Some("01"),
+        "open while streaming"
+    );
+    // The invocation ends at 1 s; a client that read nothing for the function timeout is gone:
+    // the emulator closes its side (FIN_WAIT1, its unsent bytes still queued) instead of
+    // keeping the connection, its task and its buffers for as long as the client stays.
+    let closed = within(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if tcp_state(server, client).as_deref() != Some("01") {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert!(closed);
+    drop(stream);
+}

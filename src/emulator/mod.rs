@@ -25,6 +25,7 @@ mod intake;
 mod invoke_api;
 mod runtime_api;
 pub mod sigv4;
+mod stall;
 mod state;
 mod stream_relay;
 mod url_body;
@@ -60,16 +61,19 @@ const RUNTIME_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// (and reported) rather than cutting the response. Ours caps its own well below.
 const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
 
-/// How a listener reads its clients' heads.
+/// How a listener treats its clients: how long and how large a head may be, and how long a
+/// client may read nothing before its connection is closed.
 #[derive(Debug, Clone, Copy)]
-struct HeadLimits {
+struct ConnectionLimits {
     read_timeout: Duration,
     max_size: Option<usize>,
+    write_stall: Option<Duration>,
 }
 
-const RUNTIME_HEAD_LIMITS: HeadLimits = HeadLimits {
+const RUNTIME_CONNECTION_LIMITS: ConnectionLimits = ConnectionLimits {
     read_timeout: RUNTIME_HEADER_READ_TIMEOUT,
     max_size: Some(RUNTIME_MAX_HEADER_SIZE),
+    write_stall: None,
 };
 
 /// A running emulator; dropping it stops both servers.
@@ -105,9 +109,12 @@ impl Emulator {
         let url_addr = url_listener.local_addr()?;
         let runtime_addr = runtime_listener.local_addr()?;
         let state = Arc::new(State::new(config));
-        let url_limits = HeadLimits {
+        let url_limits = ConnectionLimits {
             read_timeout: state.config.header_read_timeout(),
             max_size: None,
+            // A client that reads nothing for a whole function timeout is gone: by then its
+            // invocation is over, and only its connection would be left.
+            write_stall: Some(state.config.timeout()),
         };
         let url_state = state.clone();
         let runtime_state = state.clone();
@@ -117,7 +124,7 @@ impl Emulator {
             })),
             tokio::spawn(serve(
                 runtime_listener,
-                RUNTIME_HEAD_LIMITS,
+                RUNTIME_CONNECTION_LIMITS,
                 move |_, request| runtime_api::handle(runtime_state.clone(), 0, request),
             )),
         ];
@@ -166,7 +173,7 @@ impl Emulator {
         let state = self.state.clone();
         self.tasks.push(tokio::spawn(serve(
             listener,
-            RUNTIME_HEAD_LIMITS,
+            RUNTIME_CONNECTION_LIMITS,
             move |_, request| runtime_api::handle(state.clone(), instance, request),
         )));
         Ok((InstanceId(instance), address))
@@ -186,7 +193,7 @@ impl Emulator {
     }
 }
 
-async fn serve<S, F, B>(listener: TcpListener, limits: HeadLimits, handler: S)
+async fn serve<S, F, B>(listener: TcpListener, limits: ConnectionLimits, handler: S)
 where
     S: Fn(SocketAddr, http::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Result<http::Response<B>, std::convert::Infallible>> + Send + 'static,
@@ -215,7 +222,8 @@ where
                     if let Some(max_size) = limits.max_size {
                         builder.max_header_size(max_size);
                     }
-                    let served = builder.serve_connection(TokioIo::new(stream), service).await;
+                    let io = stall::StallLimited::new(stream, limits.write_stall);
+                    let served = builder.serve_connection(TokioIo::new(io), service).await;
                     if let Err(error) = served {
                         tracing::debug!(%error, %remote, "connection ended with an error");
                     }
