@@ -173,23 +173,10 @@ pub(crate) async fn handle(
         Err(refusal) => return refused(log, &refusal),
     };
     if !names_function(name, config.function_name()) {
-        let message = format!(
-            "Function not found: arn:aws:lambda:{}:123456789012:function:{name}",
-            config.region()
-        );
-        return api_error(
-            log,
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            &message,
-        );
+        return not_found(log, name, config.region());
     }
     if kind == InvocationType::DryRun {
-        log.status = 204;
-        log.finish("dry run");
-        let mut response = Response::new(UrlBody::Full(None, None));
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        return response;
+        return dry_run(log);
     }
     let state = state.clone();
     let invoke = async move {
@@ -211,6 +198,26 @@ pub(crate) async fn handle(
         InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
     };
     with_ids(response, &request_id)
+}
+
+fn not_found(log: AccessLog, name: &str, region: &str) -> Response<UrlBody> {
+    let message =
+        format!("Function not found: arn:aws:lambda:{region}:123456789012:function:{name}");
+    api_error(
+        log,
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        &message,
+    )
+}
+
+/// `DryRun`: the caller may invoke; nothing runs.
+fn dry_run(mut log: AccessLog) -> Response<UrlBody> {
+    log.status = 204;
+    log.finish("dry run");
+    let mut response = Response::new(UrlBody::Full(None, None));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 /// `Event`: the caller gets `202` at once; the answer is read (so a stream is not held back)
