@@ -80,7 +80,8 @@ fn budget_accounting(c: &mut Criterion) {
             &chunk,
             |b, &chunk| {
                 b.iter(|| {
-                    let body = budgeted_stream(body_of(chunk), Budget::AWS_200_MB, true);
+                    let body = budgeted_stream(body_of(chunk), Budget::AWS_200_MB, true)
+                        .expect("the budget holds the head");
                     black_box(drain_budgeted(body, &mut sink))
                 });
             },
@@ -110,7 +111,8 @@ fn token_coalescing(c: &mut Criterion) {
     let mut sink = Vec::with_capacity(64 * 1024);
     group.bench_function("default_ready_merged", |b| {
         b.iter(|| {
-            let body = budgeted_stream(tokens(), Budget::AWS_200_MB, true);
+            let body = budgeted_stream(tokens(), Budget::AWS_200_MB, true)
+                .expect("the budget holds the head");
             black_box(drain_budgeted(body, &mut sink))
         });
     });
@@ -120,7 +122,8 @@ fn token_coalescing(c: &mut Criterion) {
                 max_bytes: 16 * 1024,
                 max_delay: std::time::Duration::from_millis(20),
             });
-            let body = budgeted_stream(body, Budget::AWS_200_MB, true);
+            let body =
+                budgeted_stream(body, Budget::AWS_200_MB, true).expect("the budget holds the head");
             black_box(drain_budgeted(body, &mut sink))
         });
     });

@@ -177,6 +177,11 @@ impl BudgetMeter {
         self.used
     }
 
+    /// Bytes an item may still use: what is left less the reserved tail.
+    pub fn room(&self) -> u64 {
+        self.remaining().saturating_sub(self.reserved)
+    }
+
     /// Bytes left, reserved tail included.
     pub fn remaining(&self) -> u64 {
         self.budget.limit.saturating_sub(self.used)

@@ -4,15 +4,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::time::Sleep;
 
-use std::sync::{Arc, Mutex};
-
-use crate::body::Continuation;
+use crate::Body;
+use crate::body::{Chunk, ChunkBuilder};
 use crate::wire::FunctionError;
-use crate::{Body, Truncation};
 
 /// A flush policy: send when `max_bytes` are gathered, or when the oldest gathered byte has
 /// waited `max_delay`, whichever comes first. The default flushes every item as it comes
@@ -39,83 +36,78 @@ pub struct Coalesce {
 }
 
 impl Body {
-    /// Merges items according to `policy`. A merged chunk holds whole items, so the budget still
-    /// never splits an item (it refuses a whole merged chunk). A continuation set with
-    /// [`Body::with_continuation`] is kept, and its [`Truncation::items_sent`] still counts
-    /// the original items (records), not merged chunks.
+    /// Merges this body's items by `policy`. A budget still ends the body on a record
+    /// boundary, and a continuation still counts records: each merged chunk carries where its
+    /// records end.
     pub fn coalesce(mut self, policy: Coalesce) -> Body {
         let continuation = self.take_continuation();
         let view = self.take_budget_view();
-        // Items gathered into each flushed chunk, cumulated: chunk k holds items up to
-        // `flushed[k]`.
-        let flushed = Arc::new(Mutex::new(Vec::new()));
-        let merged = Body::from_stream(Coalescing {
+        let mut merged = Body::from_chunks(Coalescing {
             inner: self,
             policy,
-            gathered: BytesMut::new(),
-            gathered_items: 0,
-            items_flushed: 0,
-            flushed: flushed.clone(),
+            gathered: ChunkBuilder::default(),
             timer: None,
             pending_end: None,
             done: false,
         });
-        let merged = match view {
-            Some(view) => merged.with_budget_view(view),
+        if let Some(view) = view {
+            merged = merged.with_budget_view(view);
+        }
+        match continuation {
+            Some(continuation) => merged.with_continuation_parts(continuation),
             None => merged,
-        };
-        let Some(Continuation { reserve, make }) = continuation else {
-            return merged;
-        };
-        merged.with_continuation_parts(Continuation {
-            reserve,
-            make: Box::new(move |cut: &Truncation| {
-                let chunks = usize::try_from(cut.items_sent).unwrap_or(usize::MAX);
-                let items = match (chunks.checked_sub(1), flushed.lock()) {
-                    (Some(last), Ok(flushed)) => flushed.get(last).copied().unwrap_or(0),
-                    _ => 0,
-                };
-                make(&Truncation {
-                    items_sent: items,
-                    ..cut.clone()
-                })
-            }),
-        })
+        }
     }
+}
+
+/// How the inner body ended, kept until the gathered records are flushed.
+enum End {
+    Complete,
+    Failed(FunctionError),
 }
 
 struct Coalescing {
     inner: Body,
     policy: Coalesce,
-    gathered: BytesMut,
-    gathered_items: u64,
-    items_flushed: u64,
-    flushed: Arc<Mutex<Vec<u64>>>,
+    gathered: ChunkBuilder,
     timer: Option<Pin<Box<Sleep>>>,
-    /// The inner stream's end (`None`) or error, held until the gathered bytes are out.
-    pending_end: Option<Option<FunctionError>>,
+    pending_end: Option<End>,
     done: bool,
 }
 
 impl Coalescing {
-    /// Sends what is gathered as one chunk, recording how many items it holds.
-    fn flush(&mut self) -> Poll<Option<Result<Bytes, FunctionError>>> {
+    fn flush(&mut self) -> Poll<Option<Result<Chunk, FunctionError>>> {
         self.timer = None;
-        let items = std::mem::take(&mut self.gathered_items);
-        self.record_chunk(items);
-        Poll::Ready(Some(Ok(self.gathered.split().freeze())))
+        Poll::Ready(Some(Ok(self.gathered.take())))
     }
 
-    fn record_chunk(&mut self, items: u64) {
-        self.items_flushed += items;
-        if let Ok(mut flushed) = self.flushed.lock() {
-            flushed.push(self.items_flushed);
+    /// Flushes what is gathered first, then ends.
+    fn end(&mut self, end: End) -> Poll<Option<Result<Chunk, FunctionError>>> {
+        if !self.gathered.is_empty() {
+            self.pending_end = Some(end);
+            return self.flush();
         }
+        self.done = true;
+        match end {
+            End::Complete => Poll::Ready(None),
+            End::Failed(error) => Poll::Ready(Some(Err(error))),
+        }
+    }
+
+    /// Nothing more is ready: flush when the oldest gathered byte has waited long enough.
+    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, FunctionError>>> {
+        let Some(timer) = self.timer.as_mut() else {
+            return Poll::Pending;
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.flush()
     }
 }
 
 impl Stream for Coalescing {
-    type Item = Result<Bytes, FunctionError>;
+    type Item = Result<Chunk, FunctionError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -124,21 +116,14 @@ impl Stream for Coalescing {
                 return Poll::Ready(None);
             }
             if let Some(end) = this.pending_end.take() {
-                if !this.gathered.is_empty() {
-                    this.pending_end = Some(end);
-                    return this.flush();
-                }
-                this.done = true;
-                return Poll::Ready(end.map(Err));
+                return this.end(end);
             }
-            match this.inner.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(item))) => {
-                    if this.gathered.is_empty() && item.len() >= this.policy.max_bytes {
-                        this.record_chunk(1);
-                        return Poll::Ready(Some(Ok(item)));
+            match this.inner.poll_chunk(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if this.gathered.is_empty() && chunk.len() >= this.policy.max_bytes {
+                        return Poll::Ready(Some(Ok(chunk)));
                     }
-                    this.gathered.extend_from_slice(&item);
-                    this.gathered_items += 1;
+                    this.gathered.push(chunk);
                     if this.gathered.len() >= this.policy.max_bytes {
                         return this.flush();
                     }
@@ -146,17 +131,9 @@ impl Stream for Coalescing {
                         this.timer = Some(Box::pin(tokio::time::sleep(this.policy.max_delay)));
                     }
                 }
-                Poll::Ready(Some(Err(error))) => this.pending_end = Some(Some(error)),
-                Poll::Ready(None) => this.pending_end = Some(None),
-                Poll::Pending => {
-                    let Some(timer) = this.timer.as_mut() else {
-                        return Poll::Pending;
-                    };
-                    if timer.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    return this.flush();
-                }
+                Poll::Ready(Some(Err(error))) => this.pending_end = Some(End::Failed(error)),
+                Poll::Ready(None) => this.pending_end = Some(End::Complete),
+                Poll::Pending => return this.wait(cx),
             }
         }
     }
@@ -165,7 +142,8 @@ impl Stream for Coalescing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::stream;
+    use bytes::Bytes;
+    use futures_util::{StreamExt, stream};
 
     fn tokens(count: usize) -> Body {
         Body::from_stream(stream::iter(

@@ -1,6 +1,7 @@
 //! The response body a handler returns, and the ways to make one.
 
 mod channel;
+mod chunk;
 mod coalesce;
 #[cfg(feature = "compression")]
 pub mod compress;
@@ -24,6 +25,7 @@ use crate::BoxError;
 use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
+pub(crate) use chunk::{Chunk, ChunkBuilder};
 pub use coalesce::Coalesce;
 pub(crate) use continuation::{BudgetView, Continuation};
 pub use continuation::{Truncation, TruncationReason};
@@ -58,7 +60,8 @@ pub struct Body {
 
 enum Inner {
     Once(Option<Bytes>),
-    Stream(BoxStream<'static, Result<Bytes, FunctionError>>),
+    /// Each item is one or more whole records.
+    Stream(BoxStream<'static, Result<Chunk, FunctionError>>),
 }
 
 impl Body {
@@ -81,12 +84,40 @@ impl Body {
         E: Into<BoxError> + 'static,
     {
         let stream = stream
-            .map_ok(Into::into)
+            .map_ok(|data| Chunk::record(data.into()))
             .map_err(|e| FunctionError::from_error(e.into(), ErrorType::STREAM_ERROR));
+        Body::from_chunks(stream)
+    }
+
+    /// A body from chunks that each know their records (a merging stage's output).
+    pub(crate) fn from_chunks<S>(chunks: S) -> Self
+    where
+        S: Stream<Item = Result<Chunk, FunctionError>> + Send + 'static,
+    {
         Body {
-            inner: Inner::Stream(stream.boxed()),
+            inner: Inner::Stream(chunks.boxed()),
             continuation: None,
             budget_view: None,
+        }
+    }
+
+    /// The next chunk with its record boundaries (empty chunks are skipped).
+    pub(crate) fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Chunk, FunctionError>>> {
+        match &mut self.inner {
+            Inner::Once(data) => Poll::Ready(
+                data.take()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Ok(Chunk::record(d))),
+            ),
+            Inner::Stream(stream) => loop {
+                match stream.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => continue,
+                    other => return other,
+                }
+            },
         }
     }
 
@@ -133,14 +164,7 @@ impl Body {
     /// Like [`Body::channel`], buffering up to `capacity` chunks (at least 1).
     pub fn channel_with_capacity(capacity: usize) -> (BodySender, Body) {
         let (sender, receiver) = channel::pair(capacity);
-        (
-            sender,
-            Body {
-                inner: Inner::Stream(receiver.boxed()),
-                continuation: None,
-                budget_view: None,
-            },
-        )
+        (sender, Body::from_chunks(receiver.map_ok(Chunk::record)))
     }
 
     /// Treats every item as a whole record and, when the byte budget or the deadline cuts the
@@ -216,15 +240,7 @@ impl Stream for Body {
     type Item = Result<Bytes, FunctionError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match &mut self.inner {
-            Inner::Once(data) => Poll::Ready(data.take().filter(|d| !d.is_empty()).map(Ok)),
-            Inner::Stream(stream) => loop {
-                match stream.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Ok(data))) if data.is_empty() => continue,
-                    other => return other,
-                }
-            },
-        }
+        self.poll_chunk(cx).map_ok(Chunk::into_data)
     }
 }
 

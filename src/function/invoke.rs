@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
@@ -16,6 +16,7 @@ use super::context::Context;
 use super::handler::Handler;
 use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
+use crate::body::{Chunk, ChunkBuilder};
 use crate::budget::Budget;
 use crate::wire::{
     ErrorType, FunctionError, InvocationHeaders, RawEvent, RequestId, ResponseHead,
@@ -79,6 +80,7 @@ impl Answering<'_> {
             wire_bytes: 0,
             body_bytes: 0,
             chunks: 0,
+            records: 0,
             time_to_first_byte: None,
             duration: self.started.elapsed(),
             outcome,
@@ -140,7 +142,11 @@ impl Answering<'_> {
         };
         let held = match hold(&mut body, self.config.hold()).await {
             // The whole body fit in the hold: it goes as one chunk of its exact size.
-            Ok(Held { items, ended: true }) if items.len() > 1 => vec![items.concat().into()],
+            Ok(Held { items, ended: true }) if items.len() > 1 => {
+                let mut whole = ChunkBuilder::default();
+                items.into_iter().for_each(|item| whole.push(item));
+                vec![whole.take()]
+            }
             Ok(Held { items, .. }) => items,
             Err(error) if failure.is_none() => return Box::pin(self.early_failure(error)).await,
             Err(_) => Vec::new(),
@@ -157,7 +163,14 @@ impl Answering<'_> {
             }),
             bandwidth: self.config.bandwidth(),
         };
-        let (streaming, report_rx) = StreamingBody::new(prelude, held, body, limits);
+        let (streaming, report_rx) = match StreamingBody::new(prelude, held, body, limits) {
+            Ok(streaming) => streaming,
+            Err(too_small) => {
+                let error =
+                    FunctionError::new(ErrorType::RESPONSE_SIZE_TOO_LARGE, too_small.to_string());
+                return Box::pin(self.early_failure(error)).await;
+            }
+        };
         let sent = self
             .client
             .stream_response(&self.request_id, streaming)
@@ -168,6 +181,7 @@ impl Answering<'_> {
             stats.wire_bytes = stream_report.wire_bytes;
             stats.body_bytes = stream_report.body_bytes;
             stats.chunks = stream_report.chunks;
+            stats.records = stream_report.records;
             stats.budget_warned = stream_report.budget_warned;
             stats.time_to_first_byte = stream_report
                 .first_byte_at
@@ -193,7 +207,7 @@ impl Answering<'_> {
                     over_limit = true;
                     break;
                 }
-                Ok(chunk) => collected.extend_from_slice(&chunk),
+                Ok(chunk) => collected.extend_from_slice(&chunk.into_data()),
                 Err(error) if failure.is_none() => {
                     return Box::pin(self.early_failure(error)).await;
                 }
@@ -301,7 +315,7 @@ async fn answer<H: Handler>(
 
 /// The body's first items, and whether they are all of it.
 struct Held {
-    items: Vec<Bytes>,
+    items: Vec<Chunk>,
     ended: bool,
 }
 
@@ -354,9 +368,10 @@ async fn call_handler<H: Handler>(
     }
 }
 
-/// Polls the body for its next chunk, turning a panic into an error.
-async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, FunctionError>> {
-    match AssertUnwindSafe(body.next()).catch_unwind().await {
+/// Polls the body for its next chunk (with its records), turning a panic into an error.
+async fn next_chunk(body: &mut Body) -> Option<Result<Chunk, FunctionError>> {
+    let next = std::future::poll_fn(|cx| body.poll_chunk(cx));
+    match AssertUnwindSafe(next).catch_unwind().await {
         Ok(item) => item,
         Err(panic) => Some(Err(FunctionError::from_panic(panic.as_ref()))),
     }

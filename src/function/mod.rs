@@ -3,6 +3,7 @@
 mod client;
 mod config;
 mod context;
+mod flush_rule;
 mod handler;
 mod invoke;
 mod request_body;

@@ -16,14 +16,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use super::flush_rule::FlushRule;
 use super::stats::Outcome;
 use crate::body::ready::{MERGE_WINDOW, ReadyWindow};
-use crate::body::{BudgetView, Continuation};
+use crate::body::{BudgetView, Chunk, Continuation};
 use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
 use crate::{Body, Truncation, TruncationReason};
@@ -33,7 +33,10 @@ use crate::{Body, Truncation, TruncationReason};
 pub(crate) struct StreamReport {
     pub(crate) wire_bytes: u64,
     pub(crate) body_bytes: u64,
+    /// Data frames handed to the connection.
     pub(crate) chunks: u64,
+    /// Whole records (the handler's items) in them.
+    pub(crate) records: u64,
     pub(crate) first_byte_at: Option<Instant>,
     pub(crate) budget_warned: bool,
     pub(crate) end: Outcome,
@@ -44,6 +47,26 @@ pub(crate) const MERGE_BELOW: usize = 16 * 1024;
 /// Smaller ready items are merged into one chunk of up to this size (`examples/bench_e2e.rs`
 /// end to end: 1 KiB and 4 KiB items ran ~25-40% faster than with 16 KiB chunks).
 pub(crate) const MERGE_BYTES: usize = 64 * 1024;
+
+/// What the budget and the deadline let through of a chunk.
+enum Admission {
+    Whole(Chunk),
+    /// Its leading whole records; the body ends after them.
+    Partly(Chunk, TruncationReason),
+    Refused(TruncationReason),
+}
+
+/// The budget left for the body cannot hold the response head (and the continuation's
+/// reserve): refused before any body byte, never an empty export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {limit}-byte budget cannot hold the response head ({head} bytes) and the continuation's reserve ({reserve} bytes)"
+)]
+pub(crate) struct BudgetTooSmall {
+    pub(crate) limit: u64,
+    pub(crate) head: u64,
+    pub(crate) reserve: u64,
+}
 
 /// How a body ends once the chunk in hand is sent.
 enum PendingEnd {
@@ -64,7 +87,7 @@ pub(crate) struct StreamLimits {
 pub(crate) struct StreamingBody {
     prelude: Option<Bytes>,
     delimiter_pending: bool,
-    held: VecDeque<Bytes>,
+    held: VecDeque<Chunk>,
     body: Option<Body>,
     pending_end: Option<PendingEnd>,
     merge_window: Duration,
@@ -76,27 +99,38 @@ pub(crate) struct StreamingBody {
     end_by: Option<Pin<Box<Sleep>>>,
     body_bytes: u64,
     chunks: u64,
+    records: u64,
     first_byte_at: Option<Instant>,
+    flush: FlushRule,
     report: Option<oneshot::Sender<StreamReport>>,
 }
 
 impl StreamingBody {
     /// `held` are the body's first items, taken before the head was committed.
+    ///
+    /// # Errors
+    /// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve.
     pub(crate) fn new(
         prelude: Bytes,
-        held: Vec<Bytes>,
+        held: Vec<Chunk>,
         mut body: Body,
         limits: StreamLimits,
-    ) -> (Self, oneshot::Receiver<StreamReport>) {
+    ) -> Result<(Self, oneshot::Receiver<StreamReport>), BudgetTooSmall> {
         let (tx, rx) = oneshot::channel();
         let mut meter = BudgetMeter::new(limits.budget);
         let continuation = body.take_continuation();
-        if let Some(continuation) = &continuation {
-            meter.reserve(continuation.reserve);
+        let reserve = continuation.as_ref().map_or(0, |c| c.reserve);
+        meter.reserve(reserve);
+        // The head is part of what Lambda counts.
+        let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
+        if meter.charge(head).is_err() {
+            let limit = limits.budget.limit();
+            return Err(BudgetTooSmall {
+                limit,
+                head,
+                reserve,
+            });
         }
-        // The head is part of what Lambda counts. It is at most 16 KiB, so a budget that cannot
-        // hold it stops the body at its first item.
-        let _ = meter.charge((prelude.len() + PRELUDE_DELIMITER.len()) as u64);
         let view = body.take_budget_view();
         if let Some(view) = &view {
             view.publish(meter.remaining());
@@ -118,32 +152,36 @@ impl StreamingBody {
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
             body_bytes: 0,
             chunks: 0,
+            records: 0,
             first_byte_at: None,
+            flush: FlushRule::new(tokio::time::Instant::now()),
             report: Some(tx),
         };
-        (streaming, rx)
+        Ok((streaming, rx))
     }
 
-    /// Counts one item that will be sent, and tells the body what budget is left (a framing
-    /// that ends on a record boundary reads it before its next item).
-    fn count(&mut self, len: usize) {
-        self.body_bytes += len as u64;
-        self.chunks += 1;
+    /// Counts the records of a chunk that will be sent, and tells the body what budget is
+    /// left (a framing that ends on a record boundary reads it before its next item).
+    fn count(&mut self, chunk: &Chunk) {
+        self.body_bytes += chunk.len() as u64;
+        self.records += chunk.records();
         if let Some(view) = &self.view {
             view.publish(self.meter.remaining());
         }
     }
 
-    /// Hands a chunk (one or more counted items) to the connection.
+    /// Hands a chunk (one or more counted records) to the connection.
     fn emit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.first_byte_at.get_or_insert_with(Instant::now);
+        self.flush.handed_over();
+        self.chunks += 1;
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
-    /// Counts and sends one item.
-    fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.count(chunk.len());
-        self.emit(chunk)
+    /// Counts and sends the closing continuation (bytes, not a record).
+    fn data(&mut self, closing: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.body_bytes += closing.len() as u64;
+        self.emit(closing)
     }
 
     fn finish(&mut self, end: Outcome) {
@@ -155,6 +193,7 @@ impl StreamingBody {
                 wire_bytes: self.meter.used(),
                 body_bytes: self.body_bytes,
                 chunks: self.chunks,
+                records: self.records,
                 first_byte_at: self.first_byte_at,
                 budget_warned: self.meter.warned(),
                 end,
@@ -175,7 +214,7 @@ impl StreamingBody {
         if let Some(continuation) = self.continuation.take() {
             let truncation = Truncation {
                 reason,
-                items_sent: self.chunks,
+                items_sent: self.records,
                 body_bytes: self.body_bytes,
             };
             let closing = (continuation.make)(&truncation);
@@ -244,19 +283,43 @@ impl StreamingBody {
         }
     }
 
-    /// Sends an item if the budget and the deadline allow it, with the small items ready
-    /// behind it.
+    /// Charges a chunk whole or, when the budget cannot take it all, its leading whole
+    /// records that fit.
+    fn admission(&mut self, mut chunk: Chunk) -> Admission {
+        match self.charge(chunk.len()) {
+            Ok(()) => Admission::Whole(chunk),
+            Err(TruncationReason::Budget) => {
+                let room = usize::try_from(self.meter.room()).unwrap_or(usize::MAX);
+                match chunk.split_fitting(room) {
+                    Some(head) if self.charge(head.len()).is_ok() => {
+                        Admission::Partly(head, TruncationReason::Budget)
+                    }
+                    _ => Admission::Refused(TruncationReason::Budget),
+                }
+            }
+            Err(reason) => Admission::Refused(reason),
+        }
+    }
+
+    /// Sends a chunk if the budget and the deadline allow it (or the part of it they allow),
+    /// with the small items ready behind it.
     fn admit(
         &mut self,
-        chunk: Bytes,
+        chunk: Chunk,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Err(reason) = self.charge(chunk.len()) {
-            return self.cut(reason);
-        }
-        self.count(chunk.len());
+        let chunk = match self.admission(chunk) {
+            Admission::Whole(chunk) => chunk,
+            Admission::Partly(head, reason) => {
+                self.pending_end = Some(PendingEnd::Cut(reason));
+                self.count(&head);
+                return self.emit(head.into_data());
+            }
+            Admission::Refused(reason) => return self.cut(reason),
+        };
+        self.count(&chunk);
         if chunk.len() >= MERGE_BELOW {
-            return self.emit(chunk);
+            return self.emit(chunk.into_data());
         }
         let merged = self.merge_ready(chunk, cx);
         self.emit(merged)
@@ -264,10 +327,12 @@ impl StreamingBody {
 
     /// Appends the items that are ready now, each charged and counted, until the chunk is full,
     /// the window has passed, or the body is not ready. An end met on the way (the body's end,
-    /// an error, a budget or deadline cut) is kept for after this chunk; an item that is not
-    /// small, or would overfill the chunk, is kept for the next one.
-    fn merge_ready(&mut self, first: Bytes, cx: &mut Context<'_>) -> Bytes {
+    /// an error, a budget or deadline cut, after the records that still fit) is kept for after
+    /// this chunk; an item that is not small, or would overfill the chunk, is kept for the
+    /// next one.
+    fn merge_ready(&mut self, first: Chunk, cx: &mut Context<'_>) -> Bytes {
         let mut window = ReadyWindow::start(self.merge_window);
+        let first = first.into_data();
         let mut merged: Option<BytesMut> = None;
         loop {
             let len = merged.as_ref().map_or(first.len(), BytesMut::len);
@@ -278,21 +343,28 @@ impl StreamingBody {
                 break;
             };
             let item = match next {
+                Ok(item) if item.len() >= MERGE_BELOW || len + item.len() > MERGE_BYTES => {
+                    self.held.push_front(item);
+                    break;
+                }
                 Ok(item) => item,
                 Err(end) => {
                     self.pending_end = Some(end);
                     break;
                 }
             };
-            if item.len() >= MERGE_BELOW || len + item.len() > MERGE_BYTES {
-                self.held.push_front(item);
-                break;
-            }
-            if let Err(reason) = self.charge(item.len()) {
-                self.pending_end = Some(PendingEnd::Cut(reason));
-                break;
-            }
-            self.count(item.len());
+            let item = match self.admission(item) {
+                Admission::Whole(item) => item,
+                Admission::Partly(head, reason) => {
+                    self.pending_end = Some(PendingEnd::Cut(reason));
+                    head
+                }
+                Admission::Refused(reason) => {
+                    self.pending_end = Some(PendingEnd::Cut(reason));
+                    break;
+                }
+            };
+            self.count(&item);
             window.joined();
             merged
                 .get_or_insert_with(|| {
@@ -300,21 +372,24 @@ impl StreamingBody {
                     buffer.extend_from_slice(&first);
                     buffer
                 })
-                .extend_from_slice(&item);
+                .extend_from_slice(&item.into_data());
+            if self.pending_end.is_some() {
+                break;
+            }
         }
         merged.map_or(first, BytesMut::freeze)
     }
 
     /// The next item if one is ready: a held one first, then the handler's. `None` when the
     /// body is not ready (or gone); `Err` when it ended, failed or panicked.
-    fn poll_ready_item(&mut self, cx: &mut Context<'_>) -> Option<Result<Bytes, PendingEnd>> {
+    fn poll_ready_item(&mut self, cx: &mut Context<'_>) -> Option<Result<Chunk, PendingEnd>> {
         if let Some(held) = self.held.pop_front() {
             return Some(Ok(held));
         }
         let body = self.body.as_mut()?;
         // The handler's stream runs inside the connection task: a panic there must become an
         // error trailer, not a dead connection.
-        match catch_unwind(AssertUnwindSafe(|| body.poll_next_unpin(cx))) {
+        match catch_unwind(AssertUnwindSafe(|| body.poll_chunk(cx))) {
             Ok(Poll::Pending) => None,
             Ok(Poll::Ready(Some(Ok(chunk)))) => Some(Ok(chunk)),
             Ok(Poll::Ready(None)) => Some(Err(PendingEnd::Complete)),
@@ -375,9 +450,17 @@ impl http_body::Body for StreamingBody {
         {
             return this.cut(TruncationReason::Deadline);
         }
+        if this.flush.should_give_way(tokio::time::Instant::now()) {
+            // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         match this.poll_ready_item(cx) {
             None if this.body.is_none() => Poll::Ready(None),
-            None => Poll::Pending,
+            None => {
+                this.flush.gave_way(tokio::time::Instant::now());
+                Poll::Pending
+            }
             Some(Ok(chunk)) => this.admit(chunk, cx),
             Some(Err(end)) => this.end(end),
         }
@@ -433,7 +516,7 @@ mod tests {
     use std::task::Poll;
 
     use bytes::Bytes;
-    use futures_util::stream;
+    use futures_util::{StreamExt, stream};
     use http_body_util::BodyExt;
 
     use super::*;
@@ -449,7 +532,7 @@ mod tests {
             bandwidth: BandwidthModel::UNLIMITED,
         };
         let (mut body, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
         // What is merged must not depend on how fast this machine runs the test.
         body.merge_window = Duration::from_secs(3600);
         (body, report)
@@ -560,9 +643,15 @@ mod tests {
             Some(ErrorType::RESPONSE_SIZE_TOO_LARGE.as_str())
         );
         let report = report.await.unwrap();
+        // One data frame holding three records (the stats count both).
         assert_eq!(
-            (report.chunks, report.body_bytes, report.wire_bytes),
-            (3, 30, 40)
+            (
+                report.chunks,
+                report.records,
+                report.body_bytes,
+                report.wire_bytes
+            ),
+            (1, 3, 30, 40)
         );
     }
 
@@ -581,5 +670,110 @@ mod tests {
         assert_eq!(poll().as_deref(), Some(&PRELUDE_DELIMITER[..]));
         assert_eq!(poll().as_deref(), Some(&b"aaaabbbb"[..]));
         assert_eq!(poll(), None, "pending, not held");
+    }
+
+    /// A body of records of `sizes`, coalesced into chunks of up to 64 KiB or not, closed by a
+    /// cursor continuation (`#<records sent>` padded to the reserve).
+    fn records_body(sizes: &[usize], coalesce: bool, reserve: usize) -> Body {
+        let body = Body::from_stream(stream::iter(items(sizes)));
+        let body = if coalesce {
+            body.coalesce(crate::Coalesce {
+                max_bytes: MERGE_BYTES,
+                max_delay: Duration::from_secs(3600),
+            })
+        } else {
+            body
+        };
+        body.with_continuation(reserve, move |cut: &Truncation| {
+            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_small_budget_cuts_a_coalesced_export_on_a_record_not_on_its_chunk() {
+        // ~80-byte rows merged into 64 KiB chunks, as `examples/export_ndjson` does.
+        let sizes = vec![80; 5000];
+        for (budget, rows) in [(10_000, 124), (70_000, 874), (100_000, 1249)] {
+            let (body, report) = streaming_from(records_body(&sizes, true, 64), budget);
+            let (data, trailer) = frames(body).await;
+            let sent: Vec<u8> = data.concat();
+            let cursor = String::from_utf8_lossy(&sent[sent.len() - 64..]).into_owned();
+            assert_eq!(trailer, None, "{budget}: ends with the continuation");
+            assert_eq!(cursor, format!("#{rows:0>63}"), "{budget}");
+            assert_eq!(
+                sent.len(),
+                rows * 80 + 64,
+                "{budget}: whole rows, then the cursor"
+            );
+            let report = report.await.unwrap();
+            assert!(report.wire_bytes <= budget);
+            assert_eq!(report.records, rows as u64);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_budget_that_cannot_hold_the_head_and_the_reserve_is_refused_up_front() {
+        let limits = StreamLimits {
+            budget: Budget::bytes(70),
+            end_by: None,
+            bandwidth: BandwidthModel::UNLIMITED,
+        };
+        // 2 bytes of prelude + 8 of delimiter + 64 reserved = 74 > 70.
+        let body = records_body(&[10], false, 64);
+        let refused = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+        let error = refused.err().expect("refused");
+        assert_eq!(
+            error,
+            BudgetTooSmall {
+                limit: 70,
+                head: 10,
+                reserve: 64
+            }
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn budgets_are_record_precise(
+            sizes in proptest::collection::vec(1usize..3000, 1..300),
+            budget in 0u64..200_000,
+            coalesce in proptest::bool::ANY,
+            reserve in 8usize..80,
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let head = 10u64;
+            let limits = StreamLimits {
+                budget: Budget::bytes(budget),
+                end_by: None,
+                bandwidth: BandwidthModel::UNLIMITED,
+            };
+            let body = records_body(&sizes, coalesce, reserve);
+            let built = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+            let Ok((mut body, report)) = built else {
+                proptest::prop_assert!(head + reserve as u64 > budget, "refused only when too small");
+                return Ok(());
+            };
+            body.merge_window = Duration::from_secs(3600);
+            let (data, _) = runtime.block_on(frames(body));
+            let report = runtime.block_on(report).unwrap();
+            let sent: u64 = data.iter().map(|d| d.len() as u64).sum();
+            proptest::prop_assert!(report.wire_bytes <= budget, "over budget");
+            proptest::prop_assert_eq!(report.wire_bytes, head + sent);
+            let total: u64 = sizes.iter().map(|&n| n as u64).sum();
+            if report.records < sizes.len() as u64 {
+                // Cut: the records sent are exactly the first ones, and the next would not fit.
+                let kept: u64 = sizes[..report.records as usize].iter().map(|&n| n as u64).sum();
+                proptest::prop_assert_eq!(sent, kept + reserve as u64);
+                let next = sizes[report.records as usize] as u64;
+                proptest::prop_assert!(head + kept + next + reserve as u64 > budget, "a record that fit was dropped");
+                proptest::prop_assert!(budget - report.wire_bytes < next + reserve as u64);
+                if head + sizes[0] as u64 + reserve as u64 <= budget {
+                    proptest::prop_assert!(report.records >= 1, "the cursor must advance");
+                }
+            } else {
+                proptest::prop_assert_eq!(sent, total);
+            }
+        }
     }
 }

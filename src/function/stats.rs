@@ -64,8 +64,11 @@ pub struct CompletionStats {
     pub wire_bytes: u64,
     /// Body bytes sent.
     pub body_bytes: u64,
-    /// Body chunks sent.
+    /// Body chunks (data frames) sent; ready items are merged, so usually fewer than
+    /// [`records`](Self::records).
     pub chunks: u64,
+    /// The body's items (records) sent: what a continuation's `items_sent` counts.
+    pub records: u64,
     /// From the start of the invocation to the first body byte handed to the connection.
     pub time_to_first_byte: Option<Duration>,
     /// From the start of the invocation to the end of the response.
@@ -109,16 +112,17 @@ pub(crate) fn report(stats: &CompletionStats, hook: Option<&CompletionHook>) {
         stats.chunks,
     );
     let (request_id, status, wire_bytes, body_bytes, chunks) = fields;
+    let records = stats.records;
     let duration_ms = stats.duration.as_secs_f64() * 1e3;
     let budget_used = stats.budget_used();
     if matches!(stats.outcome, Outcome::Complete) {
         tracing::info!(
-            request_id, status, wire_bytes, body_bytes, chunks, ttfb_ms, duration_ms,
+            request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
             budget_used, outcome = %stats.outcome, "response complete"
         );
     } else {
         tracing::error!(
-            request_id, status, wire_bytes, body_bytes, chunks, ttfb_ms, duration_ms,
+            request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
             budget_used, outcome = %stats.outcome, "response ended early"
         );
     }

@@ -25,12 +25,12 @@ pub mod bench {
 
     /// The real streamed request body (prelude, budget, deadline check, stats) around `body`.
     /// With `deadline`, a far deadline is armed so the per-item bandwidth check runs too
-    /// (needs a tokio runtime).
+    /// (needs a tokio runtime). `None` when the budget cannot hold the head.
     pub fn budgeted_stream(
         body: Body,
         budget: Budget,
         deadline: bool,
-    ) -> impl http_body::Body<Data = Bytes, Error = Infallible> {
+    ) -> Option<impl http_body::Body<Data = Bytes, Error = Infallible>> {
         let end_by =
             deadline.then(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
         let limits = StreamLimits {
@@ -38,6 +38,7 @@ pub mod bench {
             end_by,
             bandwidth: BandwidthModel::AWS,
         };
-        StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).0
+        let streaming = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+        streaming.ok().map(|(body, _)| body)
     }
 }

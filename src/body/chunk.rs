@@ -1,0 +1,154 @@
+//! Body bytes that know where their whole records end, so a chunk merged from many records can
+//! still be cut on a record boundary (by the budget) and counted in records (by the
+//! continuation's cursor), with no side table.
+
+use bytes::{Bytes, BytesMut};
+
+/// Bytes and the ends of the whole records in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    data: Bytes,
+    /// Exclusive end offsets of the records, increasing; the last is `data.len()`. Empty for
+    /// a single record (the common case, with no allocation).
+    ends: Vec<usize>,
+}
+
+impl Chunk {
+    /// One record.
+    pub(crate) fn record(data: Bytes) -> Self {
+        Chunk {
+            data,
+            ends: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// How many whole records it holds.
+    pub(crate) fn records(&self) -> u64 {
+        self.ends.len().max(1) as u64
+    }
+
+    pub(crate) fn into_data(self) -> Bytes {
+        self.data
+    }
+
+    /// Splits off the leading whole records that fit in `room` bytes, leaving the rest in
+    /// `self`; `None` when not even the first record fits (or `self` is one record).
+    pub(crate) fn split_fitting(&mut self, room: usize) -> Option<Chunk> {
+        let fitting = self.ends.iter().take_while(|&&end| end <= room).count();
+        let at = *self.ends.get(fitting.checked_sub(1)?)?;
+        if fitting == self.ends.len() {
+            return None; // all of it fits: nothing to split
+        }
+        let data = self.data.split_to(at);
+        let mut ends: Vec<usize> = self.ends.drain(..fitting).collect();
+        for end in &mut self.ends {
+            *end -= at;
+        }
+        if ends.len() == 1 {
+            ends.clear();
+        }
+        if self.ends.len() == 1 {
+            self.ends.clear();
+        }
+        Some(Chunk { data, ends })
+    }
+}
+
+/// Gathers records into one chunk.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkBuilder {
+    data: BytesMut,
+    ends: Vec<usize>,
+}
+
+impl ChunkBuilder {
+    pub(crate) fn push(&mut self, chunk: Chunk) {
+        let offset = self.data.len();
+        self.data.extend_from_slice(&chunk.data);
+        if chunk.ends.is_empty() {
+            self.ends.push(offset + chunk.data.len());
+        } else {
+            self.ends.extend(chunk.ends.iter().map(|end| offset + end));
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The gathered records as one chunk; the builder is empty again.
+    pub(crate) fn take(&mut self) -> Chunk {
+        let mut ends = std::mem::take(&mut self.ends);
+        if ends.len() == 1 {
+            ends.clear();
+        }
+        Chunk {
+            data: self.data.split().freeze(),
+            ends,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn merged(sizes: &[usize]) -> Chunk {
+        let mut builder = ChunkBuilder::default();
+        for (i, &n) in sizes.iter().enumerate() {
+            builder.push(Chunk::record(Bytes::from(vec![b'a' + i as u8; n])));
+        }
+        builder.take()
+    }
+
+    #[test]
+    fn a_merged_chunk_splits_on_record_boundaries() {
+        let mut chunk = merged(&[3, 4, 5]);
+        assert_eq!(chunk.records(), 3);
+        assert_eq!(
+            chunk.clone().split_fitting(2),
+            None,
+            "not even one record fits"
+        );
+        let head = chunk.split_fitting(8).unwrap();
+        assert_eq!(head.clone().into_data(), "aaabbbb");
+        assert_eq!(head.records(), 2);
+        assert_eq!(chunk.records(), 1);
+        assert_eq!(chunk.clone().into_data(), "ccccc");
+        assert_eq!(chunk.split_fitting(100), None, "all of it fits");
+        assert_eq!(Chunk::record(Bytes::from("x")).split_fitting(100), None);
+    }
+
+    proptest! {
+        #[test]
+        fn splitting_keeps_every_byte_and_record(
+            sizes in proptest::collection::vec(1usize..50, 1..20),
+            room in 0usize..600,
+        ) {
+            let whole = merged(&sizes);
+            let mut rest = whole.clone();
+            match rest.split_fitting(room) {
+                Some(head) => {
+                    prop_assert!(head.len() <= room);
+                    prop_assert_eq!(head.records() + rest.records(), whole.records());
+                    let joined = [head.into_data(), rest.into_data()].concat();
+                    prop_assert_eq!(&joined[..], &whole.into_data()[..]);
+                }
+                None => prop_assert!(sizes[0] > room || whole.len() <= room),
+            }
+        }
+    }
+}
