@@ -474,3 +474,50 @@ async fn a_dead_function_gives_502_not_a_hang() {
         StatusCode::BAD_GATEWAY
     );
 }
+
+/// A producer that is always ready (its work is done inside `poll_next`, it never returns
+/// `Pending`) still has each item sent as it is made: the body gives way to the connection
+/// so hyper flushes, instead of buffering ~450 KB before its first write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_ready_producer_is_sent_as_it_goes() {
+    use futures_util::StreamExt;
+    use std::sync::Mutex;
+    use std::time::Instant;
+    let made: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let log = made.clone();
+    let handler = move |_: lambda_stream::Request, _: Context| {
+        let log = log.clone();
+        async move {
+            let items = stream::iter(0..8).map(move |_| {
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_millis(10) {
+                    std::hint::spin_loop(); // CPU work, never a wait
+                }
+                log.lock().unwrap().push(Instant::now());
+                Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 64 * 1024]))
+            });
+            http::Response::builder().body(Body::from_stream(items))
+        }
+    };
+    let (emulator, _task) = with_handler(local(), handler).await;
+    let response = within(send(emulator.url_addr(), get("/"))).await;
+    let mut body = response.into_body();
+    let mut arrived = Vec::new();
+    let mut received = 0;
+    while let Some(frame) = within(body.frame()).await {
+        let data = frame.unwrap().into_data().unwrap_or_default();
+        received += data.len();
+        while arrived.len() < received / (64 * 1024) {
+            arrived.push(Instant::now());
+        }
+    }
+    let made = made.lock().unwrap().clone();
+    assert_eq!((made.len(), arrived.len()), (8, 8));
+    // The first item is at the client before the producer has made its third (20 ms later),
+    // not held with the next ones in a write buffer.
+    assert!(
+        arrived[0] < made[2],
+        "first item held back until item {} was made",
+        made.iter().filter(|m| **m < arrived[0]).count()
+    );
+}

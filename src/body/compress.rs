@@ -386,7 +386,7 @@ impl Compressing {
                     self.items += 1;
                     self.raw_bytes += data.len() as u64;
                     raw += data.len();
-                    window.joined();
+                    window.joined(data.len());
                 }
                 None => {
                     // The end: the flush is the epilogue.

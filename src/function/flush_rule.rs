@@ -26,10 +26,12 @@ pub(crate) struct FlushRule {
 }
 
 impl FlushRule {
+    /// A rule for a body whose first data goes out at once (the handler was already waited
+    /// for): it counts as ready since before `now`.
     pub(crate) fn new(now: Instant) -> Self {
         FlushRule {
             max_ready: MAX_READY,
-            gave_way_at: now,
+            gave_way_at: now.checked_sub(MAX_READY).unwrap_or(now),
             handed_over: false,
         }
     }
@@ -61,9 +63,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gives_way_once_data_waited_a_millisecond() {
-        let start = Instant::now();
+    fn the_first_data_goes_out_at_once() {
+        let start = Instant::now() + Duration::from_secs(1);
         let mut rule = FlushRule::new(start);
+        rule.handed_over();
+        assert!(rule.should_give_way(start));
+    }
+
+    #[test]
+    fn gives_way_once_data_waited_a_millisecond() {
+        let start = Instant::now() + Duration::from_secs(1);
+        let mut rule = FlushRule::new(start);
+        rule.handed_over();
+        assert!(rule.should_give_way(start), "the first data");
         // Nothing handed over: no reason to give way, however long it takes.
         assert!(!rule.should_give_way(start + Duration::from_secs(1)));
         rule.handed_over();
@@ -78,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_body_that_goes_pending_on_its_own_restarts_the_clock() {
-        let start = Instant::now();
+        let start = Instant::now() + Duration::from_secs(1);
         let mut rule = FlushRule::new(start);
         rule.handed_over();
         rule.gave_way(start + Duration::from_millis(5));

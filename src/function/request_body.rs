@@ -365,7 +365,7 @@ impl StreamingBody {
                 }
             };
             self.count(&item);
-            window.joined();
+            window.joined(item.len());
             merged
                 .get_or_insert_with(|| {
                     let mut buffer = BytesMut::with_capacity(MERGE_BYTES);
@@ -442,6 +442,11 @@ impl http_body::Body for StreamingBody {
         if let Some(end) = this.pending_end.take() {
             return this.end(end);
         }
+        if this.flush.should_give_way(tokio::time::Instant::now()) {
+            // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if let Some(held) = this.held.pop_front() {
             return this.admit(held, cx);
         }
@@ -449,11 +454,6 @@ impl http_body::Body for StreamingBody {
             && end_by.as_mut().poll(cx).is_ready()
         {
             return this.cut(TruncationReason::Deadline);
-        }
-        if this.flush.should_give_way(tokio::time::Instant::now()) {
-            // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
         }
         match this.poll_ready_item(cx) {
             None if this.body.is_none() => Poll::Ready(None),
