@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-/// The mission's default stream budget: 75 MiB.
-pub const MISSION_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
+/// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
+/// [`Budget::AWS_200_MB`] or `LAMBDA_STREAM_BUDGET`).
+pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
 /// AWS's documented streamed response limit since 2025-07-31: 200 MB (PROTOCOL.md section 5;
 /// Lambda's "MB" are MiB, as its 6 MB buffered limit is 6 MiB + 100 bytes).
 pub const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
@@ -35,13 +36,13 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Budget::MISSION
+        Budget::DEFAULT
     }
 }
 
 impl Budget {
     /// 75 MiB, warning at 80% (the default).
-    pub const MISSION: Budget = Budget::bytes(MISSION_STREAM_BUDGET);
+    pub const DEFAULT: Budget = Budget::bytes(DEFAULT_STREAM_BUDGET);
     /// AWS's documented 200 MB stream limit.
     pub const AWS_200_MB: Budget = Budget::bytes(AWS_STREAM_LIMIT);
     /// The legacy 20 MB stream limit.

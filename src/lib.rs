@@ -45,6 +45,7 @@ mod budget;
 pub mod compat;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+mod entry;
 mod error;
 mod function;
 #[cfg(feature = "testing")]
@@ -60,13 +61,14 @@ pub use body::{
 };
 pub use budget::{
     AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, BudgetExhausted, BudgetMeter, Charged,
-    LEGACY_STREAM_LIMIT, MISSION_STREAM_BUDGET,
+    DEFAULT_STREAM_BUDGET, LEGACY_STREAM_LIMIT,
 };
+pub use entry::{run, run_with, run_with_init};
 pub use error::Error;
 pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, DEFAULT_MAX_EVENT_SIZE,
     EarlyErrors, FunctionInfo, Handler, Hold, INVOKE_MODE_ENV, InvokeMode, Outcome, Runtime,
-    RuntimeApiAddress, run, run_with, run_with_init,
+    RuntimeApiAddress,
 };
 #[cfg(feature = "tower")]
 pub use function::{ServiceHandler, service};

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_stream::emulator::{
-    AuthType, Cors, DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, IamKey,
-    InstanceId,
+    AuthType, Cors, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, IamKey, InstanceId,
 };
-use lambda_stream::{BandwidthModel, InvokeMode, RuntimeApiAddress};
+use lambda_stream::{BandwidthModel, DEFAULT_STREAM_BUDGET, InvokeMode, RuntimeApiAddress};
 use tokio::process::Command;
 
 const USAGE: &str = "\

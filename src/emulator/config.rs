@@ -5,14 +5,9 @@ use std::time::Duration;
 
 use super::auth::{AuthType, IamKey};
 use super::cors::Cors;
-use crate::BandwidthModel;
 use crate::function::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
-
-/// Default stream budget: the runtime's default, 75 MiB (the mission's figure). AWS documents
-/// 200 MB since 2025-07-31 (PROTOCOL.md section 5); set [`EmulatorConfig::with_stream_budget`]
-/// to match it.
-pub const DEFAULT_STREAM_BUDGET: u64 = crate::MISSION_STREAM_BUDGET;
+use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};
 
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
 pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;

@@ -44,14 +44,13 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use auth::{AuthType, IamKey, MAX_CLOCK_SKEW};
 pub use config::{
     AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
-    DEFAULT_STREAM_BUDGET, DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV, STREAM_BUDGET_ENV,
-    THROTTLE_ENV, TIMEOUT_ENV,
+    DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV, STREAM_BUDGET_ENV, THROTTLE_ENV, TIMEOUT_ENV,
 };
 pub use cors::{Cors, CorsError, MAX_CORS_AGE};
 pub use invoke_api::ASYNC_PAYLOAD_LIMIT;
 use state::State;
 
-use crate::{Config, Error, Handler, Runtime, RuntimeApiAddress};
+use crate::RuntimeApiAddress;
 
 /// How long a function may take to send a Runtime API request head.
 const RUNTIME_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -232,49 +231,4 @@ where
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
-}
-
-/// Serves `handler` in-process behind a local Function URL: the embedded mode of
-/// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set.
-pub(crate) async fn serve_embedded<H, F>(handler: H, configure: F) -> Result<(), Error>
-where
-    H: Handler,
-    F: FnOnce(Config) -> Config,
-{
-    let config = EmulatorConfig::from_env()?;
-    let instances = config.max_concurrency();
-    let mode = config.invoke_mode();
-    let budget = config.stream_budget();
-    let requested = config.url_addr();
-    let emulator = Emulator::start(config)
-        .await
-        .map_err(|source| Error::Bind {
-            address: requested.to_string(),
-            source,
-        })?;
-    eprintln!(
-        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} Function URL at {}",
-        emulator.url()
-    );
-    eprintln!("lambda-stream: try: curl -N {}", emulator.url());
-    // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
-    // ends cleanly before the emulator would cut it.
-    let runtime_config = Config::new(emulator.runtime_api())
-        .with_invoke_mode(mode)
-        .with_budget(crate::Budget::bytes(budget));
-    // One runtime loop per concurrent execution, as Lambda runs one instance per request.
-    let runtime = Runtime::new(configure(runtime_config));
-    let handler = Arc::new(handler);
-    let mut loops = JoinSet::new();
-    for _ in 0..instances {
-        loops.spawn(runtime.clone().run(handler.clone()));
-    }
-    let result = match loops.join_next().await {
-        Some(Ok(result)) => result,
-        // A loop catches handler panics; one of its own is a bug, passed on as it is.
-        Some(Err(failed)) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-        Some(Err(_)) | None => Ok(()),
-    };
-    emulator.fail_in_flight("the function stopped");
-    result
 }

@@ -106,7 +106,11 @@ async fn read_prelude(body: &mut Incoming, deadline: Instant, state: &State) -> 
         wire_bytes += data.len();
         buf.extend_from_slice(&data);
         match decoder.decode(&mut buf) {
-            Ok(Some(head)) => return Ok((head, buf.split(), wire_bytes - buf.len())),
+            Ok(Some(head)) => {
+                // The prelude is what was read less the body bytes read with it.
+                let prelude_len = wire_bytes - buf.len();
+                return Ok((head, buf.split(), prelude_len));
+            }
             Ok(None) => {}
             Err(error) => {
                 let failure = PlatformFailure::InvalidPrelude(error.to_string());

@@ -374,7 +374,7 @@ impl Config {
         self
     }
 
-    /// Sets the stream budget (default 75 MiB, [`Budget::MISSION`]); a response may carry its
+    /// Sets the stream budget (default 75 MiB, [`Budget::DEFAULT`]); a response may carry its
     /// own [`Budget`] as an extension.
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budget = budget;

@@ -20,7 +20,7 @@ pub use context::Context;
 pub use handler::Handler;
 #[cfg(feature = "testing")]
 pub(crate) use request_body::{StreamLimits, StreamingBody};
-pub use runtime::{Runtime, run, run_with, run_with_init};
+pub use runtime::Runtime;
 #[cfg(feature = "tower")]
 pub use service::{ServiceHandler, service};
 pub use stats::{CompletionStats, Outcome};

@@ -1,12 +1,18 @@
 //! Request bodies sent to the Runtime API, above all the streamed response: prelude JSON as one
 //! chunk, the eight NULs as the next, then the body chunks, then real trailer fields on error.
 //!
+//! The pipeline, per poll: give way to the connection when data has waited 1 ms
+//! ([`FlushRule`]); take the next chunk (held items first, then the handler's, each knowing
+//! its records); admit it against the deadline and the budget (whole, or its leading records
+//! that fit, or not at all: then the continuation or an error trailer ends the body); merge the
+//! small chunks already ready behind it; count bytes, frames and records; hand it over.
+//!
 //! Every item is sent as soon as it is ready; small items (under [`MERGE_BELOW`]) that are
 //! *already* ready behind it travel in the same chunk (up to [`MERGE_BYTES`], within a
 //! [`ReadyWindow`]). Nothing waits for an item that is not ready, so latency is unchanged,
 //! while a stream of tiny items no longer costs a write and a wake-up per item on each hop
-//! (PROTOCOL.md section 2: chunk boundaries mean nothing to a reader; only the prelude and the
-//! NULs keep chunks of their own, for `cargo lambda watch`).
+//! (chunk boundaries mean nothing to a reader; only the prelude and the NULs keep chunks of
+//! their own, for `cargo lambda watch`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

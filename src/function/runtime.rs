@@ -10,94 +10,6 @@ use super::invoke::serve_invocation;
 use crate::wire::{ErrorType, FunctionError};
 use crate::{BoxError, Error};
 
-/// Runs a handler on the Runtime API described by the environment.
-///
-/// Without `AWS_LAMBDA_RUNTIME_API` (on your machine) and with the `emulator` feature (on by
-/// default), it starts the local emulator instead and serves the handler in-process behind a
-/// Function URL at `http://127.0.0.1:9000/` (port from `LAMBDA_STREAM_PORT`).
-///
-/// Reads `AWS_LAMBDA_RUNTIME_API` (as `host:port` or `http://host:port/prefix`) and
-/// `LAMBDA_STREAM_INVOKE_MODE` (`RESPONSE_STREAM`, the default, or `BUFFERED`), then serves
-/// invocations until the Runtime API goes away.
-///
-/// # Errors
-/// [`Error::Config`] for a missing or bad environment, and an error when the Runtime API cannot
-/// be reached or answers `/next` with a failure. Handler failures are not errors: they are
-/// reported to Lambda and the loop goes on.
-///
-/// ```no_run
-/// use lambda_stream::{Body, Context, Request, Response};
-///
-/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
-///     http::Response::builder().body(Body::from("hello"))
-/// }
-///
-/// #[tokio::main]
-/// async fn main() -> Result<(), lambda_stream::Error> {
-///     lambda_stream::run(handler).await
-/// }
-/// ```
-pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
-    run_with(handler, |config| config).await
-}
-
-/// Like [`run`], with settings applied to the [`Config`] read from the environment, on Lambda
-/// and in local mode alike.
-///
-/// # Errors
-/// As [`run`].
-///
-/// ```no_run
-/// use lambda_stream::{Body, Budget, Context, Request, Response};
-///
-/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
-///     http::Response::builder().body(Body::from("hello"))
-/// }
-///
-/// #[tokio::main]
-/// async fn main() -> Result<(), lambda_stream::Error> {
-///     lambda_stream::run_with(handler, |config| config.with_budget(Budget::AWS_200_MB)).await
-/// }
-/// ```
-pub async fn run_with<H, F>(handler: H, configure: F) -> Result<(), Error>
-where
-    H: Handler,
-    F: FnOnce(Config) -> Config,
-{
-    #[cfg(feature = "emulator")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        return crate::emulator::serve_embedded(handler, configure).await;
-    }
-    Runtime::new(configure(Config::from_env()?))
-        .run(handler)
-        .await
-}
-
-/// Like [`run`], with a fallible start-up step: a failure is posted to `/runtime/init/error`
-/// (type `Function.InitError` unless it is a [`FunctionError`]) and returned.
-///
-/// # Errors
-/// As [`run`], plus [`Error::Init`] when `init` fails.
-pub async fn run_with_init<F, Fut, H, E>(init: F) -> Result<(), Error>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<H, E>>,
-    H: Handler,
-    E: Into<BoxError>,
-{
-    #[cfg(feature = "emulator")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        let handler = init().await.map_err(|error| {
-            Error::Init(FunctionError::from_error(
-                error.into(),
-                ErrorType::INIT_ERROR,
-            ))
-        })?;
-        return crate::emulator::serve_embedded(handler, |config| config).await;
-    }
-    Runtime::from_env()?.run_with_init(init).await
-}
-
 /// How often `/next` is tried again after a transport failure before the loop gives up, and
 /// the first wait: 50 ms, doubling (50 + 100 + 200 + 400 + 800 ms, about 1.5 s in all).
 const NEXT_ATTEMPTS: u32 = 6;
@@ -148,7 +60,7 @@ impl Runtime {
         Runtime { config }
     }
 
-    /// A runtime configured from the environment (see [`run`]).
+    /// A runtime configured from the environment (see [`run`](crate::run)).
     ///
     /// # Errors
     /// [`Error::Config`] when the environment is missing or malformed.
@@ -178,7 +90,7 @@ impl Runtime {
         }
     }
 
-    /// Runs `init`, then serves with the handler it returns; see [`run_with_init`].
+    /// Runs `init`, then serves with the handler it returns; see [`run_with_init`](crate::run_with_init).
     ///
     /// # Errors
     /// As [`Runtime::run`], plus [`Error::Init`] when `init` fails.

@@ -1,0 +1,150 @@
+//! Where a function starts: [`run`], [`run_with`] and [`run_with_init`] choose between the
+//! runtime loop on Lambda's Runtime API and, on your machine, the embedded emulator serving the
+//! same handler. This module composes the two shells; `function/` never imports `emulator/`.
+
+use std::future::Future;
+#[cfg(feature = "emulator")]
+use std::sync::Arc;
+
+#[cfg(feature = "emulator")]
+use tokio::task::JoinSet;
+
+#[cfg(feature = "emulator")]
+use crate::emulator::{Emulator, EmulatorConfig};
+#[cfg(feature = "emulator")]
+use crate::wire::{ErrorType, FunctionError};
+use crate::{BoxError, Config, Error, Handler, Runtime};
+
+/// Runs a handler on the Runtime API described by the environment.
+///
+/// Without `AWS_LAMBDA_RUNTIME_API` (on your machine) and with the `emulator` feature (on by
+/// default), it starts the local emulator instead and serves the handler in-process behind a
+/// Function URL at `http://127.0.0.1:9000/` (port from `LAMBDA_STREAM_PORT`).
+///
+/// Reads `AWS_LAMBDA_RUNTIME_API` (as `host:port` or `http://host:port/prefix`) and
+/// `LAMBDA_STREAM_INVOKE_MODE` (`RESPONSE_STREAM`, the default, or `BUFFERED`), then serves
+/// invocations until the Runtime API goes away.
+///
+/// # Errors
+/// [`Error::Config`] for a missing or bad environment, and an error when the Runtime API cannot
+/// be reached or answers `/next` with a failure. Handler failures are not errors: they are
+/// reported to Lambda and the loop goes on.
+///
+/// ```no_run
+/// use lambda_stream::{Body, Context, Request, Response};
+///
+/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
+///     http::Response::builder().body(Body::from("hello"))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_stream::Error> {
+///     lambda_stream::run(handler).await
+/// }
+/// ```
+pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
+    run_with(handler, |config| config).await
+}
+
+/// Like [`run`], with settings applied to the [`Config`] read from the environment, on Lambda
+/// and in local mode alike.
+///
+/// # Errors
+/// As [`run`].
+///
+/// ```no_run
+/// use lambda_stream::{Body, Budget, Context, Request, Response};
+///
+/// async fn handler(_: Request, _: Context) -> Result<Response, http::Error> {
+///     http::Response::builder().body(Body::from("hello"))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_stream::Error> {
+///     lambda_stream::run_with(handler, |config| config.with_budget(Budget::AWS_200_MB)).await
+/// }
+/// ```
+pub async fn run_with<H, F>(handler: H, configure: F) -> Result<(), Error>
+where
+    H: Handler,
+    F: FnOnce(Config) -> Config,
+{
+    #[cfg(feature = "emulator")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return serve_embedded(handler, configure).await;
+    }
+    Runtime::new(configure(Config::from_env()?))
+        .run(handler)
+        .await
+}
+
+/// Like [`run`], with a fallible start-up step: a failure is posted to `/runtime/init/error`
+/// (type `Function.InitError` unless it is a [`FunctionError`]) and returned.
+///
+/// # Errors
+/// As [`run`], plus [`Error::Init`] when `init` fails.
+pub async fn run_with_init<F, Fut, H, E>(init: F) -> Result<(), Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, E>>,
+    H: Handler,
+    E: Into<BoxError>,
+{
+    #[cfg(feature = "emulator")]
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        let handler = init().await.map_err(|error| {
+            Error::Init(FunctionError::from_error(
+                error.into(),
+                ErrorType::INIT_ERROR,
+            ))
+        })?;
+        return serve_embedded(handler, |config| config).await;
+    }
+    Runtime::from_env()?.run_with_init(init).await
+}
+
+/// Serves `handler` in-process behind a local Function URL: the embedded mode of
+/// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set.
+#[cfg(feature = "emulator")]
+async fn serve_embedded<H, F>(handler: H, configure: F) -> Result<(), Error>
+where
+    H: Handler,
+    F: FnOnce(Config) -> Config,
+{
+    let config = EmulatorConfig::from_env()?;
+    let instances = config.max_concurrency();
+    let mode = config.invoke_mode();
+    let budget = config.stream_budget();
+    let requested = config.url_addr();
+    let emulator = Emulator::start(config)
+        .await
+        .map_err(|source| Error::Bind {
+            address: requested.to_string(),
+            source,
+        })?;
+    eprintln!(
+        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} Function URL at {}",
+        emulator.url()
+    );
+    eprintln!("lambda-stream: try: curl -N {}", emulator.url());
+    // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
+    // ends cleanly before the emulator would cut it.
+    let runtime_config = Config::new(emulator.runtime_api())
+        .with_invoke_mode(mode)
+        .with_budget(crate::Budget::bytes(budget));
+    // One runtime loop per concurrent execution, as Lambda runs one instance per request.
+    let runtime = Runtime::new(configure(runtime_config));
+    let handler = Arc::new(handler);
+    let mut loops = JoinSet::new();
+    for _ in 0..instances {
+        loops.spawn(runtime.clone().run(handler.clone()));
+    }
+    let result = match loops.join_next().await {
+        Some(Ok(result)) => result,
+        // A loop catches handler panics; one of its own is a bug, passed on as it is.
+        Some(Err(failed)) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Some(Err(_)) | None => Ok(()),
+    };
+    emulator.fail_in_flight("the function stopped");
+    result
+}
