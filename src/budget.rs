@@ -8,7 +8,7 @@ use std::time::Duration;
 /// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
 /// [`Budget::AWS_200_MB`] or `LAMBDA_STREAM_BUDGET`).
 pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
-/// AWS's documented streamed response limit since 2025-07-31: 200 MB (PROTOCOL.md section 5;
+/// AWS's documented streamed response limit since 2025-07-31: 200 MB (AWS Lambda quotas;
 /// Lambda's "MB" are MiB, as its 6 MB buffered limit is 6 MiB + 100 bytes).
 pub const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
 /// AWS's streamed response limit before 2025-07-31: 20 MB.
@@ -200,7 +200,7 @@ impl BudgetMeter {
 }
 
 /// How fast Lambda lets a stream go: the first bytes uncapped, then a steady rate
-/// (AWS: first 6 MB, then at most 2 MB/s; PROTOCOL.md section 5).
+/// (AWS's response streaming documentation: first 6 MB, then at most 2 MB/s).
 ///
 /// ```
 /// use std::time::Duration;

@@ -3,7 +3,7 @@
 //! (each SSE event) is decodable when it arrives.
 //!
 //! **Off by default, and not for Function URLs:** they strip `Content-Encoding` from streamed
-//! responses (PROTOCOL.md section 2). Turn it on for clients behind API Gateway REST or direct
+//! responses (reported by users, not documented by AWS). Turn it on for clients behind API Gateway REST or direct
 //! `InvokeWithResponseStream` callers, with [`Config::with_compression`](crate::Config) or
 //! [`Compression::apply`] in a handler.
 

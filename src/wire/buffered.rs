@@ -14,7 +14,7 @@ use super::head::{ResponseHead, all_cookies, joined_headers};
 use super::prelude::{PreludeError, check_final_status, parse_headers, parse_status};
 
 /// Largest buffered response payload Lambda accepts: 6 MiB + 100 bytes; the Runtime API answers
-/// `413` beyond it (PROTOCOL.md sections 1 and 5).
+/// `413` beyond it (AWS Lambda quotas: 6 MB for a synchronous response).
 pub const BUFFERED_RESPONSE_LIMIT: usize = 6_291_556;
 
 #[derive(Serialize)]

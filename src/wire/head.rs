@@ -34,7 +34,7 @@ pub struct ResponseHead {
 
 /// Header fields that describe the connection to the Runtime API, not the client response, and
 /// are dropped from a head. Lambda would rename `content-length` to
-/// `x-amzn-remapped-content-length` for a streamed response (PROTOCOL.md section 2).
+/// `x-amzn-remapped-content-length` for a streamed response (as observed on Lambda).
 pub(crate) const HOP_BY_HOP: [HeaderName; 3] = [CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING];
 
 impl ResponseHead {

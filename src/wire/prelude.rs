@@ -13,11 +13,12 @@ use super::head::{ResponseHead, all_cookies, joined_headers};
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
     "application/vnd.awslambda.http-integration-response";
 
-/// The delimiter between the prelude JSON and the body: eight NUL bytes (PROTOCOL.md section 2).
+/// The delimiter between the prelude JSON and the body: eight NUL bytes (as AWS's
+/// Node and .NET runtime clients write it).
 pub const PRELUDE_DELIMITER: [u8; 8] = [0; 8];
 
 /// Largest prelude (JSON plus delimiter) we write or read: API Gateway requires the prelude
-/// within the first 16 KB of the stream (PROTOCOL.md section 2).
+/// within the first 16 KB of the stream (API Gateway developer guide, response streaming).
 pub const MAX_PRELUDE_LEN: usize = 16 * 1024;
 
 /// Why a prelude could not be written or read.
