@@ -9,8 +9,9 @@ use bytes::{Bytes, BytesMut};
 pub(crate) struct Chunk {
     data: Bytes,
     /// Exclusive end offsets of the records, increasing; the last is `data.len()`. Empty for
-    /// a single record (the common case, with no allocation).
-    ends: Vec<usize>,
+    /// a single record (the common case, with no allocation). `u32`: a chunk is far below
+    /// 4 GiB (merges stop at 64 KiB; a single record needs no offsets).
+    ends: Vec<u32>,
 }
 
 impl Chunk {
@@ -42,15 +43,19 @@ impl Chunk {
     /// Splits off the leading whole records that fit in `room` bytes, leaving the rest in
     /// `self`; `None` when not even the first record fits (or `self` is one record).
     pub(crate) fn split_fitting(&mut self, room: usize) -> Option<Chunk> {
-        let fitting = self.ends.iter().take_while(|&&end| end <= room).count();
-        let at = *self.ends.get(fitting.checked_sub(1)?)?;
+        let fitting = self
+            .ends
+            .iter()
+            .take_while(|&&end| end as usize <= room)
+            .count();
+        let at = *self.ends.get(fitting.checked_sub(1)?)? as usize;
         if fitting == self.ends.len() {
             return None; // all of it fits: nothing to split
         }
         let data = self.data.split_to(at);
-        let mut ends: Vec<usize> = self.ends.drain(..fitting).collect();
+        let mut ends: Vec<u32> = self.ends.drain(..fitting).collect();
         for end in &mut self.ends {
-            *end -= at;
+            *end -= at as u32;
         }
         if ends.len() == 1 {
             ends.clear();
@@ -66,15 +71,19 @@ impl Chunk {
 #[derive(Debug, Default)]
 pub(crate) struct ChunkBuilder {
     data: BytesMut,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 impl ChunkBuilder {
     pub(crate) fn push(&mut self, chunk: Chunk) {
-        let offset = self.data.len();
+        // Offsets fit in u32: merges stop far below 4 GiB (see `Chunk::ends`).
+        let offset = self.data.len() as u32;
         self.data.extend_from_slice(&chunk.data);
+        if self.ends.capacity() == 0 {
+            self.ends.reserve(64);
+        }
         if chunk.ends.is_empty() {
-            self.ends.push(offset + chunk.data.len());
+            self.ends.push(offset + chunk.data.len() as u32);
         } else {
             self.ends.extend(chunk.ends.iter().map(|end| offset + end));
         }
