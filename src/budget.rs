@@ -1,9 +1,12 @@
-//! Byte budgets and the bandwidth model, sans-IO.
+//! Byte budgets, the bandwidth model and the stream policy that applies both with the
+//! deadline, sans-IO.
 //!
 //! A budget counts **wire bytes** as Lambda counts them: the prelude JSON, the 8-byte delimiter
 //! and the body bytes. Items are never split: an item that would cross the limit is not sent.
 
 use std::time::Duration;
+
+use crate::TruncationReason;
 
 /// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
 /// [`Budget::AWS_200_MB`] or `LAMBDA_STREAM_BUDGET`).
@@ -13,8 +16,7 @@ pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
 pub const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
 /// AWS's streamed response limit before 2025-07-31: 20 MB.
 pub const LEGACY_STREAM_LIMIT: u64 = 20 * 1024 * 1024;
-/// Environment variable with the stream budget in bytes (read by the runtime and the emulator).
-pub const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+pub use crate::settings::BUDGET_ENV;
 
 /// A byte limit for one response, and the fraction at which a warning is logged.
 ///
@@ -242,6 +244,104 @@ impl BandwidthModel {
     }
 }
 
+/// The limits one response streams under, sans-IO: the byte budget (with a reserve kept for a
+/// closing continuation), the time to end by (the deadline less its safety margin) and the
+/// bandwidth Lambda allows. The caller passes `now`, in the manner of a protocol state
+/// machine, so every decision is testable on any clock.
+///
+/// An item is admitted if it fits in the unreserved budget *and*, at the modelled bandwidth,
+/// can be sent before the time to end by, after the bytes admitted before it; else it is
+/// refused whole with the reason.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamPolicy {
+    meter: BudgetMeter,
+    bandwidth: BandwidthModel,
+    end_by: Option<tokio::time::Instant>,
+    /// When the bytes admitted so far are all sent, at the modelled rate.
+    sent_by: Option<tokio::time::Instant>,
+}
+
+impl StreamPolicy {
+    pub(crate) fn new(
+        budget: Budget,
+        bandwidth: BandwidthModel,
+        end_by: Option<tokio::time::Instant>,
+    ) -> Self {
+        StreamPolicy {
+            meter: BudgetMeter::new(budget),
+            bandwidth,
+            end_by,
+            sent_by: None,
+        }
+    }
+
+    /// Keeps `bytes` at the end of the budget for the closing continuation.
+    pub(crate) fn reserve(&mut self, bytes: u64) {
+        self.meter.reserve(bytes);
+    }
+
+    /// Counts bytes that must go whatever the time (the response head).
+    ///
+    /// # Errors
+    /// [`BudgetExhausted`] when they do not fit in the unreserved budget.
+    pub(crate) fn charge_head(&mut self, len: u64) -> Result<(), BudgetExhausted> {
+        self.meter.charge(len).map(drop)
+    }
+
+    /// Admits an item of `len` bytes at `now`, or says why it may not go (nothing counted).
+    ///
+    /// # Errors
+    /// [`TruncationReason::Deadline`] when it cannot be sent before the time to end by,
+    /// [`TruncationReason::Budget`] when it does not fit.
+    pub(crate) fn admit(
+        &mut self,
+        now: tokio::time::Instant,
+        len: u64,
+    ) -> Result<Charged, TruncationReason> {
+        let Some(end_by) = self.end_by else {
+            return self.meter.charge(len).map_err(|_| TruncationReason::Budget);
+        };
+        // Bytes already admitted are still going out at the modelled rate: this item starts
+        // after them.
+        let starts = self.sent_by.map_or(now, |sent_by| sent_by.max(now));
+        let sent_by = starts + self.bandwidth.time_to_send(self.meter.used(), len);
+        if sent_by > end_by {
+            return Err(TruncationReason::Deadline);
+        }
+        let charged = self
+            .meter
+            .charge(len)
+            .map_err(|_| TruncationReason::Budget)?;
+        self.sent_by = Some(sent_by);
+        Ok(charged)
+    }
+
+    /// Counts the closing continuation, which may use the reserve.
+    ///
+    /// # Errors
+    /// [`BudgetExhausted`] when it does not fit in the whole budget.
+    pub(crate) fn admit_closing(&mut self, len: u64) -> Result<(), BudgetExhausted> {
+        self.meter.charge_reserved(len).map(drop)
+    }
+
+    /// When the stream must end by, if anything bounds it.
+    pub(crate) fn poll_timeout(&self) -> Option<tokio::time::Instant> {
+        self.end_by
+    }
+
+    /// Whether the time to end by has come at `now`.
+    pub(crate) fn handle_timeout(&self, now: tokio::time::Instant) -> Option<TruncationReason> {
+        self.end_by
+            .filter(|end_by| now >= *end_by)
+            .map(|_| TruncationReason::Deadline)
+    }
+
+    /// What has been counted.
+    pub(crate) fn meter(&self) -> &BudgetMeter {
+        &self.meter
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +429,63 @@ mod tests {
         assert_eq!(
             Budget::bytes(10).with_warning_at(7.0).warning_fraction(),
             1.0
+        );
+    }
+
+    #[test]
+    fn the_policy_admits_by_budget_then_by_time_at_the_given_now() {
+        let start = tokio::time::Instant::now();
+        let model = BandwidthModel {
+            burst_bytes: 100,
+            bytes_per_second: 10,
+        };
+        let end_by = start + Duration::from_secs(2);
+        let mut policy = StreamPolicy::new(Budget::bytes(1000), model, Some(end_by));
+        policy.reserve(50);
+        assert_eq!(policy.charge_head(10), Ok(()));
+        assert_eq!(
+            policy.admit(start, 90),
+            Ok(Charged::Fits),
+            "within the burst"
+        );
+        // 20 more bytes at 10 B/s take 2 s: exactly on time; one more byte is late, whether
+        // it comes at once (behind the 20) or 2 s later.
+        assert_eq!(policy.admit(start, 20), Ok(Charged::Fits));
+        assert_eq!(policy.admit(start, 1), Err(TruncationReason::Deadline));
+        assert_eq!(
+            policy.admit(start + Duration::from_secs(2), 1),
+            Err(TruncationReason::Deadline),
+            "past the time to end by at the modelled rate"
+        );
+        assert_eq!(policy.meter().used(), 120, "a refused item is not counted");
+        let mut roomy = StreamPolicy::new(Budget::bytes(100), BandwidthModel::UNLIMITED, None);
+        roomy.reserve(30);
+        assert_eq!(roomy.admit(start, 71), Err(TruncationReason::Budget));
+        assert_eq!(roomy.admit(start, 70), Ok(Charged::Fits));
+        assert!(
+            roomy.admit_closing(30).is_ok(),
+            "the closing uses the reserve"
+        );
+    }
+
+    #[test]
+    fn the_policy_times_out_at_its_end_by() {
+        let start = tokio::time::Instant::now();
+        let end_by = start + Duration::from_millis(500);
+        let policy = StreamPolicy::new(Budget::DEFAULT, BandwidthModel::AWS, Some(end_by));
+        assert_eq!(policy.poll_timeout(), Some(end_by));
+        assert_eq!(
+            policy.handle_timeout(end_by - Duration::from_nanos(1)),
+            None
+        );
+        assert_eq!(
+            policy.handle_timeout(end_by),
+            Some(TruncationReason::Deadline)
+        );
+        let unbounded = StreamPolicy::new(Budget::DEFAULT, BandwidthModel::AWS, None);
+        assert_eq!(
+            unbounded.handle_timeout(start + Duration::from_secs(1 << 20)),
+            None
         );
     }
 }

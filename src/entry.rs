@@ -70,7 +70,7 @@ where
     F: FnOnce(Config) -> Config,
 {
     #[cfg(feature = "emulator")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+    if std::env::var_os(crate::settings::RUNTIME_API_ENV).is_none() {
         return serve_embedded(handler, configure).await;
     }
     Runtime::new(configure(Config::from_env()?))
@@ -91,7 +91,7 @@ where
     E: Into<BoxError>,
 {
     #[cfg(feature = "emulator")]
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+    if std::env::var_os(crate::settings::RUNTIME_API_ENV).is_none() {
         let handler = init().await.map_err(|error| {
             Error::Init(FunctionError::from_error(
                 error.into(),

@@ -48,6 +48,7 @@ pub mod emulator;
 mod entry;
 mod error;
 mod function;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wire;
@@ -72,6 +73,7 @@ pub use function::{
 };
 #[cfg(feature = "tower")]
 pub use function::{ServiceHandler, service};
+pub use settings::RUNTIME_API_ENV;
 
 /// A boxed error, what handlers and body streams may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -384,12 +384,12 @@ async fn a_deadline_two_seconds_away_ends_the_stream_with_its_trailer_in_time() 
         },
     )
     .await;
-    let started = std::time::Instant::now();
     let response = within(send(emulator.url_addr(), get_with_trailers("/"))).await;
     let (body, trailers, clean) = within(read_all(response)).await;
-    let elapsed = started.elapsed();
+    // A clean end with the function's trailer: the function ended the stream before the
+    // platform's deadline (which would cut the connection instead). The exact instant is
+    // checked on a paused clock in the crate's unit tests.
     assert!(clean, "ended by the function before the platform cut it");
-    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     assert!(String::from_utf8(body).unwrap().starts_with("tick 0\n"));
     let error = FunctionError::from_trailers(&trailers.unwrap()).unwrap();
     assert_eq!(error.error_type(), &ErrorType::DEADLINE_EXCEEDED);

@@ -520,19 +520,16 @@ async fn a_stream_ends_with_a_deadline_trailer_a_margin_before_the_deadline() {
             http::Response::builder().body(Body::from_stream(items.chain(stream::pending())))
         }),
     );
-    let started = std::time::Instant::now();
     let capture = within(server.invoke("{}")).await.unwrap();
-    let elapsed = started.elapsed();
     let streamed = capture.streamed().unwrap();
+    // Complete, with the function's trailer: ended before the deadline (at it, the loop
+    // aborts the connection instead). The exact instant is checked on a paused clock in the
+    // crate's unit tests.
     assert!(streamed.complete, "ended cleanly, with its last chunk");
     assert_eq!(&streamed.body[..], b"started");
     assert_eq!(
         streamed.error.unwrap().error_type(),
         &ErrorType::DEADLINE_EXCEEDED
-    );
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "ended before the deadline ({elapsed:?})"
     );
     task.abort();
 }

@@ -1,18 +1,12 @@
 //! Coalescing: merge small items into fewer chunks without holding any byte past a delay.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::Stream;
-use tokio::time::Sleep;
-
 use crate::Body;
-use crate::body::{Chunk, ChunkBuilder};
-use crate::wire::FunctionError;
+use crate::body::merge::{MergeLimits, MergeReady};
 
-/// A flush policy: send when `max_bytes` are gathered, or when the oldest gathered byte has
-/// waited `max_delay`, whichever comes first. The default flushes every item as it comes
+/// A flush policy: send when the next item would take the gathered bytes past `max_bytes`, or
+/// when the oldest gathered byte has waited `max_delay`, whichever comes first. The default flushes every item as it comes
 /// (lowest latency; items that are already ready together share a chunk); use this for tiny
 /// items that trickle in one at a time (16-byte tokens from a model) to save per-chunk
 /// overhead.
@@ -29,7 +23,7 @@ use crate::wire::FunctionError;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coalesce {
-    /// Flush once this many bytes are gathered (an item this large goes alone, uncopied).
+    /// The most bytes one chunk gathers (whole items; an item this large goes alone, uncopied).
     pub max_bytes: usize,
     /// The longest any byte waits.
     pub max_delay: Duration,
@@ -42,99 +36,22 @@ impl Body {
     pub fn coalesce(mut self, policy: Coalesce) -> Body {
         let continuation = self.take_continuation();
         let view = self.take_budget_view();
-        let mut merged = Body::from_chunks(Coalescing {
-            inner: self,
-            policy,
-            gathered: ChunkBuilder::default(),
-            timer: None,
-            pending_end: None,
-            done: false,
-        });
+        let limits = MergeLimits {
+            merge_below: policy.max_bytes,
+            max_bytes: policy.max_bytes,
+            window: policy.max_delay,
+            wait_for_more: true,
+        };
+        let mut merge = MergeReady::new(self, limits);
+        let mut merged = Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
+            merge.poll_merged(cx)
+        }));
         if let Some(view) = view {
             merged = merged.with_budget_view(view);
         }
         match continuation {
             Some(continuation) => merged.with_continuation_parts(continuation),
             None => merged,
-        }
-    }
-}
-
-/// How the inner body ended, kept until the gathered records are flushed.
-enum End {
-    Complete,
-    Failed(FunctionError),
-}
-
-struct Coalescing {
-    inner: Body,
-    policy: Coalesce,
-    gathered: ChunkBuilder,
-    timer: Option<Pin<Box<Sleep>>>,
-    pending_end: Option<End>,
-    done: bool,
-}
-
-impl Coalescing {
-    fn flush(&mut self) -> Poll<Option<Result<Chunk, FunctionError>>> {
-        self.timer = None;
-        Poll::Ready(Some(Ok(self.gathered.take())))
-    }
-
-    /// Flushes what is gathered first, then ends.
-    fn end(&mut self, end: End) -> Poll<Option<Result<Chunk, FunctionError>>> {
-        if !self.gathered.is_empty() {
-            self.pending_end = Some(end);
-            return self.flush();
-        }
-        self.done = true;
-        match end {
-            End::Complete => Poll::Ready(None),
-            End::Failed(error) => Poll::Ready(Some(Err(error))),
-        }
-    }
-
-    /// Nothing more is ready: flush when the oldest gathered byte has waited long enough.
-    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, FunctionError>>> {
-        let Some(timer) = self.timer.as_mut() else {
-            return Poll::Pending;
-        };
-        if timer.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.flush()
-    }
-}
-
-impl Stream for Coalescing {
-    type Item = Result<Chunk, FunctionError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if this.done {
-                return Poll::Ready(None);
-            }
-            if let Some(end) = this.pending_end.take() {
-                return this.end(end);
-            }
-            match this.inner.poll_chunk(cx) {
-                Poll::Ready(Some(Ok(chunk))) => {
-                    if this.gathered.is_empty() && chunk.len() >= this.policy.max_bytes {
-                        return Poll::Ready(Some(Ok(chunk)));
-                    }
-                    this.gathered.push(chunk);
-                    if this.gathered.len() >= this.policy.max_bytes {
-                        return this.flush();
-                    }
-                    if this.timer.is_none() {
-                        this.timer = Some(Box::pin(tokio::time::sleep(this.policy.max_delay)));
-                    }
-                }
-                Poll::Ready(Some(Err(error))) => this.pending_end = Some(End::Failed(error)),
-                Poll::Ready(None) => this.pending_end = Some(End::Complete),
-                Poll::Pending => return this.wait(cx),
-            }
         }
     }
 }
@@ -165,8 +82,8 @@ mod tests {
         let sizes: Vec<_> = chunks.iter().map(Bytes::len).collect();
         assert_eq!(
             sizes,
-            [24, 18],
-            "whole 6-byte tokens; the rest flushed at the end"
+            [18, 18, 6],
+            "whole 6-byte tokens, never past 20 bytes; the rest flushed at the end"
         );
         assert_eq!(
             chunks.concat(),

@@ -10,17 +10,18 @@
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use async_compression::tokio::write::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderValue, StatusCode};
 use tokio::io::AsyncWriteExt;
 
-use crate::body::ready::{MERGE_WINDOW, ReadyWindow};
-use crate::body::{BudgetView, Continuation};
+use crate::body::merge::{MergeLimits, MergeReady};
+use crate::body::ready::MERGE_WINDOW;
+use crate::body::{BudgetView, Chunk, Continuation};
 use crate::wire::{ErrorType, FunctionError, media_type_essence};
 use crate::{Body, Response, Truncation, TruncationReason};
 
@@ -302,40 +303,41 @@ fn compress_body(mut body: Body, encoding: Encoding) -> Body {
     let continuation = body.take_continuation();
     let view = BudgetView::new();
     Body::from_stream(Compressing {
-        inner: body,
+        inner: MergeReady::new(body, MERGE),
         encoder: Encoder::new(encoding),
         continuation,
         view: view.clone(),
         items: 0,
         raw_bytes: 0,
-        next: None,
         finished: false,
     })
     .with_budget_view(view)
 }
 
-/// Ready items are compressed together and flushed once, up to this many input bytes.
-const FLUSH_BYTES: usize = 16 * 1024;
-/// Only items smaller than this wait for the ready items behind them: a flush per larger item
-/// costs little, and zstd compresses 4 KiB items faster one flush each (`benches/wire.rs`).
-const MERGE_BELOW: usize = 1024;
+/// Ready items are compressed together and flushed once, up to 16 KiB of input; only items
+/// under 1 KiB wait for the ones behind them: a flush per larger item costs little, and zstd
+/// compresses 4 KiB items faster one flush each (`benches/wire.rs`).
+const MERGE: MergeLimits = MergeLimits {
+    merge_below: 1024,
+    max_bytes: 16 * 1024,
+    window: MERGE_WINDOW,
+    wait_for_more: false,
+};
 
-/// Compresses each item, with the items already ready behind it (up to [`FLUSH_BYTES`], within
-/// a [`ReadyWindow`]), and flushes: what the client has is always decodable, and tiny items do
-/// not pay a flush (and its bytes) each. A compressed item cannot be taken back (the encoder's
-/// state includes it), so with a continuation the budget is checked *before* compressing: when
-/// the next item might not fit, the stream ends itself with the compressed continuation and
-/// the encoder's epilogue. Without one, an item the budget refuses ends the body with the
-/// error trailer, as for any body.
+/// Compresses each item, with the items already ready behind it ([`MergeReady`]), and
+/// flushes: what the client has is always decodable, and tiny items do not pay a flush (and
+/// its bytes) each. A compressed item cannot be taken back (the encoder's state includes it),
+/// so with a continuation the budget is checked *before* compressing: merges are capped at
+/// what surely fits, and when the next item might not fit the stream ends itself with the
+/// compressed continuation and the encoder's epilogue. Without one, an item the budget
+/// refuses ends the body with the error trailer, as for any body.
 struct Compressing {
-    inner: Body,
+    inner: MergeReady<Body>,
     encoder: Encoder,
     continuation: Option<Continuation>,
     view: BudgetView,
     items: u64,
     raw_bytes: u64,
-    /// What the inner body gave while a merge was full: the next item, its error or its end.
-    next: Option<Option<Result<Bytes, FunctionError>>>,
     finished: bool,
 }
 
@@ -351,9 +353,7 @@ impl Compressing {
         closing.extend_from_slice(&self.encoder.finish()?);
         Ok(Bytes::from(closing))
     }
-}
 
-impl Compressing {
     /// Whether `raw` more input bytes might overflow the budget left for the continuation.
     fn might_not_fit(&self, raw: usize) -> bool {
         self.continuation
@@ -361,43 +361,29 @@ impl Compressing {
             .is_some_and(|c| worst_case(raw) + c.reserve > self.view.remaining())
     }
 
-    /// Compresses `first` and, if it is small, the small items ready behind it, then flushes
-    /// once.
-    fn compress_ready(&mut self, first: &[u8], cx: &mut Context<'_>) -> io::Result<Bytes> {
-        self.encoder.write(first)?;
-        self.items += 1;
-        self.raw_bytes += first.len() as u64;
-        if first.len() >= MERGE_BELOW {
-            return self.encoder.flush();
-        }
-        let mut raw = first.len();
-        let mut window = ReadyWindow::start(MERGE_WINDOW);
-        while raw < FLUSH_BYTES && window.open() {
-            let Poll::Ready(next) = self.inner.poll_next_unpin(cx) else {
-                break;
-            };
-            match next {
-                Some(Ok(data))
-                    if data.len() < MERGE_BELOW
-                        && raw + data.len() <= FLUSH_BYTES
-                        && !self.might_not_fit(raw + data.len()) =>
-                {
-                    self.encoder.write(&data)?;
-                    self.items += 1;
-                    self.raw_bytes += data.len() as u64;
-                    raw += data.len();
-                    window.joined(data.len());
-                }
-                None => {
-                    // The end: the flush is the epilogue.
-                    self.finished = true;
-                    return self.encoder.finish();
-                }
-                other => {
-                    self.next = Some(other);
-                    break;
-                }
-            }
+    /// The most input bytes whose output surely leaves room for the continuation.
+    fn allowance(&self) -> usize {
+        let Some(continuation) = &self.continuation else {
+            return MERGE.max_bytes;
+        };
+        let left = self
+            .view
+            .remaining()
+            .saturating_sub(continuation.reserve + 64);
+        // worst_case(raw) = raw + raw / 64 + 64 <= left + 64 when raw <= left * 64 / 65.
+        usize::try_from(left.saturating_mul(64) / 65)
+            .map_or(MERGE.max_bytes, |raw| raw.min(MERGE.max_bytes))
+    }
+
+    /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
+    /// flush is the epilogue.
+    fn compress(&mut self, chunk: Chunk) -> io::Result<Bytes> {
+        self.items += chunk.records();
+        self.raw_bytes += chunk.len() as u64;
+        self.encoder.write(&chunk.into_data())?;
+        if self.inner.completes_next() {
+            self.finished = true;
+            return self.encoder.finish();
         }
         self.encoder.flush()
     }
@@ -411,42 +397,37 @@ impl Stream for Compressing {
         if this.finished {
             return Poll::Ready(None);
         }
-        let next = match this.next.take() {
-            Some(next) => next,
-            None => match this.inner.poll_next_unpin(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(next) => next,
-            },
-        };
-        match next {
-            Some(Ok(data)) => {
-                if this.might_not_fit(data.len())
+        let allowance = this.allowance();
+        this.inner.set_max_bytes(allowance);
+        let output = match ready!(this.inner.poll_merged(cx)) {
+            Some(Ok(chunk)) => {
+                if this.might_not_fit(chunk.len())
                     && let Some(continuation) = this.continuation.take()
                 {
                     this.finished = true;
-                    let closing = this.close_with_continuation(continuation);
-                    return Poll::Ready(Some(closing.map_err(compression_error)));
+                    this.close_with_continuation(continuation)
+                } else {
+                    this.compress(chunk)
                 }
-                Poll::Ready(Some(
-                    this.compress_ready(&data, cx).map_err(compression_error),
-                ))
             }
             Some(Err(error)) => {
                 // An error ends the body: nothing after it is compressed or polled.
                 this.finished = true;
-                Poll::Ready(Some(Err(error)))
+                return Poll::Ready(Some(Err(error)));
             }
             None => {
                 this.finished = true;
-                Poll::Ready(Some(this.encoder.finish().map_err(compression_error)))
+                this.encoder.finish()
             }
-        }
+        };
+        Poll::Ready(Some(output.map_err(compression_error)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
 
     #[test]
     fn q_values() {

@@ -7,6 +7,7 @@ mod coalesce;
 pub mod compress;
 mod continuation;
 mod http_body;
+pub(crate) mod merge;
 pub(crate) mod ready;
 mod records;
 #[cfg(feature = "sse")]
@@ -34,7 +35,9 @@ pub use continuation::{Truncation, TruncationReason};
 /// memory flat and first bytes early.
 pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
 
-/// A streamed response body: a sequence of byte chunks that may end with an error.
+/// A streamed response body: a sequence of byte chunks that may end with an error. It is an
+/// [`http_body::Body`](::http_body::Body) (data frames; the error is a [`BoxError`] holding a [`FunctionError`])
+/// and a [`Stream`] of `Result<Bytes, FunctionError>`.
 ///
 /// Every item is sent as soon as it is produced; small items (under 16 KiB) already ready behind
 /// it share its HTTP chunk (whole items, up to 64 KiB; nothing waits for an item that is not
@@ -244,6 +247,40 @@ impl Stream for Body {
     }
 }
 
+/// A `Body` is an `http_body::Body` as axum's and hyper's are, so http-body-util and
+/// tower-http combinators apply to it; a [`FunctionError`] travels inside the error (downcast
+/// it, or hand the result back to [`Body::from_http_body`], which keeps its type).
+impl ::http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<::http_body::Frame<Bytes>, BoxError>>> {
+        self.poll_chunk(cx).map(|item| {
+            item.map(|result| {
+                result
+                    .map(|chunk| ::http_body::Frame::data(chunk.into_data()))
+                    .map_err(BoxError::from)
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(&self.inner, Inner::Once(data) if data.as_ref().is_none_or(Bytes::is_empty))
+    }
+
+    fn size_hint(&self) -> ::http_body::SizeHint {
+        match &self.inner {
+            Inner::Once(data) => {
+                ::http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Inner::Stream(_) => ::http_body::SizeHint::default(),
+        }
+    }
+}
+
 impl From<Bytes> for Body {
     fn from(data: Bytes) -> Self {
         Body {
@@ -326,6 +363,38 @@ mod tests {
         assert_eq!(chunks.concat(), data);
         assert!(chunks.iter().all(|c| c.len() <= 4));
         assert!(error.is_none());
+    }
+
+    #[tokio::test]
+    async fn http_body_combinators_apply_and_errors_keep_their_type() {
+        use http_body_util::BodyExt as _;
+        let custom = FunctionError::new(ErrorType::new("Function.Custom").unwrap(), "late");
+        let items = stream::iter([Ok("a"), Ok("b"), Err(BoxError::from(custom.clone()))]);
+        let upper = Body::from_stream(items)
+            .map_frame(|frame| frame.map_data(|data| Bytes::from(data.to_ascii_uppercase())));
+        let (chunks, error) = collect(Body::from_http_body(upper)).await;
+        assert_eq!(chunks, [Bytes::from("A"), Bytes::from("B")]);
+        assert_eq!(
+            error,
+            Some(custom),
+            "the error crosses the combinator typed"
+        );
+
+        let limited = http_body_util::Limited::new(Body::from("12345"), 3);
+        assert!(
+            limited.collect().await.is_err(),
+            "http-body-util's Limited applies"
+        );
+        let whole = http_body_util::BodyExt::collect(Body::from("abc"))
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(whole, "abc");
+        assert!(::http_body::Body::is_end_stream(&Body::empty()));
+        assert_eq!(
+            ::http_body::Body::size_hint(&Body::from("abc")).exact(),
+            Some(3)
+        );
     }
 
     #[test]

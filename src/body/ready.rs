@@ -8,7 +8,9 @@
 //! tokens), and prompt for items that are costly to make (a compressor's output, a few KiB
 //! per 64 KiB of rows).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// The default window.
 pub(crate) const MERGE_WINDOW: Duration = Duration::from_millis(1);

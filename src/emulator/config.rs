@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::auth::{AuthType, IamKey};
 use super::cors::Cors;
-use crate::function::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
+use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode, env_value};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};
 
@@ -15,13 +15,12 @@ pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
 /// Default function timeout for local streaming work: 60 s, like a configured function.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Environment variable with the Function URL port of the embedded emulator (default 9000).
-pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
-/// Environment variable with the function timeout in seconds (default 60).
-pub const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
 /// Environment variable with the stream budget in bytes (default 75 MiB): the same variable
 /// the runtime reads.
 pub const STREAM_BUDGET_ENV: &str = crate::BUDGET_ENV;
+pub use crate::settings::{
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
+};
 
 /// How the local Function URL behaves.
 ///
@@ -59,16 +58,6 @@ pub struct EmulatorConfig {
 
 /// Default number of invocations running at once before the URL answers `429`.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
-/// Environment variable with the concurrency limit of the embedded emulator (default 10): that
-/// many runtime loops serve it, and one more concurrent request gets `429`.
-pub const CONCURRENCY_ENV: &str = "LAMBDA_STREAM_CONCURRENCY";
-/// Environment variable with the URL's auth type, `NONE` (default) or `AWS_IAM`; the accepted
-/// key is `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
-pub const AUTH_TYPE_ENV: &str = "LAMBDA_STREAM_AUTH_TYPE";
-/// Environment variable with the URL's CORS configuration as JSON (`{"AllowOrigins":[..],..}`).
-pub const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
-/// Environment variable that turns on the bandwidth model: `aws` (6 MiB, then 2 MiB/s).
-pub const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -95,20 +84,6 @@ impl Default for EmulatorConfig {
     }
 }
 
-fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ConfigError> {
-    match std::env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ConfigError::InvalidValue {
-                name: name.to_owned(),
-                value: text,
-            }),
-        Err(_) => Ok(None),
-    }
-}
-
 impl EmulatorConfig {
     /// Defaults overridden by [`PORT_ENV`], [`INVOKE_MODE_ENV`], [`TIMEOUT_ENV`] and
     /// [`STREAM_BUDGET_ENV`].
@@ -117,26 +92,26 @@ impl EmulatorConfig {
     /// [`ConfigError`] for a variable that does not parse.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut config = EmulatorConfig::default();
-        if let Some(port) = env_number::<u16>(PORT_ENV)? {
+        if let Some(port) = env_value::<u16>(PORT_ENV)? {
             config.url_addr.set_port(port);
         }
-        if let Ok(mode) = std::env::var(INVOKE_MODE_ENV) {
-            config.invoke_mode = mode.parse()?;
+        if let Some(mode) = env_value(INVOKE_MODE_ENV)? {
+            config.invoke_mode = mode;
         }
-        if let Some(seconds) = env_number::<f64>(TIMEOUT_ENV)? {
+        if let Some(seconds) = env_value::<f64>(TIMEOUT_ENV)? {
             config.timeout =
                 Duration::try_from_secs_f64(seconds).map_err(|_| ConfigError::InvalidValue {
                     name: TIMEOUT_ENV.to_owned(),
                     value: seconds.to_string(),
                 })?;
         }
-        if let Some(budget) = env_number::<u64>(STREAM_BUDGET_ENV)? {
+        if let Some(budget) = env_value::<u64>(STREAM_BUDGET_ENV)? {
             config.stream_budget = budget;
         }
         if let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
             config.function_name = name;
         }
-        if let Some(limit) = env_number::<usize>(CONCURRENCY_ENV)? {
+        if let Some(limit) = env_value::<usize>(CONCURRENCY_ENV)? {
             config.max_concurrency = limit.max(1);
         }
         let invalid = |name: &str, value: String| ConfigError::InvalidValue {

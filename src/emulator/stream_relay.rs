@@ -2,9 +2,12 @@
 //! relay each body chunk as it arrives, counting wire bytes against the budget, until the
 //! last chunk, an error trailer, a failure, or the invocation's deadline.
 
-use bytes::{Bytes, BytesMut};
-use futures_util::FutureExt;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
 use http::StatusCode;
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
@@ -13,6 +16,9 @@ use tokio::time::Instant;
 use super::failure::PlatformFailure;
 use super::runtime_api::{RuntimeResponse, accepted, runtime_error};
 use super::state::{Answer, InFlight, State, StreamEvent};
+use crate::body::Chunk;
+use crate::body::merge::{ChunkSource, MergeLimits, MergeReady};
+use crate::body::ready::MERGE_WINDOW;
 use crate::wire::{ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
 /// Body events buffered between the function and a slow client before the function is held
@@ -21,38 +27,49 @@ const RELAY_CAPACITY: usize = 8;
 
 /// Small chunks already received are relayed as one: each relayed event costs a task wake-up
 /// and a client write, which dominate below a few KiB. Only frames that are ready now are
-/// taken (nothing waits), never past `room` bytes (the budget), so what the client sees and
-/// when is unchanged.
-const RELAY_BATCH: usize = 16 * 1024;
+/// taken (nothing waits), never past the budget's room, so what the client sees and when is
+/// unchanged.
+const RELAY_MERGE: MergeLimits = MergeLimits {
+    merge_below: 16 * 1024,
+    max_bytes: 16 * 1024,
+    window: MERGE_WINDOW,
+    wait_for_more: false,
+};
 
-type ReadAhead = Option<Option<Result<http_body::Frame<Bytes>, hyper::Error>>>;
+/// How the function's body ended other than completely.
+enum FramesEnd {
+    /// Trailers, with the function's error if they carry one.
+    Trailers(Option<FunctionError>),
+    /// The connection broke.
+    Broken(hyper::Error),
+}
 
-fn batch_ready(body: &mut Incoming, first: Bytes, room: u64, read_ahead: &mut ReadAhead) -> Bytes {
-    if first.len() >= RELAY_BATCH {
-        return first;
-    }
-    let mut batch = BytesMut::from(&first[..]);
-    while batch.len() < RELAY_BATCH {
-        let Some(next) = body.frame().now_or_never() else {
-            break;
-        };
-        match next {
-            Some(Ok(frame)) if frame.is_data() => {
-                let data = frame.into_data().unwrap_or_default();
-                if (batch.len() + data.len()) as u64 > room {
-                    *read_ahead = Some(Some(Ok(http_body::Frame::data(data))));
-                    break;
+/// The function's body frames as chunks (each one record), for [`MergeReady`].
+struct Frames(Incoming);
+
+impl ChunkSource for Frames {
+    type End = FramesEnd;
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, FramesEnd>>> {
+        loop {
+            let frame = match ready!(Pin::new(&mut self.0).poll_frame(cx)) {
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => return Poll::Ready(Some(Err(FramesEnd::Broken(error)))),
+                None => return Poll::Ready(None),
+            };
+            match frame.into_data() {
+                Ok(data) if data.is_empty() => {}
+                Ok(data) => return Poll::Ready(Some(Ok(Chunk::record(data)))),
+                Err(frame) => {
+                    let error = frame.trailers_ref().and_then(FunctionError::from_trailers);
+                    return Poll::Ready(Some(Err(FramesEnd::Trailers(error))));
                 }
-                batch.extend_from_slice(&data);
-            }
-            other => {
-                *read_ahead = Some(other);
-                break;
             }
         }
     }
-    batch.freeze()
 }
+
+type Merged = Option<Result<Chunk, FramesEnd>>;
 
 /// What the function is told when its response was cut at the deadline.
 fn timed_out() -> RuntimeResponse {
@@ -207,36 +224,34 @@ impl Relaying<'_> {
         timed_out()
     }
 
-    async fn run(mut self, mut body: Incoming) -> RuntimeResponse {
+    async fn run(mut self, body: Incoming) -> RuntimeResponse {
         let budget = self.state.config.stream_budget();
-        // A frame read ahead while batching, handled before reading another.
-        let mut read_ahead = None;
+        let mut frames = MergeReady::new(Frames(body), RELAY_MERGE);
         loop {
-            let Some(frame) = self.next_frame(&mut body, &mut read_ahead).await else {
+            let room = budget - self.wire_bytes.min(budget);
+            frames.set_max_bytes(
+                usize::try_from(room).map_or(usize::MAX, |room| room.min(RELAY_MERGE.max_bytes)),
+            );
+            let Some(merged) = self.next_merged(&mut frames).await else {
                 return self.timed_out();
             };
-            let event = match frame {
-                Ok(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => {
-                        let room = budget - self.wire_bytes.min(budget);
-                        let data = batch_ready(&mut body, data, room, &mut read_ahead);
-                        self.wire_bytes += data.len() as u64;
-                        if self.wire_bytes > budget {
-                            return self.over_budget(budget).await;
-                        }
-                        StreamEvent::Data(data)
+            let event = match merged {
+                Ok(Some(Ok(chunk))) => {
+                    self.wire_bytes += chunk.len() as u64;
+                    if self.wire_bytes > budget {
+                        return self.over_budget(budget).await;
                     }
-                    Err(frame) => {
-                        let error = frame.trailers_ref().and_then(FunctionError::from_trailers);
-                        error.map_or(StreamEvent::End, StreamEvent::Error)
-                    }
-                },
+                    StreamEvent::Data(chunk.into_data())
+                }
+                Ok(Some(Err(FramesEnd::Trailers(error)))) => {
+                    error.map_or(StreamEvent::End, StreamEvent::Error)
+                }
                 Ok(None) => {
                     // `End` after an `Error` event is ignored by the reader.
                     self.forward(StreamEvent::End).await;
                     return accepted();
                 }
-                Ok(Some(Err(error))) => {
+                Ok(Some(Err(FramesEnd::Broken(error)))) => {
                     let failure = PlatformFailure::Truncated(error.to_string());
                     self.forward(StreamEvent::Failed(failure)).await;
                     return accepted();
@@ -249,21 +264,17 @@ impl Relaying<'_> {
         }
     }
 
-    /// The next frame, `None` at the deadline; `Err` when the client went away and the
-    /// invocation is to be cancelled (`--cancel-on-disconnect`).
-    async fn next_frame(
+    /// The next merged chunk or end, `None` at the deadline; `Err` when the client went away
+    /// and the invocation is to be cancelled (`--cancel-on-disconnect`).
+    async fn next_merged(
         &mut self,
-        body: &mut Incoming,
-        read_ahead: &mut ReadAhead,
-    ) -> Option<Result<Option<Result<http_body::Frame<Bytes>, hyper::Error>>, RuntimeResponse>>
-    {
-        if let Some(frame) = read_ahead.take() {
-            return Some(Ok(frame));
-        }
+        frames: &mut MergeReady<Frames>,
+    ) -> Option<Result<Merged, RuntimeResponse>> {
         loop {
+            let merged = std::future::poll_fn(|cx| frames.poll_merged(cx));
             tokio::select! {
-                frame = tokio::time::timeout_at(self.deadline, body.frame()) => {
-                    return frame.ok().map(Ok);
+                merged = tokio::time::timeout_at(self.deadline, merged) => {
+                    return merged.ok().map(Ok);
                 }
                 () = self.events.closed(), if !self.client_gone => {
                     self.client_gone = true;

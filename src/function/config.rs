@@ -8,68 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::stats::{CompletionHook, CompletionStats};
-use crate::budget::{BUDGET_ENV, BandwidthModel, Budget};
+use crate::budget::{BandwidthModel, Budget};
+use crate::settings::{BUDGET_ENV, RUNTIME_API_ENV, env_value};
+pub use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
-
-/// Environment variable that selects the invoke mode: `RESPONSE_STREAM` (default) or `BUFFERED`.
-pub const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
-
-/// How the Function URL in front of the function was configured (`InvokeMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InvokeMode {
-    /// `RESPONSE_STREAM`: the body is streamed with the prelude and chunked framing.
-    #[default]
-    ResponseStream,
-    /// `BUFFERED`: the body is collected into one payload-2.0 response of at most
-    /// 6,291,556 bytes.
-    Buffered,
-}
-
-impl FromStr for InvokeMode {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "RESPONSE_STREAM" | "STREAM" | "STREAMING" => Ok(InvokeMode::ResponseStream),
-            "BUFFERED" => Ok(InvokeMode::Buffered),
-            _ => Err(ConfigError::InvalidInvokeMode(s.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for InvokeMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InvokeMode::ResponseStream => "RESPONSE_STREAM",
-            InvokeMode::Buffered => "BUFFERED",
-        })
-    }
-}
-
-/// A configuration value is missing or malformed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// `AWS_LAMBDA_RUNTIME_API` is not set.
-    #[error(
-        "AWS_LAMBDA_RUNTIME_API is not set: run inside Lambda, or behind `lambda-stream serve`"
-    )]
-    MissingRuntimeApi,
-    /// The Runtime API address is not `host:port` or `http://host:port[/prefix]`.
-    #[error("invalid Runtime API address {0:?}: expected host:port or http://host:port/prefix")]
-    InvalidRuntimeApi(String),
-    /// The invoke mode is not `RESPONSE_STREAM` or `BUFFERED`.
-    #[error("invalid invoke mode {0:?}: expected RESPONSE_STREAM or BUFFERED")]
-    InvalidInvokeMode(String),
-    /// Another setting does not parse.
-    #[error("invalid value {value:?} for {name}")]
-    InvalidValue {
-        /// The setting (an environment variable or flag).
-        name: String,
-        /// The value given.
-        value: String,
-    },
-}
 
 /// Where the Runtime API lives: `host:port` plus an optional path prefix.
 ///
@@ -142,18 +84,6 @@ impl RuntimeApiAddress {
     pub fn url(&self, route: &crate::wire::RuntimeRoute) -> String {
         format!("{}{}", self.prefix, route.path())
     }
-}
-
-/// The stream budget from `LAMBDA_STREAM_BUDGET` (bytes), if set.
-pub(crate) fn budget_from_env() -> Result<Option<Budget>, ConfigError> {
-    let Ok(text) = env::var(BUDGET_ENV) else {
-        return Ok(None);
-    };
-    let limit = text.trim().parse().map_err(|_| ConfigError::InvalidValue {
-        name: BUDGET_ENV.to_owned(),
-        value: text.clone(),
-    })?;
-    Ok(Some(Budget::bytes(limit)))
 }
 
 /// Default largest `/next` event: 6,291,556 bytes (6 MiB + 100), above Lambda's 6 MB
@@ -338,20 +268,17 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] when the Runtime API is missing or a value is malformed.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let runtime_api = env::var("AWS_LAMBDA_RUNTIME_API")
+        let runtime_api = env::var(RUNTIME_API_ENV)
             .map_err(|_| ConfigError::MissingRuntimeApi)?
             .parse()?;
-        let invoke_mode = match env::var(INVOKE_MODE_ENV) {
-            Ok(mode) => mode.parse()?,
-            Err(_) => InvokeMode::default(),
-        };
+        let invoke_mode = env_value(INVOKE_MODE_ENV)?.unwrap_or_default();
         let mut config = Config {
             invoke_mode,
             function: FunctionInfo::from_env(),
             ..Config::new(runtime_api)
         };
-        if let Some(budget) = budget_from_env()? {
-            config.budget = budget;
+        if let Some(limit) = env_value(BUDGET_ENV)? {
+            config.budget = Budget::bytes(limit);
         }
         Ok(config)
     }

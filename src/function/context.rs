@@ -41,6 +41,8 @@ pub struct Context {
     pub tenant_id: Option<String>,
     /// The function's settings.
     pub function: Arc<FunctionInfo>,
+    /// The deadline on tokio's clock, fixed once when the invocation arrived.
+    deadline_at: Option<tokio::time::Instant>,
 }
 
 impl Context {
@@ -64,7 +66,11 @@ impl Context {
             .deadline_ms
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
             .filter(|deadline| *deadline > now);
+        let arrived = tokio::time::Instant::now();
+        let deadline_at =
+            deadline.map(|deadline| arrived + deadline.duration_since(now).unwrap_or_default());
         Context {
+            deadline_at,
             request_id: invocation.request_id.to_string(),
             deadline,
             invoked_function_arn: invocation.invoked_function_arn.unwrap_or_default(),
@@ -78,10 +84,16 @@ impl Context {
 
     /// Time left before the deadline, when the deadline is known.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| {
-            d.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        })
+        self.deadline_at
+            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    /// The deadline as a `tokio::time::Instant` (for `sleep_until` or `timeout_at`), when it is
+    /// known: `Lambda-Runtime-Deadline-Ms` read against the wall clock once, when the
+    /// invocation arrived, so every later decision runs on tokio's clock (and tests can pause
+    /// it).
+    pub fn deadline_instant(&self) -> Option<tokio::time::Instant> {
+        self.deadline_at
     }
 }
 
@@ -100,6 +112,29 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_becomes_an_instant_once_on_arrival() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let arrived = tokio::time::Instant::now();
+        let context = Context::from_headers(
+            &headers(&[
+                ("lambda-runtime-aws-request-id", "id-1"),
+                ("lambda-runtime-deadline-ms", "1002500"),
+            ]),
+            Arc::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            context.deadline_instant(),
+            Some(arrived + Duration::from_millis(2500))
+        );
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(context.remaining(), Some(Duration::from_millis(1500)));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(context.remaining(), Some(Duration::ZERO));
     }
 
     #[test]

@@ -42,13 +42,12 @@ pub(crate) async fn serve_invocation<H: Handler>(
     let invocation = InvocationHeaders::from_headers(&next.headers)?;
     let id = invocation.request_id.clone();
     let context = Context::from_invocation(invocation, function, now);
-    let Some(deadline) = context.deadline else {
+    let Some(deadline) = context.deadline_instant() else {
         return answer(client, config, handler, (id, next.event), context).await;
     };
     let request_id = context.request_id.clone();
-    let left = deadline.duration_since(now).unwrap_or_default();
     let answering = answer(client, config, handler, (id, next.event), context);
-    match tokio::time::timeout(left, answering).await {
+    match tokio::time::timeout_at(deadline, answering).await {
         Ok(result) => result,
         Err(_) => {
             client.abort();
@@ -68,7 +67,7 @@ struct Answering<'a> {
     request_id: RequestId,
     started: Instant,
     budget: Budget,
-    deadline: Option<SystemTime>,
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Answering<'_> {
@@ -155,11 +154,9 @@ impl Answering<'_> {
         let limits = StreamLimits {
             budget: self.budget,
             end_by: self.deadline.map(|deadline| {
-                let left = deadline
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default();
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 // A margin never takes more than a quarter of the time left.
-                tokio::time::Instant::now() + left.saturating_sub(margin.min(left / 4))
+                deadline - margin.min(left / 4)
             }),
             bandwidth: self.config.bandwidth(),
         };
@@ -273,7 +270,7 @@ async fn answer<H: Handler>(
         request_id,
         started: Instant::now(),
         budget: config.budget(),
-        deadline: context.deadline,
+        deadline: context.deadline_instant(),
     };
     let event = match event {
         Ok(event) => event,

@@ -6,6 +6,7 @@ mod context;
 mod flush_rule;
 mod handler;
 mod invoke;
+mod limited;
 mod request_body;
 mod runtime;
 #[cfg(feature = "tower")]

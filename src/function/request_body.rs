@@ -1,36 +1,41 @@
 //! Request bodies sent to the Runtime API, above all the streamed response: prelude JSON as one
 //! chunk, the eight NULs as the next, then the body chunks, then real trailer fields on error.
 //!
-//! The pipeline, per poll: give way to the connection when data has waited 1 ms
-//! ([`FlushRule`]); take the next chunk (held items first, then the handler's, each knowing
-//! its records); admit it against the deadline and the budget (whole, or its leading records
-//! that fit, or not at all: then the continuation or an error trailer ends the body); merge the
-//! small chunks already ready behind it; count bytes, frames and records; hand it over.
+//! The streamed response is a stack of small stages, each with one job:
+//!
+//! ```text
+//! handler's Body (chunks that know their records)
+//!   -> Limited      the StreamPolicy admits each chunk whole, or its leading records, or cuts;
+//!                   a panic becomes an error; counts bytes and records let through
+//!   -> MergeReady   small chunks already ready behind one travel with it (up to 64 KiB)
+//!   -> StreamingBody  head frames, the FlushRule's give-way, the continuation or the error
+//!                   trailer at a cut, the report
+//! ```
 //!
 //! Every item is sent as soon as it is ready; small items (under [`MERGE_BELOW`]) that are
-//! *already* ready behind it travel in the same chunk (up to [`MERGE_BYTES`], within a
-//! [`ReadyWindow`]). Nothing waits for an item that is not ready, so latency is unchanged,
-//! while a stream of tiny items no longer costs a write and a wake-up per item on each hop
-//! (chunk boundaries mean nothing to a reader; only the prelude and the NULs keep chunks of
-//! their own, for `cargo lambda watch`).
+//! *already* ready behind it travel in the same chunk (up to [`MERGE_BYTES`]). Nothing waits
+//! for an item that is not ready, so latency is unchanged, while a stream of tiny items no
+//! longer costs a write and a wake-up per item on each hop (chunk boundaries mean nothing to a
+//! reader; only the prelude and the NULs keep chunks of their own, for `cargo lambda watch`).
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+#[cfg(test)]
+use std::time::Duration;
+use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::oneshot;
-use tokio::time::Sleep;
 
 use super::flush_rule::FlushRule;
+use super::limited::{Limited, StreamEnd};
 use super::stats::Outcome;
-use crate::body::ready::{MERGE_WINDOW, ReadyWindow};
-use crate::body::{BudgetView, Chunk, Continuation};
-use crate::budget::{BandwidthModel, Budget, BudgetMeter, Charged};
+use crate::body::merge::{MergeLimits, MergeReady};
+use crate::body::ready::MERGE_WINDOW;
+use crate::body::{Chunk, Continuation};
+use crate::budget::{BandwidthModel, Budget, StreamPolicy};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
 use crate::{Body, Truncation, TruncationReason};
 
@@ -54,13 +59,13 @@ pub(crate) const MERGE_BELOW: usize = 16 * 1024;
 /// end to end: 1 KiB and 4 KiB items ran ~25-40% faster than with 16 KiB chunks).
 pub(crate) const MERGE_BYTES: usize = 64 * 1024;
 
-/// What the budget and the deadline let through of a chunk.
-enum Admission {
-    Whole(Chunk),
-    /// Its leading whole records; the body ends after them.
-    Partly(Chunk, TruncationReason),
-    Refused(TruncationReason),
-}
+/// How the streamed response merges the items that are ready.
+const MERGE: MergeLimits = MergeLimits {
+    merge_below: MERGE_BELOW,
+    max_bytes: MERGE_BYTES,
+    window: MERGE_WINDOW,
+    wait_for_more: false,
+};
 
 /// The budget left for the body cannot hold the response head (and the continuation's
 /// reserve): refused before any body byte, never an empty export.
@@ -74,13 +79,6 @@ pub(crate) struct BudgetTooSmall {
     pub(crate) reserve: u64,
 }
 
-/// How a body ends once the chunk in hand is sent.
-enum PendingEnd {
-    Complete,
-    Failed(FunctionError),
-    Cut(TruncationReason),
-}
-
 /// The limits a stream runs under.
 pub(crate) struct StreamLimits {
     pub(crate) budget: Budget,
@@ -89,23 +87,23 @@ pub(crate) struct StreamLimits {
     pub(crate) bandwidth: BandwidthModel,
 }
 
-/// The body of `POST .../response` in streaming mode.
+/// The response head's two frames, sent before the body.
+enum HeadFrames {
+    Prelude(Bytes),
+    Delimiter,
+    Sent,
+}
+
+/// The body of `POST .../response` in streaming mode: the head's frames, then the handler's
+/// body, limited ([`Limited`]) and merged ([`MergeReady`]), giving way to the connection by the
+/// [`FlushRule`], ended by the continuation or real trailers.
 pub(crate) struct StreamingBody {
-    prelude: Option<Bytes>,
-    delimiter_pending: bool,
-    held: VecDeque<Chunk>,
-    body: Option<Body>,
-    pending_end: Option<PendingEnd>,
-    merge_window: Duration,
+    head: HeadFrames,
+    merged: MergeReady<Limited>,
     continuation: Option<Continuation>,
+    closing_bytes: u64,
     done: bool,
-    meter: BudgetMeter,
-    view: Option<BudgetView>,
-    bandwidth: BandwidthModel,
-    end_by: Option<Pin<Box<Sleep>>>,
-    body_bytes: u64,
     chunks: u64,
-    records: u64,
     first_byte_at: Option<Instant>,
     flush: FlushRule,
     report: Option<oneshot::Sender<StreamReport>>,
@@ -123,13 +121,13 @@ impl StreamingBody {
         limits: StreamLimits,
     ) -> Result<(Self, oneshot::Receiver<StreamReport>), BudgetTooSmall> {
         let (tx, rx) = oneshot::channel();
-        let mut meter = BudgetMeter::new(limits.budget);
+        let mut policy = StreamPolicy::new(limits.budget, limits.bandwidth, limits.end_by);
         let continuation = body.take_continuation();
         let reserve = continuation.as_ref().map_or(0, |c| c.reserve);
-        meter.reserve(reserve);
+        policy.reserve(reserve);
         // The head is part of what Lambda counts.
         let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
-        if meter.charge(head).is_err() {
+        if policy.charge_head(head).is_err() {
             let limit = limits.budget.limit();
             return Err(BudgetTooSmall {
                 limit,
@@ -137,28 +135,13 @@ impl StreamingBody {
                 reserve,
             });
         }
-        let view = body.take_budget_view();
-        if let Some(view) = &view {
-            view.publish(meter.remaining());
-        }
         let streaming = StreamingBody {
-            prelude: Some(prelude),
-            delimiter_pending: true,
-            held: held.into(),
-            body: Some(body),
-            pending_end: None,
-            merge_window: MERGE_WINDOW,
+            head: HeadFrames::Prelude(prelude),
+            merged: MergeReady::new(Limited::new(held, body, policy), MERGE),
             continuation,
+            closing_bytes: 0,
             done: false,
-            meter,
-            view,
-            bandwidth: limits.bandwidth,
-            end_by: limits
-                .end_by
-                .map(|at| Box::pin(tokio::time::sleep_until(at))),
-            body_bytes: 0,
             chunks: 0,
-            records: 0,
             first_byte_at: None,
             flush: FlushRule::new(tokio::time::Instant::now()),
             report: Some(tx),
@@ -166,17 +149,14 @@ impl StreamingBody {
         Ok((streaming, rx))
     }
 
-    /// Counts the records of a chunk that will be sent, and tells the body what budget is
-    /// left (a framing that ends on a record boundary reads it before its next item).
-    fn count(&mut self, chunk: &Chunk) {
-        self.body_bytes += chunk.len() as u64;
-        self.records += chunk.records();
-        if let Some(view) = &self.view {
-            view.publish(self.meter.remaining());
-        }
+    /// Lets merges wait this long for ready items (tests pin it so merges do not depend on the
+    /// machine's speed).
+    #[cfg(test)]
+    fn set_merge_window(&mut self, window: Duration) {
+        self.merged.set_window(window);
     }
 
-    /// Hands a chunk (one or more counted records) to the connection.
+    /// Hands a chunk (one or more counted records, or the closing) to the connection.
     fn emit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.first_byte_at.get_or_insert_with(Instant::now);
         self.flush.handed_over();
@@ -184,24 +164,19 @@ impl StreamingBody {
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
-    /// Counts and sends the closing continuation (bytes, not a record).
-    fn data(&mut self, closing: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.body_bytes += closing.len() as u64;
-        self.emit(closing)
-    }
-
     fn finish(&mut self, end: Outcome) {
-        // Drop the handler's stream at once: producers see `BodyClosed`, nothing more is sent.
-        self.body = None;
+        let limited = self.merged.source_mut();
+        limited.close();
         self.done = true;
         if let Some(report) = self.report.take() {
+            let limited = self.merged.source();
             let _ = report.send(StreamReport {
-                wire_bytes: self.meter.used(),
-                body_bytes: self.body_bytes,
+                wire_bytes: limited.policy().meter().used(),
+                body_bytes: limited.body_bytes() + self.closing_bytes,
                 chunks: self.chunks,
-                records: self.records,
+                records: limited.records(),
                 first_byte_at: self.first_byte_at,
-                budget_warned: self.meter.warned(),
+                budget_warned: limited.policy().meter().warned(),
                 end,
             });
         }
@@ -216,46 +191,16 @@ impl StreamingBody {
     /// Ends the body after its last whole item: with the continuation when there is one and it
     /// fits, else with an error trailer.
     fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.body = None;
-        if let Some(continuation) = self.continuation.take() {
-            let truncation = Truncation {
+        if let Some(closing) = self.closing(reason) {
+            self.closing_bytes = closing.len() as u64;
+            let frame = self.emit(closing);
+            self.finish(Outcome::Truncated {
                 reason,
-                items_sent: self.records,
-                body_bytes: self.body_bytes,
-            };
-            let closing = (continuation.make)(&truncation);
-            if self.meter.charge_reserved(closing.len() as u64).is_ok() {
-                // Counted before the report goes out.
-                let frame = self.data(closing);
-                self.finish(Outcome::Truncated {
-                    reason,
-                    continued: true,
-                });
-                return frame;
-            }
-            tracing::error!(
-                continuation_bytes = closing.len(),
-                remaining = self.meter.remaining(),
-                "the continuation does not fit in the budget left; ending with an error trailer"
-            );
+                continued: true,
+            });
+            return frame;
         }
-        let error = match reason {
-            TruncationReason::Budget => FunctionError::new(
-                ErrorType::RESPONSE_SIZE_TOO_LARGE,
-                format!(
-                    "the response reached its {}-byte budget after {} body bytes",
-                    self.meter.budget().limit(),
-                    self.body_bytes
-                ),
-            ),
-            TruncationReason::Deadline => FunctionError::new(
-                ErrorType::DEADLINE_EXCEEDED,
-                format!(
-                    "the stream was ended before the invocation deadline after {} body bytes",
-                    self.body_bytes
-                ),
-            ),
-        };
+        let error = self.cut_error(reason);
         let trailers = error.to_trailers();
         self.finish(Outcome::Truncated {
             reason,
@@ -264,156 +209,57 @@ impl StreamingBody {
         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
     }
 
-    /// Counts an item against the deadline and the budget; `Err` says why it may not go.
-    fn charge(&mut self, len: usize) -> Result<(), TruncationReason> {
-        let len = len as u64;
-        if let Some(end_by) = &self.end_by {
-            let needed = self.bandwidth.time_to_send(self.meter.used(), len);
-            if tokio::time::Instant::now() + needed > end_by.deadline() {
-                return Err(TruncationReason::Deadline);
-            }
-        }
-        match self.meter.charge(len) {
-            Ok(Charged::Fits) => Ok(()),
-            Ok(Charged::CrossedWarning) => {
-                let budget = self.meter.budget();
-                tracing::warn!(
-                    used = self.meter.used(),
-                    limit = budget.limit(),
-                    fraction = budget.warning_fraction(),
-                    "the response crossed its budget warning threshold"
-                );
-                Ok(())
-            }
-            Err(_) => Err(TruncationReason::Budget),
-        }
-    }
-
-    /// Charges a chunk whole or, when the budget cannot take it all, its leading whole
-    /// records that fit.
-    fn admission(&mut self, mut chunk: Chunk) -> Admission {
-        match self.charge(chunk.len()) {
-            Ok(()) => Admission::Whole(chunk),
-            Err(TruncationReason::Budget) => {
-                let room = usize::try_from(self.meter.room()).unwrap_or(usize::MAX);
-                match chunk.split_fitting(room) {
-                    Some(head) if self.charge(head.len()).is_ok() => {
-                        Admission::Partly(head, TruncationReason::Budget)
-                    }
-                    _ => Admission::Refused(TruncationReason::Budget),
-                }
-            }
-            Err(reason) => Admission::Refused(reason),
-        }
-    }
-
-    /// Sends a chunk if the budget and the deadline allow it (or the part of it they allow),
-    /// with the small items ready behind it.
-    fn admit(
-        &mut self,
-        chunk: Chunk,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let chunk = match self.admission(chunk) {
-            Admission::Whole(chunk) => chunk,
-            Admission::Partly(head, reason) => {
-                self.pending_end = Some(PendingEnd::Cut(reason));
-                self.count(&head);
-                return self.emit(head.into_data());
-            }
-            Admission::Refused(reason) => return self.cut(reason),
+    /// The continuation's bytes, counted, if there is one and it fits.
+    fn closing(&mut self, reason: TruncationReason) -> Option<Bytes> {
+        let continuation = self.continuation.take()?;
+        let limited = self.merged.source_mut();
+        let truncation = Truncation {
+            reason,
+            items_sent: limited.records(),
+            body_bytes: limited.body_bytes(),
         };
-        self.count(&chunk);
-        if chunk.len() >= MERGE_BELOW {
-            return self.emit(chunk.into_data());
+        let closing = (continuation.make)(&truncation);
+        let policy = limited.policy_mut();
+        if policy.admit_closing(closing.len() as u64).is_ok() {
+            return Some(closing);
         }
-        let merged = self.merge_ready(chunk, cx);
-        self.emit(merged)
+        tracing::error!(
+            continuation_bytes = closing.len(),
+            remaining = policy.meter().remaining(),
+            "the continuation does not fit in the budget left; ending with an error trailer"
+        );
+        None
     }
 
-    /// Appends the items that are ready now, each charged and counted, until the chunk is full,
-    /// the window has passed, or the body is not ready. An end met on the way (the body's end,
-    /// an error, a budget or deadline cut, after the records that still fit) is kept for after
-    /// this chunk; an item that is not small, or would overfill the chunk, is kept for the
-    /// next one.
-    fn merge_ready(&mut self, first: Chunk, cx: &mut Context<'_>) -> Bytes {
-        let mut window = ReadyWindow::start(self.merge_window);
-        let first = first.into_data();
-        let mut merged: Option<BytesMut> = None;
-        loop {
-            let len = merged.as_ref().map_or(first.len(), BytesMut::len);
-            if len >= MERGE_BYTES || !window.open() {
-                break;
-            }
-            let Some(next) = self.poll_ready_item(cx) else {
-                break;
-            };
-            let item = match next {
-                Ok(item) if item.len() >= MERGE_BELOW || len + item.len() > MERGE_BYTES => {
-                    self.held.push_front(item);
-                    break;
-                }
-                Ok(item) => item,
-                Err(end) => {
-                    self.pending_end = Some(end);
-                    break;
-                }
-            };
-            let item = match self.admission(item) {
-                Admission::Whole(item) => item,
-                Admission::Partly(head, reason) => {
-                    self.pending_end = Some(PendingEnd::Cut(reason));
-                    head
-                }
-                Admission::Refused(reason) => {
-                    self.pending_end = Some(PendingEnd::Cut(reason));
-                    break;
-                }
-            };
-            self.count(&item);
-            window.joined(item.len());
-            merged
-                .get_or_insert_with(|| {
-                    let mut buffer = BytesMut::with_capacity(MERGE_BYTES);
-                    buffer.extend_from_slice(&first);
-                    buffer
-                })
-                .extend_from_slice(&item.into_data());
-            if self.pending_end.is_some() {
-                break;
-            }
-        }
-        merged.map_or(first, BytesMut::freeze)
-    }
-
-    /// The next item if one is ready: a held one first, then the handler's. `None` when the
-    /// body is not ready (or gone); `Err` when it ended, failed or panicked.
-    fn poll_ready_item(&mut self, cx: &mut Context<'_>) -> Option<Result<Chunk, PendingEnd>> {
-        if let Some(held) = self.held.pop_front() {
-            return Some(Ok(held));
-        }
-        let body = self.body.as_mut()?;
-        // The handler's stream runs inside the connection task: a panic there must become an
-        // error trailer, not a dead connection.
-        match catch_unwind(AssertUnwindSafe(|| body.poll_chunk(cx))) {
-            Ok(Poll::Pending) => None,
-            Ok(Poll::Ready(Some(Ok(chunk)))) => Some(Ok(chunk)),
-            Ok(Poll::Ready(None)) => Some(Err(PendingEnd::Complete)),
-            Ok(Poll::Ready(Some(Err(error)))) => Some(Err(PendingEnd::Failed(error))),
-            Err(panic) => Some(Err(PendingEnd::Failed(FunctionError::from_panic(
-                panic.as_ref(),
-            )))),
+    fn cut_error(&self, reason: TruncationReason) -> FunctionError {
+        let limited = self.merged.source();
+        let body_bytes = limited.body_bytes();
+        match reason {
+            TruncationReason::Budget => FunctionError::new(
+                ErrorType::RESPONSE_SIZE_TOO_LARGE,
+                format!(
+                    "the response reached its {}-byte budget after {body_bytes} body bytes",
+                    limited.policy().meter().budget().limit(),
+                ),
+            ),
+            TruncationReason::Deadline => FunctionError::new(
+                ErrorType::DEADLINE_EXCEEDED,
+                format!(
+                    "the stream was ended before the invocation deadline after {body_bytes} body bytes"
+                ),
+            ),
         }
     }
 
-    fn end(&mut self, end: PendingEnd) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match end {
-            PendingEnd::Complete => {
-                self.finish(Outcome::Complete);
-                Poll::Ready(None)
+    /// The head's next frame, if it is not all sent.
+    fn head_frame(&mut self) -> Option<Bytes> {
+        match std::mem::replace(&mut self.head, HeadFrames::Sent) {
+            HeadFrames::Prelude(prelude) => {
+                self.head = HeadFrames::Delimiter;
+                Some(prelude)
             }
-            PendingEnd::Failed(error) => self.fail(error),
-            PendingEnd::Cut(reason) => self.cut(reason),
+            HeadFrames::Delimiter => Some(Bytes::from_static(&PRELUDE_DELIMITER)),
+            HeadFrames::Sent => None,
         }
     }
 }
@@ -433,42 +279,29 @@ impl http_body::Body for StreamingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
-        if let Some(prelude) = this.prelude.take() {
-            return Poll::Ready(Some(Ok(Frame::data(prelude))));
-        }
-        if this.delimiter_pending {
-            this.delimiter_pending = false;
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-                &PRELUDE_DELIMITER,
-            )))));
+        if let Some(frame) = this.head_frame() {
+            return Poll::Ready(Some(Ok(Frame::data(frame))));
         }
         if this.done {
             return Poll::Ready(None);
-        }
-        if let Some(end) = this.pending_end.take() {
-            return this.end(end);
         }
         if this.flush.should_give_way(tokio::time::Instant::now()) {
             // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if let Some(held) = this.held.pop_front() {
-            return this.admit(held, cx);
-        }
-        if let Some(end_by) = this.end_by.as_mut()
-            && end_by.as_mut().poll(cx).is_ready()
-        {
-            return this.cut(TruncationReason::Deadline);
-        }
-        match this.poll_ready_item(cx) {
-            None if this.body.is_none() => Poll::Ready(None),
-            None => {
+        match this.merged.poll_merged(cx) {
+            Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data()),
+            Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),
+            Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(reason),
+            Poll::Ready(None) => {
+                this.finish(Outcome::Complete);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
                 this.flush.gave_way(tokio::time::Instant::now());
                 Poll::Pending
             }
-            Some(Ok(chunk)) => this.admit(chunk, cx),
-            Some(Err(end)) => this.end(end),
         }
     }
 }
@@ -540,7 +373,7 @@ mod tests {
         let (mut body, report) =
             StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
         // What is merged must not depend on how fast this machine runs the test.
-        body.merge_window = Duration::from_secs(3600);
+        body.set_merge_window(Duration::from_secs(3600));
         (body, report)
     }
 
@@ -591,7 +424,7 @@ mod tests {
     #[tokio::test]
     async fn items_ready_after_the_window_go_in_the_next_chunk() {
         let (mut body, _) = streaming_from(Body::from_stream(stream::iter(items(&[1; 200]))), 999);
-        body.merge_window = Duration::ZERO;
+        body.set_merge_window(Duration::ZERO);
         let (data, _) = frames(body).await;
         assert_eq!(
             data.iter().map(Bytes::len).collect::<Vec<_>>(),
@@ -738,6 +571,72 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_that_waits_is_cut_exactly_at_its_end_by_on_tokios_clock() {
+        let start = tokio::time::Instant::now();
+        let end_by = start + Duration::from_millis(1500);
+        let limits = StreamLimits {
+            budget: Budget::DEFAULT,
+            end_by: Some(end_by),
+            bandwidth: BandwidthModel::AWS,
+        };
+        let items = stream::iter(items(&[7])).chain(stream::pending());
+        let body = Body::from_stream(items);
+        let (body, report) =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
+        let (data, trailer) = frames(body).await;
+        assert_eq!(
+            tokio::time::Instant::now(),
+            end_by,
+            "cut at the instant, not after"
+        );
+        assert_eq!(data, [Bytes::from("aaaaaaa")]);
+        assert_eq!(
+            trailer.as_deref(),
+            Some(ErrorType::DEADLINE_EXCEEDED.as_str())
+        );
+        let report = report.await.unwrap();
+        assert_eq!(
+            report.end,
+            Outcome::Truncated {
+                reason: TruncationReason::Deadline,
+                continued: false
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bandwidth_model_stops_what_could_not_be_sent_before_end_by() {
+        // 10 bytes of head, then 10 B/s: ten 10-byte items take exactly 10 s at that rate.
+        let start = tokio::time::Instant::now();
+        let limits = StreamLimits {
+            budget: Budget::DEFAULT,
+            end_by: Some(start + Duration::from_secs(1)),
+            bandwidth: BandwidthModel {
+                burst_bytes: 30,
+                bytes_per_second: 10,
+            },
+        };
+        let body = Body::from_stream(stream::iter(items(&[10; 10])));
+        let (mut body, report) =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
+        body.set_merge_window(Duration::from_secs(3600));
+        let (data, trailer) = frames(body).await;
+        // Head 10 + two items fill the 30-byte burst; the third takes 1 s: on time; the fourth
+        // would end after it.
+        assert_eq!(data.concat().len(), 30);
+        assert_eq!(
+            trailer.as_deref(),
+            Some(ErrorType::DEADLINE_EXCEEDED.as_str())
+        );
+        assert_eq!(report.await.unwrap().records, 3);
+        assert_eq!(
+            tokio::time::Instant::now(),
+            start,
+            "decided on the model, no waiting"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         #[test]
@@ -760,7 +659,7 @@ mod tests {
                 proptest::prop_assert!(head + reserve as u64 > budget, "refused only when too small");
                 return Ok(());
             };
-            body.merge_window = Duration::from_secs(3600);
+            body.set_merge_window(Duration::from_secs(3600));
             let (data, _) = runtime.block_on(frames(body));
             let report = runtime.block_on(report).unwrap();
             let sent: u64 = data.iter().map(|d| d.len() as u64).sum();

@@ -1,0 +1,201 @@
+//! The handler's body under the stream's limits, in the shape of http-body-util's `Limited`:
+//! each chunk is admitted by the [`StreamPolicy`] (budget and deadline) whole, or as its
+//! leading whole records that fit, or not at all, which ends the body with a cut. A panic in
+//! the handler's stream becomes an error here, not a dead connection.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::time::{Instant, Sleep};
+
+use crate::body::merge::ChunkSource;
+use crate::body::{BudgetView, Chunk};
+use crate::budget::{Charged, StreamPolicy};
+use crate::wire::FunctionError;
+use crate::{Body, TruncationReason};
+
+/// How a limited body ends other than completely.
+#[derive(Debug)]
+pub(crate) enum StreamEnd {
+    /// The handler's stream failed or panicked.
+    Failed(FunctionError),
+    /// The budget or the deadline cut it after its last whole record.
+    Cut(TruncationReason),
+}
+
+/// What the policy let through of a chunk.
+enum Admission {
+    Whole(Chunk),
+    /// Its leading whole records; the body ends after them.
+    Partly(Chunk, TruncationReason),
+    Refused(TruncationReason),
+}
+
+/// A body whose chunks are admitted by a [`StreamPolicy`]; counts what it lets through.
+pub(crate) struct Limited {
+    /// The body's first chunks, taken before the head was committed.
+    held: VecDeque<Chunk>,
+    body: Option<Body>,
+    policy: StreamPolicy,
+    /// Wakes a body that is not ready when the time to end by comes.
+    end_by: Option<Pin<Box<Sleep>>>,
+    view: Option<BudgetView>,
+    /// A cut decided with the last chunk: returned by the next poll.
+    cut_after: Option<TruncationReason>,
+    body_bytes: u64,
+    records: u64,
+    /// Any instant: `now` for a policy with no time to end by, which never reads it.
+    created: Instant,
+}
+
+impl Limited {
+    pub(crate) fn new(held: Vec<Chunk>, mut body: Body, policy: StreamPolicy) -> Self {
+        let view = body.take_budget_view();
+        if let Some(view) = &view {
+            view.publish(policy.meter().remaining());
+        }
+        Limited {
+            held: held.into(),
+            body: Some(body),
+            end_by: policy
+                .poll_timeout()
+                .map(|at| Box::pin(tokio::time::sleep_until(at))),
+            policy,
+            view,
+            cut_after: None,
+            body_bytes: 0,
+            records: 0,
+            created: Instant::now(),
+        }
+    }
+
+    /// Body bytes let through.
+    pub(crate) fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// Whole records let through.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    pub(crate) fn policy(&self) -> &StreamPolicy {
+        &self.policy
+    }
+
+    pub(crate) fn policy_mut(&mut self) -> &mut StreamPolicy {
+        &mut self.policy
+    }
+
+    /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
+    pub(crate) fn close(&mut self) {
+        self.body = None;
+        self.held.clear();
+    }
+
+    /// Charges `len` bytes now; `Err` says why they may not go.
+    fn charge(&mut self, len: usize) -> Result<(), TruncationReason> {
+        let now = match self.policy.poll_timeout() {
+            Some(_) => Instant::now(),
+            None => self.created,
+        };
+        if self.policy.admit(now, len as u64)? == Charged::CrossedWarning {
+            let budget = self.policy.meter().budget();
+            tracing::warn!(
+                used = self.policy.meter().used(),
+                limit = budget.limit(),
+                fraction = budget.warning_fraction(),
+                "the response crossed its budget warning threshold"
+            );
+        }
+        Ok(())
+    }
+
+    /// Charges a chunk whole or, when the budget cannot take it all, its leading whole
+    /// records that fit.
+    fn admission(&mut self, mut chunk: Chunk) -> Admission {
+        match self.charge(chunk.len()) {
+            Ok(()) => Admission::Whole(chunk),
+            Err(TruncationReason::Budget) => {
+                let room = usize::try_from(self.policy.meter().room()).unwrap_or(usize::MAX);
+                match chunk.split_fitting(room) {
+                    Some(head) if self.charge(head.len()).is_ok() => {
+                        Admission::Partly(head, TruncationReason::Budget)
+                    }
+                    _ => Admission::Refused(TruncationReason::Budget),
+                }
+            }
+            Err(reason) => Admission::Refused(reason),
+        }
+    }
+
+    /// Counts a chunk let through, and tells the body's stages what budget is left (a
+    /// compressor decides before it compresses).
+    fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        self.body_bytes += chunk.len() as u64;
+        self.records += chunk.records();
+        if let Some(view) = &self.view {
+            view.publish(self.policy.meter().remaining());
+        }
+        Poll::Ready(Some(Ok(chunk)))
+    }
+
+    fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        self.close();
+        Poll::Ready(Some(Err(StreamEnd::Cut(reason))))
+    }
+
+    /// The next chunk: a held one first, then the handler's (a panic becomes an error).
+    fn poll_next_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        if let Some(held) = self.held.pop_front() {
+            return Poll::Ready(Some(Ok(held)));
+        }
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        // The handler's stream runs inside the connection task.
+        match catch_unwind(AssertUnwindSafe(|| body.poll_chunk(cx))) {
+            Ok(polled) => polled.map_err(StreamEnd::Failed),
+            Err(panic) => Poll::Ready(Some(Err(StreamEnd::Failed(FunctionError::from_panic(
+                panic.as_ref(),
+            ))))),
+        }
+    }
+}
+
+impl ChunkSource for Limited {
+    type End = StreamEnd;
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        if let Some(reason) = self.cut_after.take() {
+            return self.cut(reason);
+        }
+        let chunk = match self.poll_next_chunk(cx) {
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+            Poll::Ready(end) => {
+                self.close();
+                return Poll::Ready(end);
+            }
+            Poll::Pending => {
+                // The timer only wakes the task; the policy decides.
+                if let Some(end_by) = self.end_by.as_mut()
+                    && end_by.as_mut().poll(cx).is_ready()
+                    && let Some(reason) = self.policy.handle_timeout(Instant::now())
+                {
+                    return self.cut(reason);
+                }
+                return Poll::Pending;
+            }
+        };
+        match self.admission(chunk) {
+            Admission::Whole(chunk) => self.let_through(chunk),
+            Admission::Partly(head, reason) => {
+                self.cut_after = Some(reason);
+                self.let_through(head)
+            }
+            Admission::Refused(reason) => self.cut(reason),
+        }
+    }
+}
