@@ -11,8 +11,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use futures_util::{StreamExt, stream};
 use http::StatusCode;
 use lambda_stream::Body;
+use lambda_stream::testing::encode_chunk;
 use lambda_stream::wire::{
-    ChunkedDecoder, ChunkedEvent, PreludeDecoder, ResponseHead, encode_chunk, encode_prelude,
+    ChunkedDecoder, ChunkedEvent, PreludeDecoder, ResponseHead, encode_prelude,
 };
 
 const SIZES: [usize; 6] = [16, 256, 4 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024];

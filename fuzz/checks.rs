@@ -55,6 +55,8 @@ pub(crate) fn chunked_decoder(data: &[u8]) {
                 match decoder.decode(&mut buf) {
                     Ok(Some(ChunkedEvent::Data(d))) => body.extend_from_slice(&d),
                     Ok(Some(ChunkedEvent::End(t))) => trailers = Some(t),
+                    // Events a later version may add carry nothing checked here.
+                    Ok(Some(_)) => {}
                     Ok(None) => break,
                     Err(_) => return None,
                 }
@@ -82,25 +84,12 @@ pub(crate) fn buffered_response(data: &[u8]) {
     }
 }
 
-/// SigV4 fields: the `Authorization` header (before the first newline) and the presigned
-/// query (after it) never panic, and what they accept is well-formed.
+/// SigV4 fields: the parsers never panic and what they accept is well-formed (the check lives
+/// in the crate, whose SigV4 module is public only under `cfg(fuzzing)`; its unit tests
+/// replay this target's seeds and corpus).
+#[cfg(fuzzing)]
 pub(crate) fn sigv4_fields(data: &[u8]) {
-    use lambda_stream::emulator::sigv4::{SignedFields, parse_amz_date};
-    let text = String::from_utf8_lossy(data);
-    let (header, query) = text.split_once('\n').unwrap_or((&text, ""));
-    for fields in [
-        SignedFields::from_authorization_header(header).ok(),
-        SignedFields::from_query(query).ok().flatten(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        assert_eq!(fields.signature.len(), 64);
-        assert!(fields.signature.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(!fields.signed_headers.is_empty());
-        assert_eq!(fields.scope_date.len(), 8);
-    }
-    let _ = parse_amz_date(header);
+    lambda_stream::emulator::sigv4::check_parsers(data);
 }
 
 /// `Accept-Encoding` negotiation never panics and only picks an encoding the header names

@@ -86,19 +86,18 @@ impl Budget {
 /// An item does not fit in what is left of the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a {attempted}-byte item does not fit: {used} of {limit} budget bytes used")]
-#[non_exhaustive]
-pub struct BudgetExhausted {
+pub(crate) struct BudgetExhausted {
     /// The budget.
-    pub limit: u64,
+    pub(crate) limit: u64,
     /// Bytes used before the item.
-    pub used: u64,
+    pub(crate) used: u64,
     /// The item's size.
-    pub attempted: u64,
+    pub(crate) attempted: u64,
 }
 
 /// What charging an item did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Charged {
+pub(crate) enum Charged {
     /// The item fits.
     Fits,
     /// The item fits, and crossed the warning threshold.
@@ -106,17 +105,8 @@ pub enum Charged {
 }
 
 /// Counts bytes against a [`Budget`], with part of it held back for a closing record.
-///
-/// ```
-/// use lambda_stream::{Budget, BudgetMeter, Charged};
-/// let mut meter = BudgetMeter::new(Budget::bytes(10));
-/// assert_eq!(meter.charge(8), Ok(Charged::CrossedWarning));
-/// assert!(meter.charge(3).is_err(), "an item that crosses the limit is refused whole");
-/// assert_eq!(meter.charge(2), Ok(Charged::Fits));
-/// assert_eq!(meter.remaining(), 0);
-/// ```
 #[derive(Debug, Clone)]
-pub struct BudgetMeter {
+pub(crate) struct BudgetMeter {
     budget: Budget,
     used: u64,
     reserved: u64,
@@ -125,7 +115,7 @@ pub struct BudgetMeter {
 
 impl BudgetMeter {
     /// A meter with nothing used.
-    pub fn new(budget: Budget) -> Self {
+    pub(crate) fn new(budget: Budget) -> Self {
         BudgetMeter {
             budget,
             used: 0,
@@ -136,7 +126,7 @@ impl BudgetMeter {
 
     /// Holds back `bytes` at the end of the budget: [`charge`](Self::charge) will not use them,
     /// [`charge_reserved`](Self::charge_reserved) may.
-    pub fn reserve(&mut self, bytes: u64) {
+    pub(crate) fn reserve(&mut self, bytes: u64) {
         self.reserved = bytes;
     }
 
@@ -144,7 +134,7 @@ impl BudgetMeter {
     ///
     /// # Errors
     /// [`BudgetExhausted`] when it does not fit; nothing is counted then.
-    pub fn charge(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
+    pub(crate) fn charge(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
         let available = self.budget.limit.saturating_sub(self.reserved);
         self.charge_within(len, available)
     }
@@ -153,7 +143,7 @@ impl BudgetMeter {
     ///
     /// # Errors
     /// [`BudgetExhausted`] when it does not fit in the whole budget.
-    pub fn charge_reserved(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
+    pub(crate) fn charge_reserved(&mut self, len: u64) -> Result<Charged, BudgetExhausted> {
         self.charge_within(len, self.budget.limit)
     }
 
@@ -176,27 +166,27 @@ impl BudgetMeter {
     }
 
     /// Bytes counted so far.
-    pub fn used(&self) -> u64 {
+    pub(crate) fn used(&self) -> u64 {
         self.used
     }
 
     /// Bytes an item may still use: what is left less the reserved tail.
-    pub fn room(&self) -> u64 {
+    pub(crate) fn room(&self) -> u64 {
         self.remaining().saturating_sub(self.reserved)
     }
 
     /// Bytes left, reserved tail included.
-    pub fn remaining(&self) -> u64 {
+    pub(crate) fn remaining(&self) -> u64 {
         self.budget.limit.saturating_sub(self.used)
     }
 
     /// The budget.
-    pub fn budget(&self) -> Budget {
+    pub(crate) fn budget(&self) -> Budget {
         self.budget
     }
 
     /// Whether the warning threshold was crossed.
-    pub fn warned(&self) -> bool {
+    pub(crate) fn warned(&self) -> bool {
         self.warned
     }
 }

@@ -61,8 +61,8 @@ pub use body::{
     Body, BodyClosed, BodySender, Coalesce, DEFAULT_READ_CAPACITY, Truncation, TruncationReason,
 };
 pub use budget::{
-    AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, BudgetExhausted, BudgetMeter, Charged,
-    DEFAULT_STREAM_BUDGET, LEGACY_STREAM_LIMIT,
+    AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, DEFAULT_STREAM_BUDGET,
+    LEGACY_STREAM_LIMIT,
 };
 pub use entry::{run, run_with, run_with_init};
 pub use error::Error;

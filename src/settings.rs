@@ -14,22 +14,29 @@ pub const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
 /// Environment variable with the stream budget in bytes (read by the runtime and the emulator).
 pub const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
 /// Environment variable with the Function URL port of the embedded emulator (default 9000).
+#[cfg(feature = "emulator")]
 pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
 /// Environment variable with the function timeout in seconds (default 60).
+#[cfg(feature = "emulator")]
 pub const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
 /// Environment variable with the concurrency limit of the embedded emulator (default 10): that
 /// many runtime loops serve it, and one more concurrent request gets `429`.
+#[cfg(feature = "emulator")]
 pub const CONCURRENCY_ENV: &str = "LAMBDA_STREAM_CONCURRENCY";
 /// Environment variable with the URL's auth type, `NONE` (default) or `AWS_IAM`; the accepted
 /// key is `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+#[cfg(feature = "emulator")]
 pub const AUTH_TYPE_ENV: &str = "LAMBDA_STREAM_AUTH_TYPE";
 /// Environment variable with the URL's CORS configuration as JSON (`{"AllowOrigins":[..],..}`).
+#[cfg(feature = "emulator")]
 pub const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
 /// Environment variable that turns on the bandwidth model: `aws` (6 MiB, then 2 MiB/s).
+#[cfg(feature = "emulator")]
 pub const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
 
 /// How the Function URL in front of the function was configured (`InvokeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum InvokeMode {
     /// `RESPONSE_STREAM`: the body is streamed with the prelude and chunked framing.
     #[default]

@@ -46,11 +46,6 @@ fn buffered_response_corpus() {
 }
 
 #[test]
-fn sigv4_fields_corpus() {
-    replay("sigv4_fields", checks::sigv4_fields);
-}
-
-#[test]
 fn accept_encoding_corpus() {
     replay("accept_encoding", checks::accept_encoding);
 }

@@ -354,25 +354,57 @@ impl Compressing {
         Ok(Bytes::from(closing))
     }
 
-    /// Whether `raw` more input bytes might overflow the budget left for the continuation.
-    fn might_not_fit(&self, raw: usize) -> bool {
-        self.continuation
-            .as_ref()
-            .is_some_and(|c| worst_case(raw) + c.reserve > self.view.remaining())
+    /// What the continuation may take once compressed, with the encoder's epilogue.
+    fn closing_room(&self) -> Option<u64> {
+        let reserve = self.continuation.as_ref()?.reserve;
+        Some(worst_case(usize::try_from(reserve).unwrap_or(usize::MAX)))
     }
 
-    /// The most input bytes whose output surely leaves room for the continuation.
-    fn allowance(&self) -> usize {
-        let Some(continuation) = &self.continuation else {
+    /// Whether `raw` more input bytes might leave too little of `left` for the compressed
+    /// continuation.
+    fn might_not_fit(&self, raw: usize, left: u64) -> bool {
+        self.closing_room()
+            .is_some_and(|closing| worst_case(raw) + closing > left)
+    }
+
+    /// The most input bytes whose output surely leaves room in `left` for the compressed
+    /// continuation.
+    fn allowance(&self, left: u64) -> usize {
+        let Some(closing) = self.closing_room() else {
             return MERGE.max_bytes;
         };
-        let left = self
-            .view
-            .remaining()
-            .saturating_sub(continuation.reserve + 64);
+        let left = left.saturating_sub(closing + 64);
         // worst_case(raw) = raw + raw / 64 + 64 <= left + 64 when raw <= left * 64 / 65.
         usize::try_from(left.saturating_mul(64) / 65)
             .map_or(MERGE.max_bytes, |raw| raw.min(MERGE.max_bytes))
+    }
+
+    /// The budget cannot surely take all of `chunk`: as many leading whole records as it can,
+    /// each split counted against what is left, then (if records remain) the continuation and
+    /// the epilogue.
+    fn cut(&mut self, mut chunk: Chunk) -> io::Result<Bytes> {
+        let mut out = Vec::new();
+        let mut left = self.view.remaining();
+        loop {
+            if !self.might_not_fit(chunk.len(), left) {
+                out.extend_from_slice(&self.compress(chunk)?);
+                return Ok(Bytes::from(out));
+            }
+            let Some(head) = chunk.split_fitting(self.allowance(left)) else {
+                break;
+            };
+            self.items += head.records();
+            self.raw_bytes += head.len() as u64;
+            self.encoder.write(&head.into_data())?;
+            let flushed = self.encoder.flush()?;
+            left = left.saturating_sub(flushed.len() as u64);
+            out.extend_from_slice(&flushed);
+        }
+        self.finished = true;
+        if let Some(continuation) = self.continuation.take() {
+            out.extend_from_slice(&self.close_with_continuation(continuation)?);
+        }
+        Ok(Bytes::from(out))
     }
 
     /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
@@ -397,15 +429,12 @@ impl Stream for Compressing {
         if this.finished {
             return Poll::Ready(None);
         }
-        let allowance = this.allowance();
+        let allowance = this.allowance(this.view.remaining());
         this.inner.set_max_bytes(allowance);
         let output = match ready!(this.inner.poll_merged(cx)) {
             Some(Ok(chunk)) => {
-                if this.might_not_fit(chunk.len())
-                    && let Some(continuation) = this.continuation.take()
-                {
-                    this.finished = true;
-                    this.close_with_continuation(continuation)
+                if this.might_not_fit(chunk.len(), this.view.remaining()) {
+                    this.cut(chunk)
                 } else {
                     this.compress(chunk)
                 }
@@ -540,5 +569,91 @@ mod tests {
             Some("db closed")
         );
         assert!(body.next().await.is_none());
+    }
+
+    /// Records of `sizes` (each filled with its index letter), coalesced or not, closed by a
+    /// `#<records sent>` cursor padded to `reserve`, compressed with gzip, streamed under
+    /// `budget`: the decoded text, whether the cursor closed it, and the wire bytes.
+    fn compressed_export(
+        sizes: &[usize],
+        coalesce: bool,
+        reserve: usize,
+        budget: u64,
+    ) -> Option<(Vec<u8>, u64)> {
+        use crate::function::{StreamLimits, StreamingBody};
+        use http_body_util::BodyExt;
+        use std::io::Read;
+        let items: Vec<_> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Ok::<_, FunctionError>(Bytes::from(vec![b'a' + (i % 26) as u8; n])))
+            .collect();
+        let mut body = Body::from_stream(futures_util::stream::iter(items));
+        if coalesce {
+            body = body.coalesce(crate::Coalesce {
+                max_bytes: 64 * 1024,
+                max_delay: std::time::Duration::from_secs(3600),
+            });
+        }
+        let body = body.with_continuation(reserve, move |cut: &Truncation| {
+            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
+        });
+        let limits = StreamLimits {
+            budget: crate::Budget::bytes(budget),
+            end_by: None,
+            bandwidth: crate::BandwidthModel::UNLIMITED,
+        };
+        let body = compress_body(body, Encoding::Gzip);
+        let (streaming, report) =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).ok()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let collected = runtime
+            .block_on(streaming.collect())
+            .unwrap_or_else(|never| match never {});
+        let wire = runtime.block_on(report).unwrap().wire_bytes;
+        let compressed = collected.to_bytes();
+        let mut text = Vec::new();
+        // An export cut with an error trailer is an unfinished gzip member: read what it holds.
+        let _ = flate2::read::GzDecoder::new(&compressed[10..]).read_to_end(&mut text);
+        Some((text, wire))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn compressed_budgets_are_record_precise(
+            sizes in proptest::collection::vec(1usize..3000, 1..120),
+            budget in 0u64..120_000,
+            coalesce in proptest::bool::ANY,
+            reserve in 8usize..80,
+        ) {
+            let head = 10u64;
+            let Some((text, wire)) = compressed_export(&sizes, coalesce, reserve, budget) else {
+                proptest::prop_assert!(head + reserve as u64 > budget, "refused only when too small");
+                return Ok(());
+            };
+            proptest::prop_assert!(wire <= budget, "over budget");
+            let record = |i: usize| vec![b'a' + (i % 26) as u8; sizes[i]];
+            let all: Vec<u8> = (0..sizes.len()).flat_map(record).collect();
+            if text == all {
+                return Ok(());
+            }
+            // Cut: whole leading records, then the cursor with their count.
+            proptest::prop_assert!(text.len() >= reserve, "a cut export ends with its cursor");
+            let (rows, cursor) = text.split_at(text.len() - reserve);
+            let sent: usize = String::from_utf8_lossy(&cursor[1..]).parse().unwrap_or(usize::MAX);
+            proptest::prop_assert!(sent < sizes.len());
+            let expected: Vec<u8> = (0..sent).flat_map(record).collect();
+            proptest::prop_assert_eq!(rows, &expected[..], "whole records only");
+            let closing = worst_case(reserve);
+            if head + worst_case(sizes[0]) + closing <= budget {
+                proptest::prop_assert!(sent >= 1, "the cursor must advance");
+            }
+            let unused = budget - wire;
+            proptest::prop_assert!(unused < worst_case(sizes[sent]) + closing, "room for the next record was left unused");
+        }
     }
 }

@@ -71,6 +71,10 @@ impl<S: ChunkSource> MergeReady<S> {
         }
     }
 
+    #[cfg_attr(
+        not(any(feature = "emulator", feature = "compression")),
+        allow(dead_code, reason = "only the relay and the compressor cap merges")
+    )]
     /// Caps the next merges at `max_bytes` (a budget's room, a compressor's allowance).
     pub(crate) fn set_max_bytes(&mut self, max_bytes: usize) {
         self.limits.max_bytes = max_bytes;
@@ -82,6 +86,10 @@ impl<S: ChunkSource> MergeReady<S> {
         self.limits.window = window;
     }
 
+    #[cfg_attr(
+        not(feature = "compression"),
+        allow(dead_code, reason = "only the compressor ends early")
+    )]
     /// Whether the source was met complete while merging: the next poll ends.
     pub(crate) fn completes_next(&self) -> bool {
         matches!(self.pending, Pending::End(None))

@@ -20,6 +20,7 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// The Function URL's `AuthType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AuthType {
     /// Public: no signature checked (`NONE`, the default).
     #[default]

@@ -24,7 +24,11 @@ mod function_url;
 mod intake;
 mod invoke_api;
 mod runtime_api;
+// Public only to the fuzz crate (built with `--cfg fuzzing`).
+#[cfg(fuzzing)]
 pub mod sigv4;
+#[cfg(not(fuzzing))]
+mod sigv4;
 mod stall;
 mod state;
 mod stream_relay;

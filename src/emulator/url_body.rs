@@ -149,72 +149,81 @@ impl http_body::Body for UrlBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let relay = match self.get_mut() {
+        match self.get_mut() {
             UrlBody::Full(data, log) => {
                 let data = data.take();
                 if let Some(log) = log.as_mut() {
                     log.data(data.as_ref().map_or(0, Bytes::len));
                     log.finish("ok");
                 }
-                return Poll::Ready(data.filter(|d| !d.is_empty()).map(|d| Ok(Frame::data(d))));
+                Poll::Ready(data.filter(|d| !d.is_empty()).map(|d| Ok(Frame::data(d))))
             }
-            UrlBody::Relay(relay) => relay,
-            UrlBody::Stream(frames) => return frames.poll_next_unpin(cx),
-        };
-        if relay.done {
+            UrlBody::Relay(relay) => relay.poll_frame(cx),
+            UrlBody::Stream(frames) => frames.poll_next_unpin(cx),
+        }
+    }
+}
+
+type RelayFrame = Poll<Option<Result<Frame<Bytes>, std::io::Error>>>;
+
+impl Relay {
+    /// The next frame: a chunk when it arrives (or, paced, when the bandwidth model releases
+    /// it), or the end the function's stream met.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> RelayFrame {
+        if self.done {
             return Poll::Ready(None);
         }
-        if let Some(outcome) = relay.failing.take() {
-            return relay.truncate(&outcome);
+        if let Some(outcome) = self.failing.take() {
+            return self.truncate(&outcome);
         }
-        if relay.deadline.as_mut().poll(cx).is_ready() {
-            return relay.truncate(&relay.timeout.outcome());
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return self.truncate(&self.timeout.outcome());
         }
-        // A chunk goes out when it arrives, or, paced, when the bandwidth model releases it.
-        let data = loop {
-            if let Some(throttle) = relay.throttle.as_mut() {
+        loop {
+            if let Some(throttle) = self.throttle.as_mut() {
                 match throttle.release(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Some(data)) => break data,
+                    Poll::Ready(Some(data)) => return self.data(data),
                     Poll::Ready(None) => {}
                 }
             }
-            let Poll::Ready(event) = relay.events.poll_recv(cx) else {
-                return Poll::Pending;
-            };
-            return match event {
-                Some(StreamEvent::Data(data)) => match relay.throttle.as_mut() {
-                    Some(throttle) => {
-                        throttle.hold(data);
-                        continue;
-                    }
-                    None => break data,
+            match std::task::ready!(self.events.poll_recv(cx)) {
+                Some(StreamEvent::Data(data)) => match self.throttle.as_mut() {
+                    Some(throttle) => throttle.hold(data),
+                    None => return self.data(data),
                 },
                 Some(StreamEvent::End) => {
-                    relay.done = true;
-                    relay.log.finish("ok");
-                    Poll::Ready(None)
+                    self.done = true;
+                    self.log.finish("ok");
+                    return Poll::Ready(None);
                 }
-                Some(StreamEvent::Error(error)) => {
-                    relay.done = true;
-                    let outcome = format!("{}: {}", error.error_type(), error.message());
-                    tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
-                    relay.log.finish(&outcome);
-                    if relay.forward_trailers {
-                        Poll::Ready(Some(Ok(Frame::trailers(error.to_trailers()))))
-                    } else {
-                        Poll::Ready(None)
-                    }
-                }
-                Some(StreamEvent::Failed(failure)) => relay.fail(failure.outcome(), cx),
+                Some(StreamEvent::Error(error)) => return self.error_trailer(&error),
+                Some(StreamEvent::Failed(failure)) => return self.fail(failure.outcome(), cx),
                 None => {
                     let lost = PlatformFailure::Truncated("function connection lost".into());
-                    relay.fail(lost.outcome(), cx)
+                    return self.fail(lost.outcome(), cx);
                 }
-            };
-        };
-        relay.log.data(data.len());
+            }
+        }
+    }
+
+    fn data(&mut self, data: Bytes) -> RelayFrame {
+        self.log.data(data.len());
         Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    /// The function ended its stream with an error: real trailers for a client that asked
+    /// for them (`TE: trailers`), else a clean end; logged either way.
+    fn error_trailer(&mut self, error: &crate::wire::FunctionError) -> RelayFrame {
+        self.done = true;
+        let outcome = format!("{}: {}", error.error_type(), error.message());
+        tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
+        self.log.finish(&outcome);
+        if self.forward_trailers {
+            Poll::Ready(Some(Ok(Frame::trailers(error.to_trailers()))))
+        } else {
+            Poll::Ready(None)
+        }
     }
 }
 

@@ -201,6 +201,7 @@ impl Default for Hold {
 
 /// What a failure before the head is committed becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum EarlyErrors {
     /// Posted to `/runtime/invocation/{id}/error`: Lambda records a function error and a
     /// Function URL client gets `502 Internal Server Error` (the default).

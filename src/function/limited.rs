@@ -46,8 +46,9 @@ pub(crate) struct Limited {
     cut_after: Option<TruncationReason>,
     body_bytes: u64,
     records: u64,
-    /// Any instant: `now` for a policy with no time to end by, which never reads it.
-    created: Instant,
+    /// The clock as the caller last read it ([`Limited::set_now`]): one read per merged
+    /// chunk, not one per tiny item.
+    now: Instant,
 }
 
 impl Limited {
@@ -67,7 +68,7 @@ impl Limited {
             cut_after: None,
             body_bytes: 0,
             records: 0,
-            created: Instant::now(),
+            now: Instant::now(),
         }
     }
 
@@ -95,13 +96,16 @@ impl Limited {
         self.held.clear();
     }
 
+    /// The time the next chunks are admitted at. The stream's shell reads the clock once per
+    /// poll (for its flush rule) and passes it on; a merge lasts at most about a millisecond,
+    /// far inside the deadline's safety margin.
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
     /// Charges `len` bytes now; `Err` says why they may not go.
     fn charge(&mut self, len: usize) -> Result<(), TruncationReason> {
-        let now = match self.policy.poll_timeout() {
-            Some(_) => Instant::now(),
-            None => self.created,
-        };
-        if self.policy.admit(now, len as u64)? == Charged::CrossedWarning {
+        if self.policy.admit(self.now, len as u64)? == Charged::CrossedWarning {
             let budget = self.policy.meter().budget();
             tracing::warn!(
                 used = self.policy.meter().used(),

@@ -285,11 +285,13 @@ impl http_body::Body for StreamingBody {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.flush.should_give_way(tokio::time::Instant::now()) {
+        let now = tokio::time::Instant::now();
+        if this.flush.should_give_way(now) {
             // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        this.merged.source_mut().set_now(now);
         match this.merged.poll_merged(cx) {
             Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data()),
             Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),

@@ -9,6 +9,8 @@
 mod capture;
 mod server;
 
+/// The HTTP/1.1 chunked encoder the decoder is tested against (golden bytes, round trips).
+pub use crate::wire::chunked::{ChunkSizeLine, EncodedChunk, encode_chunk, encode_last_chunk};
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
 pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
 

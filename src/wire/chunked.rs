@@ -16,6 +16,14 @@ const MAX_TRAILER_FIELDS: usize = 64;
 
 /// The size line of one chunk: up to 16 hex digits and `\r\n`, on the stack.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "testing"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "the encoder is public under `testing` only"
+    )
+)]
 pub struct ChunkSizeLine {
     bytes: [u8; 18],
     pos: u8,
@@ -67,6 +75,14 @@ impl Buf for ChunkSizeLine {
 }
 
 /// One encoded chunk: size line, payload, CRLF.
+#[cfg_attr(
+    not(feature = "testing"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "the encoder is public under `testing` only"
+    )
+)]
 pub type EncodedChunk = bytes::buf::Chain<bytes::buf::Chain<ChunkSizeLine, Bytes>, &'static [u8]>;
 
 /// Frames `data` as one chunk without copying it.
@@ -75,10 +91,20 @@ pub type EncodedChunk = bytes::buf::Chain<bytes::buf::Chain<ChunkSizeLine, Bytes
 /// function encodes exactly what it is given.
 ///
 /// ```
+/// # #[cfg(feature = "testing")] {
 /// use bytes::{Buf, Bytes};
-/// let mut chunk = lambda_stream::wire::encode_chunk(Bytes::from_static(b"hello, world"));
+/// let mut chunk = lambda_stream::testing::encode_chunk(Bytes::from_static(b"hello, world"));
 /// assert_eq!(chunk.copy_to_bytes(chunk.remaining()), &b"c\r\nhello, world\r\n"[..]);
+/// # }
 /// ```
+#[cfg_attr(
+    not(feature = "testing"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "the encoder is public under `testing` only"
+    )
+)]
 pub fn encode_chunk(data: Bytes) -> EncodedChunk {
     ChunkSizeLine::new(data.len()).chain(data).chain(b"\r\n")
 }
@@ -87,13 +113,22 @@ pub fn encode_chunk(data: Bytes) -> EncodedChunk {
 /// (`Lambda-Runtime-Function-Error-Type`), as AWS's own runtime clients write them.
 ///
 /// ```
-/// use lambda_stream::wire::encode_last_chunk;
+/// # #[cfg(feature = "testing")] {
+/// use lambda_stream::testing::encode_last_chunk;
 /// let mut trailers = http::HeaderMap::new();
-/// trailers.insert("x-checksum", "abc".parse()?);
+/// trailers.insert("x-checksum", "abc".parse().unwrap());
 /// assert_eq!(&encode_last_chunk(&trailers)[..], b"0\r\nX-Checksum: abc\r\n\r\n");
 /// assert_eq!(&encode_last_chunk(&http::HeaderMap::new())[..], b"0\r\n\r\n");
-/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// # }
 /// ```
+#[cfg_attr(
+    not(feature = "testing"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "the encoder is public under `testing` only"
+    )
+)]
 pub fn encode_last_chunk(trailers: &HeaderMap) -> Bytes {
     let mut out = Vec::with_capacity(5 + trailers.len() * 64);
     out.extend_from_slice(b"0\r\n");
@@ -122,6 +157,7 @@ pub(crate) fn write_title_case(name: &str, out: &mut Vec<u8>) {
 
 /// What the chunked decoder found next.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChunkedEvent {
     /// Payload bytes (a whole chunk or the part of one received so far).
     Data(Bytes),

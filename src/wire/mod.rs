@@ -3,8 +3,8 @@
 //! decode what any runtime sends with them.
 //!
 //! - [`encode_prelude`] / [`PreludeDecoder`]: the JSON head and the 8-NUL delimiter.
-//! - [`encode_chunk`] / [`encode_last_chunk`] / [`ChunkedDecoder`]: HTTP/1.1 chunked framing with
-//!   trailers.
+//! - [`ChunkedDecoder`]: HTTP/1.1 chunked framing with trailers (its encoder, for tests, is in
+//!   the `testing` module).
 //! - [`FunctionError`]: the `/error` body and the `Lambda-Runtime-Function-Error-*` trailers.
 //! - [`request_from_event`] / [`event_from_request`]: Function URL payload format 2.0.
 //! - [`encode_buffered_response`] / [`decode_buffered_response`]: the `BUFFERED` response JSON.
@@ -12,7 +12,7 @@
 //!   `/next` headers.
 
 mod buffered;
-mod chunked;
+pub(crate) mod chunked;
 mod error_trailer;
 mod event;
 #[cfg(feature = "compression")]
@@ -25,10 +25,7 @@ pub use buffered::{
     BUFFERED_RESPONSE_LIMIT, BufferedResponseError, decode_buffered_response,
     encode_buffered_response,
 };
-pub use chunked::{
-    ChunkSizeLine, ChunkedDecoder, ChunkedError, ChunkedEvent, EncodedChunk, encode_chunk,
-    encode_last_chunk,
-};
+pub use chunked::{ChunkedDecoder, ChunkedError, ChunkedEvent};
 pub(crate) use error_trailer::DECLARED_ERROR_TRAILERS;
 pub use error_trailer::{
     ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER, ErrorType, FunctionError, InvalidErrorType,

@@ -81,6 +81,7 @@ impl fmt::Display for RequestId {
 
 /// A Runtime API route.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RuntimeRoute {
     /// `GET /runtime/invocation/next`.
     Next,
