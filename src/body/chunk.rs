@@ -27,10 +27,6 @@ impl Chunk {
         self.data.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
     /// How many whole records it holds.
     pub(crate) fn records(&self) -> u64 {
         self.ends.len().max(1) as u64
@@ -72,6 +68,9 @@ impl Chunk {
 pub(crate) struct ChunkBuilder {
     data: BytesMut,
     ends: Vec<u32>,
+    /// Records in the last chunk taken: the next one is sized for as many, so a steady
+    /// stream of tiny records never regrows the offsets.
+    last_records: usize,
 }
 
 impl ChunkBuilder {
@@ -80,7 +79,7 @@ impl ChunkBuilder {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(&chunk.data);
         if self.ends.capacity() == 0 {
-            self.ends.reserve(64);
+            self.ends.reserve(self.last_records.max(64));
         }
         if chunk.ends.is_empty() {
             self.ends.push(offset + chunk.data.len() as u32);
@@ -100,6 +99,7 @@ impl ChunkBuilder {
     /// The gathered records as one chunk; the builder is empty again.
     pub(crate) fn take(&mut self) -> Chunk {
         let mut ends = std::mem::take(&mut self.ends);
+        self.last_records = ends.len();
         if ends.len() == 1 {
             ends.clear();
         }

@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncRead;
 
 use crate::BoxError;
@@ -86,10 +86,7 @@ impl Body {
         B: Into<Bytes> + 'static,
         E: Into<BoxError> + 'static,
     {
-        let stream = stream
-            .map_ok(|data| Chunk::record(data.into()))
-            .map_err(|e| FunctionError::from_error(e.into(), ErrorType::STREAM_ERROR));
-        Body::from_chunks(stream)
+        Body::from_chunks(Records { items: stream })
     }
 
     /// A body from chunks that each know their records (a merging stage's output).
@@ -104,23 +101,20 @@ impl Body {
         }
     }
 
-    /// The next chunk with its record boundaries (empty chunks are skipped).
+    /// The next chunk with its record boundaries (never empty: every source skips empty
+    /// items).
+    #[inline]
     pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Chunk, FunctionError>>> {
         match &mut self.inner {
+            Inner::Stream(stream) => stream.poll_next_unpin(cx),
             Inner::Once(data) => Poll::Ready(
                 data.take()
                     .filter(|d| !d.is_empty())
                     .map(|d| Ok(Chunk::record(d))),
             ),
-            Inner::Stream(stream) => loop {
-                match stream.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => continue,
-                    other => return other,
-                }
-            },
         }
     }
 
@@ -167,7 +161,7 @@ impl Body {
     /// Like [`Body::channel`], buffering up to `capacity` chunks (at least 1).
     pub fn channel_with_capacity(capacity: usize) -> (BodySender, Body) {
         let (sender, receiver) = channel::pair(capacity);
-        (sender, Body::from_chunks(receiver.map_ok(Chunk::record)))
+        (sender, Body::from_chunks(Records { items: receiver }))
     }
 
     /// Treats every item as a whole record and, when the byte budget or the deadline cuts the
@@ -220,6 +214,45 @@ impl Body {
         match &self.inner {
             Inner::Once(data) => Some(data.as_ref().map_or(0, Bytes::len)),
             Inner::Stream(_) => None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A stream of items as one-record chunks, in one step: empty items skipped (an empty
+    /// chunk would end a chunked body), errors made [`FunctionError`]s.
+    struct Records<S> {
+        #[pin]
+        items: S,
+    }
+}
+
+impl<S, B, E> Stream for Records<S>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Into<Bytes>,
+    E: Into<BoxError>,
+{
+    type Item = Result<Chunk, FunctionError>;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut items = self.project().items;
+        loop {
+            return Poll::Ready(match std::task::ready!(items.as_mut().poll_next(cx)) {
+                Some(Ok(data)) => {
+                    let data = data.into();
+                    if data.is_empty() {
+                        continue;
+                    }
+                    Some(Ok(Chunk::record(data)))
+                }
+                Some(Err(error)) => Some(Err(FunctionError::from_error(
+                    error.into(),
+                    ErrorType::STREAM_ERROR,
+                ))),
+                None => None,
+            });
         }
     }
 }
