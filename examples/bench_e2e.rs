@@ -6,7 +6,8 @@
 //! just before it. Prints the table of ratios and writes `docs/perf/results.md` and
 //! `docs/perf/throughput.svg`.
 //!
-//! `cargo run --release --all-features --example bench_e2e`
+//! `cargo run --release --all-features --example bench_e2e` (`BENCH_E2E_OURS=1`: our loop
+//! alone, one line, for paired runs of two builds)
 //!
 //! The same executable is the function: run with `BENCH_E2E_FUNCTION=ours` or `=official` (and
 //! `AWS_LAMBDA_RUNTIME_API`), it serves the benchmark's workloads on that loop.
@@ -172,6 +173,7 @@ impl Function {
 
 /// One kept-alive HTTP/1.1 connection to the Function URL.
 struct Client {
+    address: SocketAddr,
     sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
 }
 
@@ -182,12 +184,23 @@ impl Client {
         let (sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        Ok(Client { sender })
+        Ok(Client { address, sender })
+    }
+
+    /// A connection ready for the next request: this one, or a new one when it is not ready
+    /// within a second (closed by the server, or wedged), as an HTTP client's pool would do.
+    async fn ready(&mut self) -> Result<(), BoxError> {
+        let ready = tokio::time::timeout(Duration::from_secs(1), self.sender.ready()).await;
+        if !matches!(ready, Ok(Ok(()))) {
+            eprintln!("  (connection not ready ({ready:?}): reconnecting)");
+            *self = Client::connect(self.address).await?;
+        }
+        Ok(())
     }
 
     /// Streams one workload; returns (bytes, elapsed, first data frame, when it came).
     async fn run(&mut self, workload: Workload) -> Result<(usize, Duration, Bytes), BoxError> {
-        self.sender.ready().await?;
+        self.ready().await?;
         let request = http::Request::get(format!("/bench?{}", workload.query()))
             .header("host", "localhost")
             .body(Empty::new())?;
@@ -607,6 +620,24 @@ async fn quick(emulator: &mut Emulator) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `BENCH_E2E_OURS=1`: our loop's measures alone (no baselines, no official loop), one line,
+/// for paired runs of two builds.
+async fn ours_only(emulator: &mut Emulator) -> Result<(), BoxError> {
+    let ours = measure_loop(emulator, "ours").await?;
+    println!(
+        "MiB/s at 16 B / 1 KiB / 64 KiB: {:.1} / {:.1} / {:.1}; tokens/s {:.0} ({:.0} coalesced); first yield p50/p99 ms {:.2} / {:.2}; CPU ms per GiB at 64 KiB {:.0}",
+        ours.throughput[0],
+        ours.throughput[1],
+        ours.throughput[2],
+        ours.tokens,
+        ours.tokens_coalesced.unwrap_or_default(),
+        ours.ttfb.0,
+        ours.ttfb.1,
+        ours.cpu_per_gib.unwrap_or_default()
+    );
+    Ok(())
+}
+
 async fn bench() -> Result<(), BoxError> {
     let mut emulator = Emulator::start(
         EmulatorConfig::default()
@@ -618,6 +649,9 @@ async fn bench() -> Result<(), BoxError> {
     .await?;
     if std::env::var_os("BENCH_E2E_QUICK").is_some() {
         return quick(&mut emulator).await;
+    }
+    if std::env::var_os("BENCH_E2E_OURS").is_some() {
+        return ours_only(&mut emulator).await;
     }
     eprintln!("raw loopback TCP copy...");
     let direct = raw_tcp(RawPath::Direct).await?;

@@ -3,8 +3,9 @@
 //! `cargo run --release --all-features --example bench_first_byte` (about a minute) measures:
 //! - **CPU-bound producer**: 30 items of 64 KiB, each after ~5 ms of CPU work inside
 //!   `poll_next` (the body never returns `Pending`): item-ready -> client latency, p50 / p99,
-//!   with the function in this process (embedded mode) and as its own process behind the
-//!   emulator (`lambda-stream serve`'s shape).
+//!   in embedded mode (`lambda_stream::run` serving its own local URL, as `cargo run` starts
+//!   it) and as its own process behind the emulator (`lambda-stream serve`'s shape); the
+//!   client is this process.
 //! - **Compressed CSV export** (`examples/export_csv_gzip`, 1,000,000 rows): time to the first
 //!   compressed byte and to the last, for gzip, zstd and br, embedded and behind `serve`.
 //! - **Tokens**: a 20-byte first token (its stamp), then 16-byte ones: first yield -> client,
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::{BodyExt, Empty};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Body, Config, Context, Request, Response, Runtime};
+use lambda_stream::{Body, Context, Request, Response};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -149,11 +150,18 @@ fn emulator_config() -> EmulatorConfig {
         .with_access_log(false)
 }
 
-/// The handler in this process, on its own runtime loop: embedded mode.
-async fn embedded() -> Result<Emulator, BoxError> {
-    let emulator = Emulator::start(emulator_config()).await?;
-    tokio::spawn(Runtime::new(Config::new(emulator.runtime_api())).run(handler));
-    Ok(emulator)
+/// The handler in embedded mode, as `cargo run` starts it: `lambda_stream::run` with no
+/// `AWS_LAMBDA_RUNTIME_API`, in a process of its own (the client is this one).
+async fn embedded() -> Result<(SocketAddr, tokio::process::Child), BoxError> {
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command
+        .env(FUNCTION_ENV, "1")
+        .env("LAMBDA_STREAM_PORT", "0")
+        .env("LAMBDA_STREAM_CONCURRENCY", "1")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "off");
+    let (port, child) = announced(command).await?;
+    Ok((SocketAddr::from(([127, 0, 0, 1], port)), child))
 }
 
 /// The handler as its own process on the emulator's Runtime API: `serve` mode.
@@ -256,11 +264,11 @@ async fn export_rows() -> Result<(), BoxError> {
 async fn bench() -> Result<(), BoxError> {
     println!("| item-ready -> client | p50 ms | p99 ms |");
     println!("|---|---|---|");
-    let emulator = embedded().await?;
-    let (p50, p99) = cpu_bound(emulator.url_addr()).await?;
+    let (address, function) = embedded().await?;
+    let (p50, p99) = cpu_bound(address).await?;
     println!("| CPU-bound producer (64 KiB every ~5 ms), embedded | {p50:.2} | {p99:.2} |");
-    let (t50, t99) = tokens(emulator.url_addr()).await?;
-    drop(emulator);
+    let (t50, t99) = tokens(address).await?;
+    drop(function);
     let (emulator, _function) = separate_process().await?;
     let (s50, s99) = cpu_bound(emulator.url_addr()).await?;
     println!("| CPU-bound producer (64 KiB every ~5 ms), own process | {s50:.2} | {s99:.2} |");

@@ -116,7 +116,7 @@ where
     let mode = config.invoke_mode();
     let budget = config.stream_budget();
     let requested = config.url_addr();
-    let emulator = Emulator::start(config)
+    let emulator = start_on_own_thread(config)
         .await
         .map_err(|source| Error::Bind {
             address: requested.to_string(),
@@ -147,4 +147,35 @@ where
     };
     emulator.fail_in_flight("the function stopped");
     result
+}
+
+/// Starts the emulator on a thread and runtime of its own, as Lambda's front end is not the
+/// function's process: a handler that keeps its workers busy (rows computed or compressed
+/// inside `poll_next`) cannot delay the relay to the client, and the emulator's sockets are
+/// driven whatever the function's runtime is doing. The thread lives as long as the process.
+#[cfg(feature = "emulator")]
+async fn start_on_own_thread(config: EmulatorConfig) -> std::io::Result<Emulator> {
+    let (started, start) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("lambda-stream-emulator".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let _ = started.send(Emulator::start(config).await);
+                // Serve until the process ends.
+                std::future::pending::<()>().await;
+            });
+        })?;
+    start
+        .await
+        .map_err(|_| std::io::Error::other("the emulator thread stopped before it started"))?
 }

@@ -244,7 +244,9 @@ impl EmulatorConfig {
     }
 
     /// How long a client may take to send its request head before the connection is closed
-    /// (default 30 s), so a slow or stalled client cannot hold a connection forever.
+    /// (default 30 s), so a slow or stalled client cannot hold a connection forever. hyper's
+    /// timer also runs while a kept-alive connection waits for its next request, so this is
+    /// the URL's keep-alive idle timeout too (clients reconnect, as they do for any server).
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self

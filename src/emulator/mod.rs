@@ -56,9 +56,6 @@ use state::State;
 
 use crate::RuntimeApiAddress;
 
-/// How long a function may take to send a Runtime API request head.
-const RUNTIME_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The largest head, or trailer section, a function may send the Runtime API: 64 KiB, four
 /// times hyper's default, so that another runtime's large error trailers are still read
 /// (and reported) rather than cutting the response. Ours caps its own well below.
@@ -68,13 +65,20 @@ const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
 /// client may read nothing before its connection is closed.
 #[derive(Debug, Clone, Copy)]
 struct ConnectionLimits {
-    read_timeout: Duration,
+    /// hyper's header read timeout, which also bounds how long a kept-alive connection may sit
+    /// idle before its next request.
+    read_timeout: Option<Duration>,
     max_size: Option<usize>,
     write_stall: Option<Duration>,
 }
 
+/// The Runtime API has no header read timeout: hyper's timer also runs while a kept-alive
+/// connection is idle, and a function's connections may idle as long as its environment lives
+/// (the official runtime's pool keeps one idle while it long-polls `/next` on another; closing
+/// it made that runtime's next `/response` fail). A function that starts a request and stalls
+/// is bounded by its invocation's deadline instead.
 const RUNTIME_CONNECTION_LIMITS: ConnectionLimits = ConnectionLimits {
-    read_timeout: RUNTIME_HEADER_READ_TIMEOUT,
+    read_timeout: None,
     max_size: Some(RUNTIME_MAX_HEADER_SIZE),
     write_stall: None,
 };
@@ -113,7 +117,7 @@ impl Emulator {
         let runtime_addr = runtime_listener.local_addr()?;
         let state = Arc::new(State::new(config));
         let url_limits = ConnectionLimits {
-            read_timeout: state.config.header_read_timeout(),
+            read_timeout: Some(state.config.header_read_timeout()),
             max_size: None,
             // A client that reads nothing for a whole function timeout is gone: by then its
             // invocation is over, and only its connection would be left.
@@ -221,7 +225,9 @@ where
                 connections.spawn(async move {
                     let service = service_fn(move |request| handler(remote, request));
                     let mut builder = http1::Builder::new();
-                    builder.timer(TokioTimer::new()).header_read_timeout(limits.read_timeout);
+                    builder.timer(TokioTimer::new());
+                    // hyper applies a 30 s default once a timer is set: say `None` to lift it.
+                    builder.header_read_timeout(limits.read_timeout);
                     if let Some(max_size) = limits.max_size {
                         builder.max_header_size(max_size);
                     }

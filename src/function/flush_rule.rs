@@ -8,6 +8,8 @@
 //! once): what is ready reaches the socket within about a millisecond, and other tasks on the
 //! same worker (the embedded emulator's relay) get to run. Sans-IO: the caller passes `now`.
 
+use std::future::Future;
+use std::task::Context;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -56,6 +58,16 @@ impl FlushRule {
         }
         due
     }
+}
+
+/// Arranges for the task to be polled again after the other tasks ready on its worker, as
+/// `tokio::task::yield_now` does: a plain self-wake would put it in the worker's next-task slot
+/// and run it again at once, ahead of the tasks its output just woke. Outside a tokio runtime
+/// it is a plain wake.
+pub(crate) fn yield_to_others(cx: &mut Context<'_>) {
+    let mut yielding = std::pin::pin!(tokio::task::yield_now());
+    // The first poll defers the wake-up and returns `Pending`; dropping the future keeps it.
+    let _ = yielding.as_mut().poll(cx);
 }
 
 #[cfg(test)]

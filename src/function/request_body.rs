@@ -287,8 +287,9 @@ impl http_body::Body for StreamingBody {
         }
         let now = tokio::time::Instant::now();
         if this.flush.should_give_way(now) {
-            // Pending with an immediate wake-up: hyper flushes what it holds, then polls again.
-            cx.waker().wake_by_ref();
+            // Pending, woken again once the worker has run what else is ready: hyper flushes
+            // what it holds, and other tasks (the embedded emulator's relay) run first.
+            super::flush_rule::yield_to_others(cx);
             return Poll::Pending;
         }
         this.merged.source_mut().set_now(now);
