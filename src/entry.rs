@@ -69,6 +69,7 @@ where
     H: Handler,
     F: FnOnce(Config) -> Config,
 {
+    crate::logging::install_default();
     #[cfg(feature = "emulator")]
     if std::env::var_os(crate::settings::RUNTIME_API_ENV).is_none() {
         return serve_embedded(handler, configure).await;
@@ -90,6 +91,7 @@ where
     H: Handler,
     E: Into<BoxError>,
 {
+    crate::logging::install_default();
     #[cfg(feature = "emulator")]
     if std::env::var_os(crate::settings::RUNTIME_API_ENV).is_none() {
         let handler = init().await.map_err(|error| {

@@ -48,6 +48,7 @@ pub mod emulator;
 mod entry;
 mod error;
 mod function;
+mod logging;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -73,6 +74,7 @@ pub use function::{
 };
 #[cfg(feature = "tower")]
 pub use function::{ServiceHandler, service};
+pub use logging::{LOG_FORMAT_ENV, LOG_LEVEL_ENV};
 pub use settings::RUNTIME_API_ENV;
 
 /// A boxed error, what handlers and body streams may fail with.
@@ -84,3 +86,8 @@ pub type Request = http::Request<bytes::Bytes>;
 /// The response a handler returns. Build it with `http::Response::builder()`; `Set-Cookie`
 /// headers become the Function URL's `cookies`.
 pub type Response = http::Response<Body>;
+
+/// The README's code, compiled by `cargo test` so that what it shows stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -222,3 +222,28 @@ async fn embedded_mode_with_aws_iam_guards_the_url_and_the_invoke_api() {
     }
     hello.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_port_in_use_is_one_readable_line_naming_the_variable() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let output = Command::new(example_binary("hello").await)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_STREAM_PORT", port.to_string())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].starts_with(&format!("Error: cannot listen on 127.0.0.1:{port}: ")),
+        "{stderr}"
+    );
+    assert!(lines[0].contains("set LAMBDA_STREAM_PORT"), "{stderr}");
+    assert!(
+        !lines[0].contains("Bind {"),
+        "not Rust debug output: {stderr}"
+    );
+}

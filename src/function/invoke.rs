@@ -5,6 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use tracing::Instrument;
+
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use http::StatusCode;
@@ -41,12 +43,27 @@ pub(crate) async fn serve_invocation<H: Handler>(
     let now = SystemTime::now();
     let invocation = InvocationHeaders::from_headers(&next.headers)?;
     let id = invocation.request_id.clone();
+    // Every line logged while it is answered carries its request id (`requestId` in JSON).
+    let span = tracing::info_span!(crate::logging::INVOCATION_SPAN, requestId = %id);
     let context = Context::from_invocation(invocation, function, now);
+    within_deadline(client, config, handler, (id, next.event), context)
+        .instrument(span)
+        .await
+}
+
+/// Answers, stopped at the invocation's deadline when it is known.
+async fn within_deadline<H: Handler>(
+    client: &mut RuntimeClient,
+    config: &Config,
+    handler: &H,
+    event: (RequestId, Result<Bytes, usize>),
+    context: Context,
+) -> Result<(), Error> {
     let Some(deadline) = context.deadline_instant() else {
-        return answer(client, config, handler, (id, next.event), context).await;
+        return answer(client, config, handler, event, context).await;
     };
     let request_id = context.request_id.clone();
-    let answering = answer(client, config, handler, (id, next.event), context);
+    let answering = answer(client, config, handler, event, context);
     match tokio::time::timeout_at(deadline, answering).await {
         Ok(result) => result,
         Err(_) => {

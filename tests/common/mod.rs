@@ -107,15 +107,15 @@ pub(crate) async fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let binary = profile_dir.join("examples").join(name);
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = tokio::process::Command::new(cargo)
-            .args(["build", "--all-features", "--example", name])
-            .status()
-            .await
-            .unwrap();
-        assert!(status.success(), "could not build the {name} example");
-    }
+    // Always asked for (a no-op when it is up to date): a binary left from an older build
+    // would test old code.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = tokio::process::Command::new(cargo)
+        .args(["build", "--all-features", "--example", name])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "could not build the {name} example");
     binary
 }
 
