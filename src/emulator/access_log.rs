@@ -1,4 +1,11 @@
 //! One line per invocation: method, path, status, bytes, time to first byte, duration, outcome.
+//!
+//! Outcomes, in a word first: `ok`; the status when the function answered an error status
+//! (`413` for a buffered answer over its limit); `budget` or `deadline` when the function ended
+//! its stream with that error trailer (a cut closed by a continuation is a clean stream to the
+//! platform, so it is `ok` here: the function's own completion line says `continued`); another
+//! `error trailer`; the platform's failures (`timeout`, `truncated`, `budget`, ...); `client
+//! disconnected (drained)` or `(cancelled)`, as `--cancel-on-disconnect` says.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +19,8 @@ pub(crate) struct AccessLog {
     bytes: u64,
     print: bool,
     finished: bool,
+    /// The invocation is cancelled, not drained, when the client goes away.
+    cancels_on_disconnect: bool,
 }
 
 impl AccessLog {
@@ -26,7 +35,23 @@ impl AccessLog {
             bytes: 0,
             print,
             finished: false,
+            cancels_on_disconnect: false,
         }
+    }
+
+    /// Says what a client going away does to the invocation (`--cancel-on-disconnect`).
+    pub(crate) fn cancelling_on_disconnect(mut self, cancels: bool) -> Self {
+        self.cancels_on_disconnect = cancels;
+        self
+    }
+
+    /// Writes the line of a response that went out whole.
+    pub(crate) fn complete(&mut self) {
+        let outcome = match self.status {
+            0..400 => "ok".to_owned(),
+            status => status.to_string(),
+        };
+        self.finish(&outcome);
     }
 
     /// Counts body bytes sent to the client.
@@ -61,6 +86,21 @@ impl AccessLog {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        self.finish("client disconnected");
+        if self.cancels_on_disconnect {
+            self.finish("client disconnected (cancelled)");
+        } else {
+            self.finish("client disconnected (drained)");
+        }
     }
+}
+
+/// The outcome of a stream the function ended with an error trailer.
+pub(crate) fn error_trailer_outcome(error: &crate::wire::FunctionError) -> String {
+    use crate::wire::ErrorType;
+    let kind = match error.error_type() {
+        kind if *kind == ErrorType::RESPONSE_SIZE_TOO_LARGE => "budget",
+        kind if *kind == ErrorType::DEADLINE_EXCEEDED => "deadline",
+        _ => "error trailer",
+    };
+    format!("{kind} ({}: {})", error.error_type(), error.message())
 }

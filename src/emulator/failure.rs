@@ -50,9 +50,17 @@ impl PlatformFailure {
         }
     }
 
-    /// The access-log outcome: the error type, then the details.
+    /// The access-log outcome: what happened in a word, then the error type and the details.
     pub(crate) fn outcome(&self) -> String {
-        format!("{}: {self}", self.error_type())
+        let kind = match self {
+            PlatformFailure::Timeout(_) => "timeout",
+            PlatformFailure::FunctionGone(_) => "function exited",
+            PlatformFailure::PayloadTooLarge { .. } => "payload too large",
+            PlatformFailure::OverBudget { .. } => "budget",
+            PlatformFailure::InvalidPrelude(_) => "invalid response",
+            PlatformFailure::Truncated(_) => "truncated",
+        };
+        format!("{kind} ({}: {self})", self.error_type())
     }
 }
 
@@ -90,11 +98,19 @@ mod tests {
         ];
         for (failure, error_type) in cases {
             assert_eq!(failure.error_type(), error_type);
-            assert!(failure.outcome().starts_with(error_type));
+            assert!(failure.outcome().contains(error_type));
         }
         assert_eq!(
             PlatformFailure::Timeout(Duration::from_secs(2)).to_string(),
             "Task timed out after 2.00 seconds"
+        );
+        assert_eq!(
+            PlatformFailure::Truncated("reset".into()).outcome(),
+            "truncated (Runtime.TruncatedResponse: the response was truncated: reset)"
+        );
+        assert_eq!(
+            PlatformFailure::OverBudget { budget: 6 }.outcome(),
+            "budget (Function.ResponseSizeTooLarge: streamed response over the 6-byte budget)"
         );
     }
 }

@@ -90,7 +90,8 @@ async fn answer(
     preflight: bool,
 ) -> Response<UrlBody> {
     let config = &state.config;
-    let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log());
+    let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())
+        .cancelling_on_disconnect(config.cancel_on_disconnect());
     let request_id = uuid::Uuid::new_v4().to_string();
     log.request_id = request_id.clone();
     if preflight && config.cors().is_some() {
@@ -142,7 +143,13 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
                 r#"{{"Message":"Request must be smaller than {limit} bytes for the InvokeFunction operation"}}"#
             );
             let status = StatusCode::PAYLOAD_TOO_LARGE;
-            plain(log, status, "application/json", &body, "request too large")
+            plain(
+                log,
+                status,
+                "application/json",
+                &body,
+                "413 (request event too large)",
+            )
         }
         Refusal::SlowBody { timeout } => {
             let outcome = format!("request body not received within {timeout:?}");

@@ -125,7 +125,7 @@ impl UrlBody {
         let data = data.into();
         if data.is_empty() {
             // hyper never polls an empty body of known size: the exchange is complete now.
-            log.finish("ok");
+            log.complete();
         }
         UrlBody::Full(Some(data), Some(log))
     }
@@ -154,7 +154,7 @@ impl http_body::Body for UrlBody {
                 let data = data.take();
                 if let Some(log) = log.as_mut() {
                     log.data(data.as_ref().map_or(0, Bytes::len));
-                    log.finish("ok");
+                    log.complete();
                 }
                 Poll::Ready(data.filter(|d| !d.is_empty()).map(|d| Ok(Frame::data(d))))
             }
@@ -194,7 +194,7 @@ impl Relay {
                 },
                 Some(StreamEvent::End) => {
                     self.done = true;
-                    self.log.finish("ok");
+                    self.log.complete();
                     return Poll::Ready(None);
                 }
                 Some(StreamEvent::Error(error)) => return self.error_trailer(&error),
@@ -216,7 +216,7 @@ impl Relay {
     /// for them (`TE: trailers`), else a clean end; logged either way.
     fn error_trailer(&mut self, error: &crate::wire::FunctionError) -> RelayFrame {
         self.done = true;
-        let outcome = format!("{}: {}", error.error_type(), error.message());
+        let outcome = super::access_log::error_trailer_outcome(error);
         tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
         self.log.finish(&outcome);
         if self.forward_trailers {
