@@ -12,13 +12,13 @@ mod common;
 use common::{example_binary, within};
 
 /// Runs `hello` with `format`, invokes it twice, and returns its stdout and the request ids.
-async fn logs_of_two_invocations(format: &str) -> (String, Vec<String>) {
+async fn logs_of_two_invocations(format: &str, level: &str) -> (String, Vec<String>) {
     let server = RuntimeApiServer::start().await.unwrap();
     let mut hello = Command::new(example_binary("hello").await)
         .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
         .env("AWS_LAMBDA_LOG_FORMAT", format)
         .env_remove("RUST_LOG")
-        .env_remove("AWS_LAMBDA_LOG_LEVEL")
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -52,7 +52,7 @@ async fn logs_of_two_invocations(format: &str) -> (String, Vec<String>) {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_request_id_inside_an_invocation() {
-    let (stdout, ids) = logs_of_two_invocations("JSON").await;
+    let (stdout, ids) = logs_of_two_invocations("JSON", "DEBUG").await;
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
@@ -76,13 +76,16 @@ async fn json_logs_are_one_object_per_line_with_the_request_id_inside_an_invocat
         .iter()
         .find(|line| line["message"] == "lambda-stream runtime started")
         .expect("the start is logged");
-    assert_eq!(started["level"], "INFO");
+    assert_eq!(
+        started["level"], "DEBUG",
+        "shown at AWS_LAMBDA_LOG_LEVEL=DEBUG"
+    );
     assert!(started.get("requestId").is_none(), "outside any invocation");
 }
 
 #[tokio::test]
 async fn text_logs_carry_the_level_and_the_request_id() {
-    let (stdout, ids) = logs_of_two_invocations("Text").await;
+    let (stdout, ids) = logs_of_two_invocations("Text", "INFO").await;
     for id in &ids {
         let line = stdout
             .lines()
@@ -92,4 +95,8 @@ async fn text_logs_carry_the_level_and_the_request_id() {
         assert!(line.contains(&format!("requestId={id}")), "{line}");
     }
     assert!(serde_json::from_str::<serde_json::Value>(stdout.lines().next().unwrap()).is_err());
+    assert!(
+        !stdout.contains("runtime started"),
+        "debug lines are not shown at INFO"
+    );
 }

@@ -70,7 +70,9 @@ impl AccessLog {
         self.finished = true;
         let ttfb_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3);
         let duration_ms = self.started.elapsed().as_secs_f64() * 1e3;
-        tracing::info!(
+        // Debug: the printed line is the one users read; this one is for subscribers that
+        // want the fields (and would otherwise show the line twice).
+        tracing::debug!(
             method = %self.method, path = %self.path, status = self.status, bytes = self.bytes,
             ttfb_ms, duration_ms, outcome, request_id = %self.request_id, "invocation"
         );

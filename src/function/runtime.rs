@@ -75,7 +75,8 @@ impl Runtime {
     pub async fn run<H: Handler>(self, handler: H) -> Result<(), Error> {
         let mut client = RuntimeClient::new(self.config.runtime_api().clone())?;
         let function = Arc::new(self.config.function_info().clone());
-        tracing::info!(
+        // Debug: the embedded emulator starts one loop per concurrent invocation.
+        tracing::debug!(
             runtime_api = self.config.runtime_api().authority(),
             invoke_mode = %self.config.invoke_mode(),
             "lambda-stream runtime started"
