@@ -10,7 +10,9 @@ mod capture;
 mod server;
 
 /// The HTTP/1.1 chunked encoder the decoder is tested against (golden bytes, round trips).
-pub use crate::wire::chunked::{ChunkSizeLine, EncodedChunk, encode_chunk, encode_last_chunk};
+pub use crate::wire::chunk_encoder::{
+    ChunkSizeLine, EncodedChunk, encode_chunk, encode_last_chunk,
+};
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
 pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
 

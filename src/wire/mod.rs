@@ -12,7 +12,8 @@
 //!   `/next` headers.
 
 mod buffered;
-pub(crate) mod chunked;
+pub(crate) mod chunk_encoder;
+mod chunked;
 mod error_trailer;
 mod event;
 #[cfg(feature = "compression")]
