@@ -580,29 +580,12 @@ mod tests {
         reserve: usize,
         budget: u64,
     ) -> Option<(Vec<u8>, u64)> {
-        use crate::function::{StreamLimits, StreamingBody};
+        use crate::function::StreamingBody;
+        use crate::function::test_exports::{budget_only, records_body};
         use http_body_util::BodyExt;
         use std::io::Read;
-        let items: Vec<_> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| Ok::<_, FunctionError>(Bytes::from(vec![b'a' + (i % 26) as u8; n])))
-            .collect();
-        let mut body = Body::from_stream(futures_util::stream::iter(items));
-        if coalesce {
-            body = body.coalesce(crate::Coalesce {
-                max_bytes: 64 * 1024,
-                max_delay: std::time::Duration::from_secs(3600),
-            });
-        }
-        let body = body.with_continuation(reserve, move |cut: &Truncation| {
-            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
-        });
-        let limits = StreamLimits {
-            budget: crate::Budget::bytes(budget),
-            end_by: None,
-            bandwidth: crate::BandwidthModel::UNLIMITED,
-        };
+        let body = records_body(sizes, coalesce, reserve);
+        let limits = budget_only(budget);
         let body = compress_body(body, Encoding::Gzip);
         let (streaming, report) =
             StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).ok()?;

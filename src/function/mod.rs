@@ -19,6 +19,8 @@ pub use config::{
 };
 pub use context::Context;
 pub use handler::Handler;
+#[cfg(test)]
+pub(crate) use request_body::test_exports;
 #[cfg(feature = "testing")]
 pub(crate) use request_body::{StreamLimits, StreamingBody};
 pub use runtime::Runtime;

@@ -353,6 +353,55 @@ impl http_body::Body for RequestBody {
     }
 }
 
+/// Bodies and limits the streamed body's tests and the compressor's share.
+#[cfg(test)]
+pub(crate) mod test_exports {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures_util::stream;
+
+    use super::{MERGE_BYTES, StreamLimits};
+    use crate::budget::{BandwidthModel, Budget};
+    use crate::wire::FunctionError;
+    use crate::{Body, Truncation};
+
+    /// Items of `sizes`, each filled with its index's letter.
+    pub(crate) fn items(sizes: &[usize]) -> Vec<Result<Bytes, FunctionError>> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Ok(Bytes::from(vec![b'a' + (i % 26) as u8; n])))
+            .collect()
+    }
+
+    /// A body of records of `sizes`, coalesced into chunks of up to 64 KiB or not, closed by a
+    /// cursor continuation (`#<records sent>` padded to the reserve).
+    pub(crate) fn records_body(sizes: &[usize], coalesce: bool, reserve: usize) -> Body {
+        let body = Body::from_stream(stream::iter(items(sizes)));
+        let body = if coalesce {
+            body.coalesce(crate::Coalesce {
+                max_bytes: MERGE_BYTES,
+                max_delay: Duration::from_secs(3600),
+            })
+        } else {
+            body
+        };
+        body.with_continuation(reserve, move |cut: &Truncation| {
+            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
+        })
+    }
+
+    /// A budget of `budget` bytes and nothing else: no deadline, no bandwidth cap.
+    pub(crate) fn budget_only(budget: u64) -> StreamLimits {
+        StreamLimits {
+            budget: Budget::bytes(budget),
+            end_by: None,
+            bandwidth: BandwidthModel::UNLIMITED,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::task::Poll;
@@ -361,6 +410,7 @@ mod tests {
     use futures_util::{StreamExt, stream};
     use http_body_util::BodyExt;
 
+    use super::test_exports::{budget_only, items, records_body};
     use super::*;
 
     fn streaming(items: Vec<Result<Bytes, FunctionError>>, budget: u64) -> StreamingBody {
@@ -368,11 +418,7 @@ mod tests {
     }
 
     fn streaming_from(body: Body, budget: u64) -> (StreamingBody, oneshot::Receiver<StreamReport>) {
-        let limits = StreamLimits {
-            budget: Budget::bytes(budget),
-            end_by: None,
-            bandwidth: BandwidthModel::UNLIMITED,
-        };
+        let limits = budget_only(budget);
         let (mut body, report) =
             StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
         // What is merged must not depend on how fast this machine runs the test.
@@ -398,14 +444,6 @@ mod tests {
             }
         }
         (data.split_off(2), trailer)
-    }
-
-    fn items(sizes: &[usize]) -> Vec<Result<Bytes, FunctionError>> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| Ok(Bytes::from(vec![b'a' + (i % 26) as u8; n])))
-            .collect()
     }
 
     #[tokio::test]
@@ -514,23 +552,6 @@ mod tests {
         assert_eq!(poll(), None, "pending, not held");
     }
 
-    /// A body of records of `sizes`, coalesced into chunks of up to 64 KiB or not, closed by a
-    /// cursor continuation (`#<records sent>` padded to the reserve).
-    fn records_body(sizes: &[usize], coalesce: bool, reserve: usize) -> Body {
-        let body = Body::from_stream(stream::iter(items(sizes)));
-        let body = if coalesce {
-            body.coalesce(crate::Coalesce {
-                max_bytes: MERGE_BYTES,
-                max_delay: Duration::from_secs(3600),
-            })
-        } else {
-            body
-        };
-        body.with_continuation(reserve, move |cut: &Truncation| {
-            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
-        })
-    }
-
     #[tokio::test]
     async fn a_small_budget_cuts_a_coalesced_export_on_a_record_not_on_its_chunk() {
         // ~80-byte rows merged into 64 KiB chunks, as `examples/export_ndjson` does.
@@ -555,11 +576,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_budget_that_cannot_hold_the_head_and_the_reserve_is_refused_up_front() {
-        let limits = StreamLimits {
-            budget: Budget::bytes(70),
-            end_by: None,
-            bandwidth: BandwidthModel::UNLIMITED,
-        };
+        let limits = budget_only(70);
         // 2 bytes of prelude + 8 of delimiter + 64 reserved = 74 > 70.
         let body = records_body(&[10], false, 64);
         let refused = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
@@ -651,11 +668,7 @@ mod tests {
         ) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             let head = 10u64;
-            let limits = StreamLimits {
-                budget: Budget::bytes(budget),
-                end_by: None,
-                bandwidth: BandwidthModel::UNLIMITED,
-            };
+            let limits = budget_only(budget);
             let body = records_body(&sizes, coalesce, reserve);
             let built = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
             let Ok((mut body, report)) = built else {
