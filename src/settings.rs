@@ -92,6 +92,16 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// `value` is not a valid value for the setting `name`.
+    pub(crate) fn invalid(name: &str, value: impl Into<String>) -> Self {
+        ConfigError::InvalidValue {
+            name: name.to_owned(),
+            value: value.into(),
+        }
+    }
+}
+
 /// The variable `name` parsed as `T`; `None` when it is not set.
 ///
 /// # Errors
@@ -102,9 +112,6 @@ pub(crate) fn env_value<T: FromStr>(name: &str) -> Result<Option<T>, ConfigError
     };
     match text.trim().parse() {
         Ok(value) => Ok(Some(value)),
-        Err(_) => Err(ConfigError::InvalidValue {
-            name: name.to_owned(),
-            value: text,
-        }),
+        Err(_) => Err(ConfigError::invalid(name, text)),
     }
 }

@@ -99,11 +99,8 @@ impl EmulatorConfig {
             config.invoke_mode = mode;
         }
         if let Some(seconds) = env_value::<f64>(TIMEOUT_ENV)? {
-            config.timeout =
-                Duration::try_from_secs_f64(seconds).map_err(|_| ConfigError::InvalidValue {
-                    name: TIMEOUT_ENV.to_owned(),
-                    value: seconds.to_string(),
-                })?;
+            config.timeout = Duration::try_from_secs_f64(seconds)
+                .map_err(|_| ConfigError::invalid(TIMEOUT_ENV, seconds.to_string()))?;
         }
         if let Some(budget) = env_value::<u64>(STREAM_BUDGET_ENV)? {
             config.stream_budget = budget;
@@ -114,25 +111,24 @@ impl EmulatorConfig {
         if let Some(limit) = env_value::<usize>(CONCURRENCY_ENV)? {
             config.max_concurrency = limit.max(1);
         }
-        let invalid = |name: &str, value: String| ConfigError::InvalidValue {
-            name: name.to_owned(),
-            value,
-        };
         if let Ok(text) = std::env::var(AUTH_TYPE_ENV) {
-            config.auth_type = text.parse().map_err(|_| invalid(AUTH_TYPE_ENV, text))?;
+            config.auth_type = text
+                .parse()
+                .map_err(|_| ConfigError::invalid(AUTH_TYPE_ENV, text))?;
             config.iam_keys.extend(IamKey::from_env());
         }
         if let Ok(text) = std::env::var(CORS_ENV) {
-            let cors: Cors =
-                serde_json::from_str(&text).map_err(|_| invalid(CORS_ENV, text.clone()))?;
-            cors.validate().map_err(|_| invalid(CORS_ENV, text))?;
+            let cors: Cors = serde_json::from_str(&text)
+                .map_err(|_| ConfigError::invalid(CORS_ENV, text.clone()))?;
+            cors.validate()
+                .map_err(|_| ConfigError::invalid(CORS_ENV, text))?;
             config.cors = Some(cors);
         }
         if let Ok(text) = std::env::var(THROTTLE_ENV) {
             config.throttle = match text.as_str() {
                 "aws" => Some(BandwidthModel::AWS),
                 "none" | "" => None,
-                _ => return Err(invalid(THROTTLE_ENV, text)),
+                _ => return Err(ConfigError::invalid(THROTTLE_ENV, text)),
             };
         }
         Ok(config)
