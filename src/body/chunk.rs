@@ -32,18 +32,40 @@ impl Chunk {
         self.ends.len().max(1) as u64
     }
 
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
+    }
+
     pub(crate) fn into_data(self) -> Bytes {
         self.data
     }
 
-    /// Splits off the leading whole records that fit in `room` bytes, leaving the rest in
-    /// `self`; `None` when not even the first record fits (or `self` is one record).
-    pub(crate) fn split_fitting(&mut self, room: usize) -> Option<Chunk> {
-        let fitting = self
-            .ends
-            .iter()
-            .take_while(|&&end| end as usize <= room)
-            .count();
+    /// The last whole record in it (the chunk itself when it is one record).
+    pub(crate) fn last_record(&self) -> Bytes {
+        match self.ends.len().checked_sub(2) {
+            Some(before_last) => self.data.slice(self.ends[before_last] as usize..),
+            None => self.data.clone(),
+        }
+    }
+
+    /// Splits off the leading whole records that fit in `room`, leaving the rest in `self`;
+    /// `None` when not even the first record fits (or `self` is one record). `cost` says what a
+    /// record at an offset in the chunk takes of `room` (its length, or what it becomes in the
+    /// payload that carries it).
+    pub(crate) fn split_fitting(
+        &mut self,
+        room: u64,
+        cost: impl Fn(u64, &[u8]) -> u64,
+    ) -> Option<Chunk> {
+        let (mut start, mut spent, mut fitting) = (0usize, 0u64, 0usize);
+        for &end in &self.ends {
+            spent = spent.saturating_add(cost(start as u64, &self.data[start..end as usize]));
+            if spent > room {
+                break;
+            }
+            fitting += 1;
+            start = end as usize;
+        }
         let at = *self.ends.get(fitting.checked_sub(1)?)? as usize;
         if fitting == self.ends.len() {
             return None; // all of it fits: nothing to split
@@ -123,40 +145,63 @@ mod tests {
         builder.take()
     }
 
+    fn length(_offset: u64, record: &[u8]) -> u64 {
+        record.len() as u64
+    }
+
+    #[test]
+    fn the_last_record_is_the_tail_after_the_last_but_one_end() {
+        assert_eq!(merged(&[3, 4, 5]).last_record(), "ccccc");
+        assert_eq!(merged(&[2]).last_record(), "aa");
+        assert_eq!(Chunk::record(Bytes::from("xyz")).last_record(), "xyz");
+    }
+
+    #[test]
+    fn a_split_counts_each_record_at_its_offset() {
+        // Each record costs its offset plus one: 1, 4, 8 for records at 0, 3, 7.
+        let mut chunk = merged(&[3, 4, 5]);
+        let head = chunk.split_fitting(5, |offset, _| offset + 1).unwrap();
+        assert_eq!(head.into_data(), "aaabbbb");
+        assert_eq!(chunk.into_data(), "ccccc");
+    }
+
     #[test]
     fn a_merged_chunk_splits_on_record_boundaries() {
         let mut chunk = merged(&[3, 4, 5]);
         assert_eq!(chunk.records(), 3);
         assert_eq!(
-            chunk.clone().split_fitting(2),
+            chunk.clone().split_fitting(2, length),
             None,
             "not even one record fits"
         );
-        let head = chunk.split_fitting(8).unwrap();
+        let head = chunk.split_fitting(8, length).unwrap();
         assert_eq!(head.clone().into_data(), "aaabbbb");
         assert_eq!(head.records(), 2);
         assert_eq!(chunk.records(), 1);
         assert_eq!(chunk.clone().into_data(), "ccccc");
-        assert_eq!(chunk.split_fitting(100), None, "all of it fits");
-        assert_eq!(Chunk::record(Bytes::from("x")).split_fitting(100), None);
+        assert_eq!(chunk.split_fitting(100, length), None, "all of it fits");
+        assert_eq!(
+            Chunk::record(Bytes::from("x")).split_fitting(100, length),
+            None
+        );
     }
 
     proptest! {
         #[test]
         fn splitting_keeps_every_byte_and_record(
             sizes in proptest::collection::vec(1usize..50, 1..20),
-            room in 0usize..600,
+            room in 0u64..600,
         ) {
             let whole = merged(&sizes);
             let mut rest = whole.clone();
-            match rest.split_fitting(room) {
+            match rest.split_fitting(room, length) {
                 Some(head) => {
-                    prop_assert!(head.len() <= room);
+                    prop_assert!(head.len() as u64 <= room);
                     prop_assert_eq!(head.records() + rest.records(), whole.records());
                     let joined = [head.into_data(), rest.into_data()].concat();
                     prop_assert_eq!(&joined[..], &whole.into_data()[..]);
                 }
-                None => prop_assert!(sizes[0] > room || whole.len() <= room),
+                None => prop_assert!(sizes[0] as u64 > room || whole.len() as u64 <= room),
             }
         }
     }

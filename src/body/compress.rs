@@ -308,6 +308,7 @@ fn compress_body(mut body: Body, encoding: Encoding) -> Body {
         continuation,
         view: view.clone(),
         items: 0,
+        last_record: None,
         raw_bytes: 0,
         finished: false,
     })
@@ -338,6 +339,8 @@ struct Compressing {
     view: BudgetView,
     items: u64,
     raw_bytes: u64,
+    /// The last whole record compressed, for the continuation's cursor.
+    last_record: Option<Bytes>,
     finished: bool,
 }
 
@@ -347,6 +350,7 @@ impl Compressing {
             reason: TruncationReason::Budget,
             items_sent: self.items,
             body_bytes: self.raw_bytes,
+            last_record: self.last_record.take(),
         };
         let raw = (continuation.make)(&cut);
         let mut closing = self.encoder.item(&raw)?.to_vec();
@@ -390,11 +394,11 @@ impl Compressing {
                 out.extend_from_slice(&self.compress(chunk)?);
                 return Ok(Bytes::from(out));
             }
-            let Some(head) = chunk.split_fitting(self.allowance(left)) else {
+            let allowance = self.allowance(left) as u64;
+            let Some(head) = chunk.split_fitting(allowance, |_, record| record.len() as u64) else {
                 break;
             };
-            self.items += head.records();
-            self.raw_bytes += head.len() as u64;
+            self.count(&head);
             self.encoder.write(&head.into_data())?;
             let flushed = self.encoder.flush()?;
             left = left.saturating_sub(flushed.len() as u64);
@@ -407,11 +411,16 @@ impl Compressing {
         Ok(Bytes::from(out))
     }
 
+    fn count(&mut self, chunk: &Chunk) {
+        self.items += chunk.records();
+        self.raw_bytes += chunk.len() as u64;
+        self.last_record = Some(chunk.last_record());
+    }
+
     /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
     /// flush is the epilogue.
     fn compress(&mut self, chunk: Chunk) -> io::Result<Bytes> {
-        self.items += chunk.records();
-        self.raw_bytes += chunk.len() as u64;
+        self.count(&chunk);
         self.encoder.write(&chunk.into_data())?;
         if self.inner.completes_next() {
             self.finished = true;

@@ -25,6 +25,9 @@ pub struct Truncation {
     pub items_sent: u64,
     /// Body bytes sent.
     pub body_bytes: u64,
+    /// The last whole record sent, as the body produced it (before compression): keyset
+    /// pagination reads the key to resume after from it. `None` when nothing was sent.
+    pub last_record: Option<bytes::Bytes>,
 }
 
 type MakeContinuation = Box<dyn FnOnce(&Truncation) -> Bytes + Send>;

@@ -7,11 +7,12 @@ use std::time::{Instant, SystemTime};
 
 use tracing::Instrument;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::FutureExt;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
+use super::buffered_body::{CollectedEnd, collect};
 use super::client::{NextInvocation, RuntimeClient};
 use super::config::{Config, EarlyErrors, FunctionInfo, Hold, InvokeMode};
 use super::context::Context;
@@ -105,6 +106,16 @@ impl Answering<'_> {
         }
     }
 
+    /// When a body must end cleanly: the deadline less the safety margin, which never takes
+    /// more than a quarter of the time left.
+    fn end_by(&self) -> Option<tokio::time::Instant> {
+        let margin = self.config.deadline_margin();
+        self.deadline.map(|deadline| {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            deadline - margin.min(left / 4)
+        })
+    }
+
     /// A failure before the head was committed: reported to `/error`, or answered as a 500
     /// JSON response, as configured.
     async fn early_failure(self, error: FunctionError) -> Result<(), Error> {
@@ -167,14 +178,9 @@ impl Answering<'_> {
             Err(error) if failure.is_none() => return Box::pin(self.early_failure(error)).await,
             Err(_) => Vec::new(),
         };
-        let margin = self.config.deadline_margin();
         let limits = StreamLimits {
             budget: self.budget,
-            end_by: self.deadline.map(|deadline| {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                // A margin never takes more than a quarter of the time left.
-                deadline - margin.min(left / 4)
-            }),
+            end_by: self.end_by(),
             bandwidth: self.config.bandwidth(),
         };
         let (streaming, report_rx) = match StreamingBody::new(prelude, held, body, limits) {
@@ -207,63 +213,46 @@ impl Answering<'_> {
         sent
     }
 
-    /// BUFFERED: the body is collected into one payload within the limit; a response that does
-    /// not fit is replaced by the configured overflow response, never sent over the limit.
+    /// BUFFERED: the body is collected into one payload within the limit (ending with its
+    /// continuation when it has one); a response that does not fit otherwise is replaced by the
+    /// configured overflow response, never sent over the limit.
     async fn buffer(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
         let limit = self.config.buffered_limit();
-        let (parts, mut body) = response.into_parts();
+        let (parts, body) = response.into_parts();
         let head = ResponseHead::from_parts(parts);
-        let mut collected = BytesMut::new();
-        let mut over_limit = false;
-        while let Some(item) = next_chunk(&mut body).await {
-            match item {
-                Ok(chunk) if collected.len() + chunk.len() > limit => {
-                    over_limit = true;
-                    break;
-                }
-                Ok(chunk) => collected.extend_from_slice(&chunk.into_data()),
-                Err(error) if failure.is_none() => {
-                    return Box::pin(self.early_failure(error)).await;
-                }
-                Err(_) => break,
-            }
-        }
-        drop(body);
-        let payload = if over_limit {
-            None
-        } else {
-            match encode_buffered_response(&head, &collected) {
-                Ok(payload) => Some(payload).filter(|p| p.len() <= limit),
-                Err(error) => {
-                    let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
-                    return Box::pin(self.early_failure(error)).await;
-                }
+        let envelope = match encode_buffered_response(&head, b"") {
+            Ok(envelope) => envelope.len(),
+            Err(error) => {
+                let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
+                return Box::pin(self.early_failure(error)).await;
             }
         };
-        let (status, payload, outcome) = match payload {
-            Some(payload) => {
-                let outcome = failure.map_or(Outcome::Complete, Outcome::Failed);
-                (head.status, payload, outcome)
+        let room = limit.saturating_sub(envelope) as u64;
+        let collected = collect(body, &head, room, self.end_by()).await;
+        let outcome = match collected.end {
+            CollectedEnd::Failed(error) if failure.is_none() => {
+                return Box::pin(self.early_failure(error)).await;
             }
-            None => {
-                tracing::error!(
-                    request_id = %self.request_id,
-                    limit,
-                    "buffered response over the limit"
-                );
-                let (parts, body) = self.config.buffered_overflow().response(limit).into_parts();
-                let head = ResponseHead::from_parts(parts);
-                let payload = encode_buffered_response(&head, &body).unwrap_or_default();
-                let outcome = Outcome::Truncated {
-                    reason: crate::TruncationReason::Budget,
-                    continued: false,
-                };
-                (head.status, payload, outcome)
-            }
+            _ if failure.is_some() => failure.map(Outcome::Failed),
+            CollectedEnd::Cut {
+                continued: false, ..
+            } => None,
+            CollectedEnd::Cut { reason, .. } => Some(Outcome::Truncated {
+                reason,
+                continued: true,
+            }),
+            CollectedEnd::Complete | CollectedEnd::Failed(_) => Some(Outcome::Complete),
         };
+        // The final check also catches a textual body that proved not to be UTF-8 (base64).
+        let payload = outcome.and_then(|outcome| {
+            let payload = encode_buffered_response(&head, &collected.body).ok()?;
+            (payload.len() <= limit).then_some((head.status, payload, outcome))
+        });
+        let (status, payload, outcome) = payload.unwrap_or_else(|| self.overflow(limit));
         let mut stats = self.stats(status, outcome);
         stats.wire_bytes = payload.len() as u64;
-        stats.body_bytes = collected.len() as u64;
+        stats.body_bytes = collected.body.len() as u64;
+        stats.records = collected.records;
         stats.budget = Budget::bytes(limit as u64);
         let sent = self
             .client
@@ -271,6 +260,23 @@ impl Answering<'_> {
             .await;
         report(&stats, self.config.completion_hook());
         sent
+    }
+
+    /// The configured response for a buffered answer over `limit`.
+    fn overflow(&self, limit: usize) -> (StatusCode, Vec<u8>, Outcome) {
+        tracing::error!(
+            request_id = %self.request_id,
+            limit,
+            "buffered response over the limit"
+        );
+        let (parts, body) = self.config.buffered_overflow().response(limit).into_parts();
+        let head = ResponseHead::from_parts(parts);
+        let payload = encode_buffered_response(&head, &body).unwrap_or_default();
+        let outcome = Outcome::Truncated {
+            reason: crate::TruncationReason::Budget,
+            continued: false,
+        };
+        (head.status, payload, outcome)
     }
 }
 

@@ -11,10 +11,12 @@ use std::task::{Context, Poll};
 use tokio::time::{Instant, Sleep};
 
 use crate::body::merge::ChunkSource;
-use crate::body::{BudgetView, Chunk};
+use bytes::Bytes;
+
+use crate::body::{BudgetView, Chunk, Continuation};
 use crate::budget::{Charged, StreamPolicy};
-use crate::wire::FunctionError;
-use crate::{Body, TruncationReason};
+use crate::wire::{FunctionError, PayloadCost};
+use crate::{Body, Truncation, TruncationReason};
 
 /// How a limited body ends other than completely.
 #[derive(Debug)]
@@ -46,6 +48,10 @@ pub(crate) struct Limited {
     cut_after: Option<TruncationReason>,
     body_bytes: u64,
     records: u64,
+    /// The last whole record let through, for the continuation's cursor.
+    last_record: Option<Bytes>,
+    /// What the budget counts of each byte (the payload it goes in).
+    cost: PayloadCost,
     /// The clock as the caller last read it ([`Limited::set_now`]): one read per merged
     /// chunk, not one per tiny item.
     now: Instant,
@@ -68,8 +74,16 @@ impl Limited {
             cut_after: None,
             body_bytes: 0,
             records: 0,
+            last_record: None,
+            cost: PayloadCost::Raw,
             now: Instant::now(),
         }
+    }
+
+    /// Counts each body byte as it will be carried (the policy's budget is in those units).
+    pub(crate) fn counting(mut self, cost: PayloadCost) -> Self {
+        self.cost = cost;
+        self
     }
 
     /// Body bytes let through.
@@ -86,10 +100,6 @@ impl Limited {
         &self.policy
     }
 
-    pub(crate) fn policy_mut(&mut self) -> &mut StreamPolicy {
-        &mut self.policy
-    }
-
     /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
     pub(crate) fn close(&mut self) {
         self.body = None;
@@ -103,9 +113,35 @@ impl Limited {
         self.now = now;
     }
 
-    /// Charges `len` bytes now; `Err` says why they may not go.
-    fn charge(&mut self, len: usize) -> Result<(), TruncationReason> {
-        if self.policy.admit(self.now, len as u64)? == Charged::CrossedWarning {
+    /// The closing record that ends a cut body, made by `continuation` from what was let
+    /// through and counted (it may use the reserve); `None` when it does not fit.
+    pub(crate) fn closing(
+        &mut self,
+        continuation: Continuation,
+        reason: TruncationReason,
+    ) -> Option<Bytes> {
+        let truncation = Truncation {
+            reason,
+            items_sent: self.records,
+            body_bytes: self.body_bytes,
+            last_record: self.last_record.take(),
+        };
+        let closing = (continuation.make)(&truncation);
+        let cost = self.cost.of(self.body_bytes, &closing);
+        if self.policy.admit_closing(cost).is_ok() {
+            return Some(closing);
+        }
+        tracing::error!(
+            continuation_bytes = closing.len(),
+            remaining = self.policy.meter().remaining(),
+            "the continuation does not fit in the budget left; ending with an error trailer"
+        );
+        None
+    }
+
+    /// Charges `cost` bytes now; `Err` says why they may not go.
+    fn charge(&mut self, cost: u64) -> Result<(), TruncationReason> {
+        if self.policy.admit(self.now, cost)? == Charged::CrossedWarning {
             let budget = self.policy.meter().budget();
             tracing::warn!(
                 used = self.policy.meter().used(),
@@ -120,12 +156,14 @@ impl Limited {
     /// Charges a chunk whole or, when the budget cannot take it all, its leading whole
     /// records that fit.
     fn admission(&mut self, mut chunk: Chunk) -> Admission {
-        match self.charge(chunk.len()) {
+        let (cost, before) = (self.cost, self.body_bytes);
+        match self.charge(cost.of(before, chunk.data())) {
             Ok(()) => Admission::Whole(chunk),
             Err(TruncationReason::Budget) => {
-                let room = usize::try_from(self.policy.meter().room()).unwrap_or(usize::MAX);
-                match chunk.split_fitting(room) {
-                    Some(head) if self.charge(head.len()).is_ok() => {
+                let room = self.policy.meter().room();
+                let fitting = chunk.split_fitting(room, |at, record| cost.of(before + at, record));
+                match fitting {
+                    Some(head) if self.charge(cost.of(before, head.data())).is_ok() => {
                         Admission::Partly(head, TruncationReason::Budget)
                     }
                     _ => Admission::Refused(TruncationReason::Budget),
@@ -140,6 +178,7 @@ impl Limited {
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
         self.body_bytes += chunk.len() as u64;
         self.records += chunk.records();
+        self.last_record = Some(chunk.last_record());
         if let Some(view) = &self.view {
             view.publish(self.policy.meter().remaining());
         }

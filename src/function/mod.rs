@@ -1,5 +1,6 @@
 //! The function side: the runtime loop that runs inside Lambda.
 
+mod buffered_body;
 mod client;
 mod config;
 mod context;

@@ -37,7 +37,7 @@ use crate::body::ready::MERGE_WINDOW;
 use crate::body::{Chunk, Continuation};
 use crate::budget::{BandwidthModel, Budget, StreamPolicy};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
-use crate::{Body, Truncation, TruncationReason};
+use crate::{Body, TruncationReason};
 
 /// Counts and the end of one streamed response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,23 +212,7 @@ impl StreamingBody {
     /// The continuation's bytes, counted, if there is one and it fits.
     fn closing(&mut self, reason: TruncationReason) -> Option<Bytes> {
         let continuation = self.continuation.take()?;
-        let limited = self.merged.source_mut();
-        let truncation = Truncation {
-            reason,
-            items_sent: limited.records(),
-            body_bytes: limited.body_bytes(),
-        };
-        let closing = (continuation.make)(&truncation);
-        let policy = limited.policy_mut();
-        if policy.admit_closing(closing.len() as u64).is_ok() {
-            return Some(closing);
-        }
-        tracing::error!(
-            continuation_bytes = closing.len(),
-            remaining = policy.meter().remaining(),
-            "the continuation does not fit in the budget left; ending with an error trailer"
-        );
-        None
+        self.merged.source_mut().closing(continuation, reason)
     }
 
     fn cut_error(&self, reason: TruncationReason) -> FunctionError {

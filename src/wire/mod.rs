@@ -19,6 +19,8 @@ mod event;
 #[cfg(feature = "compression")]
 pub(crate) use event::media_type_essence;
 mod head;
+mod payload_cost;
+pub(crate) use payload_cost::PayloadCost;
 mod prelude;
 mod runtime_api;
 
