@@ -184,11 +184,15 @@ impl KeepAlive {
     }
 }
 
+/// Makes the event that announces an error to the page (see [`Sse::error_event`]).
+type MakeErrorEvent = Box<dyn Fn(&BoxError) -> Event + Send + Sync>;
+
 /// An SSE response: a stream of events, optionally with keep-alive comments.
 #[must_use]
 pub struct Sse<S> {
     events: S,
     keep_alive: Option<KeepAlive>,
+    error_event: Option<MakeErrorEvent>,
 }
 
 impl<S, E> Sse<S>
@@ -201,7 +205,31 @@ where
         Sse {
             events,
             keep_alive: None,
+            error_event: None,
         }
+    }
+
+    /// Sends the event `make` returns for an error before the error ends the stream (with
+    /// its trailer, as always). Browsers never see trailers, so a page learns why its stream
+    /// ended from this event (`EventSource` dispatches it by its name). An error before any
+    /// event then reaches the page too: the response is a `200` that starts with this event.
+    ///
+    /// ```
+    /// use lambda_stream::sse::{Event, Sse};
+    /// # fn events() -> impl futures_util::Stream<Item = Result<Event, std::io::Error>> + Send + 'static {
+    /// #     futures_util::stream::empty()
+    /// # }
+    /// let response = Sse::new(events())
+    ///     .error_event(|error| Event::default().data(error.to_string()).event("error").unwrap())
+    ///     .into_response();
+    /// # drop(response);
+    /// ```
+    pub fn error_event<F>(mut self, make: F) -> Self
+    where
+        F: Fn(&BoxError) -> Event + Send + Sync + 'static,
+    {
+        self.error_event = Some(Box::new(make));
+        self
     }
 
     /// Sends keep-alive comments while the stream is idle.
@@ -212,10 +240,23 @@ where
 
     /// The body: one chunk per event (each event is a whole record for the budget).
     pub fn into_body(self) -> Body {
-        let encoded = self.events.map_ok(|event| event.encode());
+        let mut encoded: EncodedEvents = self
+            .events
+            .map_ok(|event| event.encode())
+            .map_err(Into::into)
+            .boxed();
+        if let Some(make) = self.error_event {
+            encoded = AnnouncedErrors {
+                inner: encoded,
+                make,
+                failed: None,
+                ended: false,
+            }
+            .boxed();
+        }
         match self.keep_alive {
             Some(keep_alive) => Body::from_stream(KeepAliveStream {
-                inner: encoded.boxed(),
+                inner: encoded,
                 timer: None,
                 keep_alive,
             }),
@@ -242,17 +283,50 @@ where
     tokens.map(|token| Ok(Event::default().data(token)))
 }
 
-type EncodedEvents<E> = futures_util::stream::BoxStream<'static, Result<Bytes, E>>;
+type EncodedEvents = futures_util::stream::BoxStream<'static, Result<Bytes, BoxError>>;
 
-struct KeepAliveStream<E> {
-    inner: EncodedEvents<E>,
+/// Events, with an event announcing an error sent before the error.
+struct AnnouncedErrors {
+    inner: EncodedEvents,
+    make: MakeErrorEvent,
+    /// The error announced, returned by the next poll.
+    failed: Option<BoxError>,
+    /// The error went out: nothing follows it.
+    ended: bool,
+}
+
+impl Stream for AnnouncedErrors {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(error) = this.failed.take() {
+            this.ended = true;
+            return Poll::Ready(Some(Err(error)));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match std::task::ready!(this.inner.poll_next_unpin(cx)) {
+            Some(Err(error)) => {
+                let event = (this.make)(&error).encode();
+                this.failed = Some(error);
+                Poll::Ready(Some(Ok(event)))
+            }
+            other => Poll::Ready(other),
+        }
+    }
+}
+
+struct KeepAliveStream {
+    inner: EncodedEvents,
     /// Armed on the first poll, so building a body needs no runtime.
     timer: Option<Pin<Box<Sleep>>>,
     keep_alive: KeepAlive,
 }
 
-impl<E> Stream for KeepAliveStream<E> {
-    type Item = Result<Bytes, E>;
+impl Stream for KeepAliveStream {
+    type Item = Result<Bytes, BoxError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -353,5 +427,38 @@ mod tests {
                 (35, Bytes::from("data: late\n\n")),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_error_is_announced_by_an_event_then_ends_the_stream() {
+        let events = stream::iter([
+            Ok(Event::default().data("a")),
+            Err(crate::wire::FunctionError::new(
+                crate::wire::ErrorType::new("Function.ModelFailed").unwrap(),
+                "the model went away",
+            )),
+            Ok(Event::default().data("never")),
+        ]);
+        let mut body = Sse::new(events)
+            .error_event(|error| {
+                Event::default()
+                    .event("error")
+                    .unwrap()
+                    .data(error.to_string())
+            })
+            .into_body();
+        assert_eq!(&body.next().await.unwrap().unwrap()[..], b"data: a\n\n");
+        let announced = body.next().await.unwrap().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&announced).unwrap(),
+            "event: error\ndata: Function.ModelFailed: the model went away\n\n"
+        );
+        let error = body.next().await.unwrap().unwrap_err();
+        assert_eq!(
+            error.error_type().as_str(),
+            "Function.ModelFailed",
+            "its type is kept"
+        );
+        assert!(body.next().await.is_none(), "nothing after the error");
     }
 }

@@ -2,15 +2,20 @@
 //! blocking pool) in 20 segments, streaming a `progress` event after each and a `summary` event
 //! at the end.
 //!
-//! `cargo run --release --example bench_progress`, then `curl -N 'localhost:9000/?n=20000000'`
+//! `cargo run --release --example bench_progress`, then `curl -N 'localhost:9000/?n=20000000'`,
+//! or open <http://localhost:9000/> for a page that draws the events as a progress bar (a
+//! request that accepts `text/html` gets the page; its `EventSource` asks for the events).
 
 use std::time::Instant;
 
 use futures_util::stream;
 use lambda_stream::sse::{Event, Sse};
-use lambda_stream::{BoxError, Context, Request, Response};
+use lambda_stream::{Body, BoxError, Context, Request, Response};
 
 const SEGMENTS: u64 = 20;
+
+/// The page: a progress bar fed by the `progress` events, then the `summary`.
+const PAGE: &str = include_str!("page.html");
 
 fn is_prime(n: u64) -> bool {
     if n < 2 {
@@ -71,7 +76,21 @@ async fn next_event(mut run: Run) -> Option<(Result<Event, BoxError>, Run)> {
     Some((event.and_then(|e| Ok(e.json_data(&progress)?)), run))
 }
 
+/// Whether the client is a browser asking for a page (not `EventSource`, not curl).
+fn wants_page(request: &Request) -> bool {
+    request
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 async fn bench(request: Request, _context: Context) -> Result<Response, BoxError> {
+    if wants_page(&request) {
+        return Ok(http::Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(Body::from(PAGE))?);
+    }
     let n = request
         .uri()
         .query()
