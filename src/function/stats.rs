@@ -120,7 +120,13 @@ pub(crate) fn report(stats: &CompletionStats, hook: Option<&CompletionHook>) {
             request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
             budget_used, outcome = %stats.outcome, "response complete"
         );
-    } else if matches!(stats.outcome, Outcome::Truncated { continued: true, .. }) {
+    } else if matches!(
+        stats.outcome,
+        Outcome::Truncated {
+            continued: true,
+            ..
+        }
+    ) {
         // A page of an export, ended cleanly with its cursor: how paging works, not a failure.
         tracing::info!(
             request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
