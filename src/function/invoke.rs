@@ -22,8 +22,8 @@ use super::stats::{CompletionStats, Outcome, report};
 use crate::body::{Chunk, ChunkBuilder};
 use crate::budget::Budget;
 use crate::wire::{
-    ErrorType, FunctionError, InvocationHeaders, RawEvent, RequestId, ResponseHead,
-    encode_buffered_response, encode_prelude, request_from_event,
+    ErrorType, FunctionError, HeadFormat, InvocationHeaders, RawEvent, RequestId, ResponseHead,
+    request_from_event,
 };
 use crate::{Body, Error, Response};
 
@@ -86,6 +86,8 @@ struct Answering<'a> {
     started: Instant,
     budget: Budget,
     deadline: Option<tokio::time::Instant>,
+    /// How the response head is written: for a Function URL or for a REST API.
+    format: HeadFormat,
 }
 
 impl Answering<'_> {
@@ -160,7 +162,7 @@ impl Answering<'_> {
     async fn stream(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
         let (parts, mut body) = response.into_parts();
         let head = ResponseHead::from_parts(parts);
-        let prelude = match encode_prelude(&head) {
+        let prelude = match self.format.prelude(&head) {
             Ok(prelude) => prelude,
             Err(error) => {
                 let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
@@ -220,7 +222,7 @@ impl Answering<'_> {
         let limit = self.config.buffered_limit();
         let (parts, body) = response.into_parts();
         let head = ResponseHead::from_parts(parts);
-        let envelope = match encode_buffered_response(&head, b"") {
+        let envelope = match self.format.buffered(&head, b"") {
             Ok(envelope) => envelope.len(),
             Err(error) => {
                 let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
@@ -245,7 +247,7 @@ impl Answering<'_> {
         };
         // The final check also catches a textual body that proved not to be UTF-8 (base64).
         let payload = outcome.and_then(|outcome| {
-            let payload = encode_buffered_response(&head, &collected.body).ok()?;
+            let payload = self.format.buffered(&head, &collected.body).ok()?;
             (payload.len() <= limit).then_some((head.status, payload, outcome))
         });
         let (status, payload, outcome) = payload.unwrap_or_else(|| self.overflow(limit));
@@ -271,7 +273,7 @@ impl Answering<'_> {
         );
         let (parts, body) = self.config.buffered_overflow().response(limit).into_parts();
         let head = ResponseHead::from_parts(parts);
-        let payload = encode_buffered_response(&head, &body).unwrap_or_default();
+        let payload = self.format.buffered(&head, &body).unwrap_or_default();
         let outcome = Outcome::Truncated {
             reason: crate::TruncationReason::Budget,
             continued: false,
@@ -294,6 +296,7 @@ async fn answer<H: Handler>(
         started: Instant::now(),
         budget: config.budget(),
         deadline: context.deadline_instant(),
+        format: HeadFormat::FunctionUrl,
     };
     let event = match event {
         Ok(event) => event,
@@ -313,6 +316,7 @@ async fn answer<H: Handler>(
         }
     };
     request.extensions_mut().insert(RawEvent(event));
+    answering.format = HeadFormat::of(&request);
     #[cfg(feature = "compression")]
     let accept_encoding = request
         .headers()

@@ -46,8 +46,9 @@ pub struct RawEvent(pub Bytes);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {
-    /// The event is not JSON, or is a Function URL event with fields of the wrong type.
-    #[error("the event is not a valid Function URL event: {0}")]
+    /// The event is not JSON, or is a Function URL or REST API event with fields of the wrong
+    /// type.
+    #[error("the event is not a valid Function URL or REST API event: {0}")]
     Json(#[from] serde_json::Error),
     /// `isBase64Encoded` is true but the body is not base64.
     #[error("the event body is marked base64 but does not decode: {0}")]
@@ -87,6 +88,9 @@ pub enum EventError {
 /// ```
 pub fn request_from_event(event: &[u8]) -> Result<Request<Bytes>, EventError> {
     let value: Value = serde_json::from_slice(event)?;
+    if super::is_rest_event(&value) {
+        return super::request_from_rest_event(value);
+    }
     let is_url_event = value
         .get("requestContext")
         .and_then(|c| c.get("http"))

@@ -22,6 +22,7 @@ mod head;
 mod payload_cost;
 pub(crate) use payload_cost::PayloadCost;
 mod prelude;
+mod rest_api;
 mod runtime_api;
 
 pub use buffered::{
@@ -43,6 +44,8 @@ pub use prelude::{
     HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
     PreludeError, encode_prelude,
 };
+pub(crate) use rest_api::{HeadFormat, is_rest_event, request_from_rest_event};
+pub use rest_api::{RestRequestContext, encode_rest_buffered_response, encode_rest_prelude};
 pub use runtime_api::{
     CLIENT_CONTEXT_HEADER, COGNITO_IDENTITY_HEADER, DEADLINE_HEADER, FUNCTION_ARN_HEADER,
     InvalidRequestId, InvocationHeaders, InvocationHeadersError, MAX_REQUEST_ID_LEN,

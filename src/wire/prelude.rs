@@ -149,6 +149,9 @@ pub fn encode_prelude(head: &ResponseHead) -> Result<Bytes, PreludeError> {
 pub struct PreludeDecoder {
     scanned: usize,
     max_len: usize,
+    /// Also reads `multiValueHeaders`, as an API Gateway REST API does (Function URLs ignore
+    /// it).
+    multi_value_headers: bool,
 }
 
 impl Default for PreludeDecoder {
@@ -168,6 +171,16 @@ impl PreludeDecoder {
         PreludeDecoder {
             scanned: 0,
             max_len,
+            multi_value_headers: false,
+        }
+    }
+
+    /// A decoder that reads the metadata as an API Gateway REST API does: `multiValueHeaders`
+    /// too, whose values replace those of the same name in `headers`.
+    pub fn for_rest_api() -> Self {
+        PreludeDecoder {
+            multi_value_headers: true,
+            ..Self::new()
         }
     }
 
@@ -196,7 +209,7 @@ impl PreludeDecoder {
         if delimiter_seen.len() < PRELUDE_DELIMITER.len() {
             return Ok(None);
         }
-        let head = parse_prelude_json(&buf[..json_len])?;
+        let head = parse_prelude_json(&buf[..json_len], self.multi_value_headers)?;
         let _ = buf.split_to(json_len + PRELUDE_DELIMITER.len());
         self.scanned = 0;
         Ok(Some(head))
@@ -220,14 +233,29 @@ fn memchr_nul(haystack: &[u8]) -> Option<usize> {
 
 /// Parses prelude JSON leniently, as Lambda reads it: missing `statusCode` is 200, a numeric
 /// string is accepted, header values may be strings or arrays of strings (the official Rust
-/// runtime writes arrays for repeated headers).
-pub(crate) fn parse_prelude_json(json: &[u8]) -> Result<ResponseHead, PreludeError> {
+/// runtime writes arrays for repeated headers); with `multi_value_headers`, the names in
+/// `multiValueHeaders` replace those in `headers`.
+pub(crate) fn parse_prelude_json(
+    json: &[u8],
+    multi_value_headers: bool,
+) -> Result<ResponseHead, PreludeError> {
     let Value::Object(object) = serde_json::from_slice::<Value>(json)? else {
         return Err(PreludeError::NotAnObject);
     };
     let mut head = ResponseHead::new(parse_status(object.get("statusCode"))?);
     if let Some(Value::Object(headers)) = object.get("headers") {
         head.headers = parse_headers(headers)?;
+    }
+    if let Some(Value::Object(multi)) = object.get("multiValueHeaders")
+        && multi_value_headers
+    {
+        let multi = parse_headers(multi)?;
+        for name in multi.keys() {
+            head.headers.remove(name);
+        }
+        for (name, value) in &multi {
+            head.headers.append(name, value.clone());
+        }
     }
     match object.get("cookies") {
         None | Some(Value::Null) => {}
