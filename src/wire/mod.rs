@@ -45,7 +45,10 @@ pub use prelude::{
     PreludeError, encode_prelude,
 };
 pub(crate) use rest_api::{HeadFormat, is_rest_event, request_from_rest_event};
-pub use rest_api::{RestRequestContext, encode_rest_buffered_response, encode_rest_prelude};
+pub use rest_api::{
+    RestRequestContext, decode_rest_buffered_response, encode_rest_buffered_response,
+    encode_rest_prelude, rest_event_from_request,
+};
 pub use runtime_api::{
     CLIENT_CONTEXT_HEADER, COGNITO_IDENTITY_HEADER, DEADLINE_HEADER, FUNCTION_ARN_HEADER,
     InvalidRequestId, InvocationHeaders, InvocationHeadersError, MAX_REQUEST_ID_LEN,

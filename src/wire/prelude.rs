@@ -249,13 +249,7 @@ pub(crate) fn parse_prelude_json(
     if let Some(Value::Object(multi)) = object.get("multiValueHeaders")
         && multi_value_headers
     {
-        let multi = parse_headers(multi)?;
-        for name in multi.keys() {
-            head.headers.remove(name);
-        }
-        for (name, value) in &multi {
-            head.headers.append(name, value.clone());
-        }
+        merge_multi_value_headers(&mut head.headers, multi)?;
     }
     match object.get("cookies") {
         None | Some(Value::Null) => {}
@@ -303,6 +297,22 @@ pub(crate) fn parse_status(value: Option<&Value>) -> Result<StatusCode, PreludeE
         Some(v) => Err(invalid(v)),
     };
     check_final_status(status?)
+}
+
+/// Adds an API Gateway `multiValueHeaders` object to `headers`: its values replace those of the
+/// same name, as the gateway merges the two maps.
+pub(crate) fn merge_multi_value_headers(
+    headers: &mut HeaderMap,
+    multi: &serde_json::Map<String, Value>,
+) -> Result<(), PreludeError> {
+    let multi = parse_headers(multi)?;
+    for name in multi.keys() {
+        headers.remove(name);
+    }
+    for (name, value) in &multi {
+        headers.append(name, value.clone());
+    }
+    Ok(())
 }
 
 pub(crate) fn parse_headers(

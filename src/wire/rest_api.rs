@@ -15,9 +15,12 @@ use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, Request, Uri};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::event::{EventError, is_text_content_type};
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::buffered::BufferedResponseError;
+use super::event::{EventContext, EventError, format_clf_time, is_text_content_type};
 use super::head::{HOP_BY_HOP, ResponseHead, all_cookies};
 use super::prelude::{MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeError, check_final_status};
 
@@ -252,6 +255,155 @@ pub fn encode_rest_buffered_response(
         is_base64_encoded,
     })?)
 }
+
+/// Maps a buffered REST API proxy response to a head and body, as API Gateway does: it must be
+/// an object with `statusCode`; `multiValueHeaders` values replace those of the same name in
+/// `headers`. Anything else is a malformed proxy response (the gateway answers `502`).
+///
+/// # Errors
+/// [`BufferedResponseError`] for a payload that is not such an object or has invalid fields.
+///
+/// ```
+/// use lambda_stream::wire::decode_rest_buffered_response;
+/// let payload = br#"{"statusCode":200,"multiValueHeaders":{"x-m":["1","2"]},"body":"hi"}"#;
+/// let (head, body) = decode_rest_buffered_response(payload)?;
+/// assert_eq!(head.headers.get_all("x-m").iter().count(), 2);
+/// assert_eq!(&body[..], b"hi");
+/// assert!(decode_rest_buffered_response(br#""just text""#).is_err());
+/// # Ok::<(), lambda_stream::wire::BufferedResponseError>(())
+/// ```
+pub fn decode_rest_buffered_response(
+    payload: &[u8],
+) -> Result<(ResponseHead, Bytes), BufferedResponseError> {
+    let value: Value = serde_json::from_slice(payload)?;
+    let Some(object) = value.as_object().filter(|o| o.contains_key("statusCode")) else {
+        return Err(BufferedResponseError::Head(PreludeError::NotAnObject));
+    };
+    let (mut head, body) = super::decode_buffered_response(payload)?;
+    if let Some(Value::Object(multi)) = object.get("multiValueHeaders") {
+        super::prelude::merge_multi_value_headers(&mut head.headers, multi)?;
+    }
+    Ok((head, body))
+}
+
+/// Builds the REST API proxy event (payload 1.0) for an HTTP request, as API Gateway does for a
+/// `/{proxy+}` resource: `headers` and `queryStringParameters` with the last value of each name,
+/// `multiValueHeaders` and `multiValueQueryStringParameters` with all of them, the path (less
+/// its leading `/`) as the `proxy` path parameter, binary bodies base64 with
+/// `isBase64Encoded: true`. `context.url_id` is the API id; the stage is `local`.
+///
+/// ```
+/// use lambda_stream::wire::{rest_event_from_request, request_from_event, EventContext};
+/// let request = http::Request::post("/p?a=1&a=2").header("x-m", "1").header("x-m", "2")
+///     .body(bytes::Bytes::from_static(b"hi"))?;
+/// let event = rest_event_from_request(&request, &EventContext::default());
+/// assert_eq!(event["multiValueHeaders"]["x-m"], serde_json::json!(["1", "2"]));
+/// assert_eq!(event["queryStringParameters"]["a"], "2");
+/// let back = request_from_event(&serde_json::to_vec(&event)?)?;
+/// assert_eq!(back.uri(), "/p?a=1&a=2");
+/// assert_eq!(back.headers().get_all("x-m").iter().count(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn rest_event_from_request(request: &Request<Bytes>, context: &EventContext) -> Value {
+    let (headers, multi_value_headers) = request_headers(request.headers());
+    let query = request.uri().query().unwrap_or("");
+    let (query_parameters, multi_value_query) = query_parameters(query);
+    let path = request.uri().path();
+    let (body, is_base64_encoded) = event_body(request);
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": request.method().as_str(),
+        "headers": headers,
+        "multiValueHeaders": multi_value_headers,
+        "queryStringParameters": query_parameters,
+        "multiValueQueryStringParameters": multi_value_query,
+        "pathParameters": { "proxy": path.trim_start_matches('/') },
+        "stageVariables": null,
+        "requestContext": rest_request_context(request, context),
+        "body": body,
+        "isBase64Encoded": is_base64_encoded,
+    })
+}
+
+/// Headers by name: the last value, and all of them.
+fn request_headers(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut last, mut all) = (Map::new(), Map::new());
+    for name in headers.keys() {
+        let values: Vec<Value> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        if let Some(value) = values.last() {
+            last.insert(name.to_string(), value.clone());
+        }
+        all.insert(name.to_string(), Value::Array(values));
+    }
+    (last, all)
+}
+
+/// Query parameters by key (decoded): the last value, and all of them; `null` when none.
+fn query_parameters(query: &str) -> (Value, Value) {
+    let (mut last, mut all) = (Map::new(), Map::<String, Value>::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        last.insert(key.to_string(), Value::from(value.to_string()));
+        let values = all
+            .entry(key.into_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = values {
+            values.push(Value::from(value.into_owned()));
+        }
+    }
+    if last.is_empty() {
+        return (Value::Null, Value::Null);
+    }
+    (Value::Object(last), Value::Object(all))
+}
+
+/// The body as the event carries it: text, or base64 when binary; `null` when empty.
+fn event_body(request: &Request<Bytes>) -> (Value, bool) {
+    let body = request.body();
+    if body.is_empty() {
+        return (Value::Null, false);
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) if is_text_content_type(request.headers().get(http::header::CONTENT_TYPE)) => {
+            (Value::from(text), false)
+        }
+        _ => (Value::from(BASE64.encode(body)), true),
+    }
+}
+
+fn rest_request_context(request: &Request<Bytes>, context: &EventContext) -> Value {
+    let since_epoch = context
+        .time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let path = request.uri().path();
+    json!({
+        "accountId": context.account_id,
+        "apiId": context.url_id,
+        "domainName": format!("{}.execute-api.{}.amazonaws.com", context.url_id, context.region),
+        "httpMethod": request.method().as_str(),
+        "identity": { "sourceIp": context.source_ip, "userAgent": user_agent },
+        "path": format!("/{REST_STAGE}{path}"),
+        "protocol": "HTTP/1.1",
+        "requestId": context.request_id,
+        "requestTime": format_clf_time(since_epoch.as_secs()),
+        "requestTimeEpoch": u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+        "resourceId": "proxy",
+        "resourcePath": "/{proxy+}",
+        "stage": REST_STAGE,
+    })
+}
+
+/// The stage the local REST API serves.
+const REST_STAGE: &str = "local";
 
 #[cfg(test)]
 mod tests {
