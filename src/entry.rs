@@ -116,6 +116,7 @@ where
     let config = EmulatorConfig::from_env()?;
     let instances = config.max_concurrency();
     let mode = config.invoke_mode();
+    let front = config.front();
     let budget = config.stream_budget();
     let requested = config.url_addr();
     let emulator = start_on_own_thread(config)
@@ -125,7 +126,7 @@ where
             source,
         })?;
     eprintln!(
-        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} Function URL at {}",
+        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} {front} at {}",
         emulator.url()
     );
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());

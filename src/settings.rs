@@ -33,6 +33,10 @@ pub const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
 /// Environment variable that turns on the bandwidth model: `aws` (6 MiB, then 2 MiB/s).
 #[cfg(feature = "emulator")]
 pub const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
+/// Environment variable choosing the front: `function-url` (default), `rest-api`,
+/// `rest-api-edge` or `rest-api-private` (an API Gateway REST API in front of the function).
+#[cfg(feature = "emulator")]
+pub const FRONT_ENV: &str = "LAMBDA_STREAM_FRONT";
 
 /// How the Function URL in front of the function was configured (`InvokeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

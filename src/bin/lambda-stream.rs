@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_stream::emulator::{
-    AuthType, Cors, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, IamKey, InstanceId,
+    AuthType, Cors, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, Front, IamKey, InstanceId,
 };
 use lambda_stream::{BandwidthModel, DEFAULT_STREAM_BUDGET, InvokeMode, RuntimeApiAddress};
 use tokio::process::Command;
@@ -33,6 +33,9 @@ options:
                         <burst>:<bytes-per-second> for another model
   --cancel-on-disconnect
                         stop a function whose client went away (AWS lets it run on)
+  --front <front>       function-url (default), or an API Gateway REST API proxying every
+                        path to the function: rest-api (regional), rest-api-edge,
+                        rest-api-private (payload 1.0 events, the gateway's limits and errors)
   -h, --help            this text
 
 Also served on the same port: POST /2015-03-31/functions/<name>/invocations (Invoke) and
@@ -52,6 +55,7 @@ struct ServeArgs {
     iam_keys: Option<String>,
     throttle: Option<BandwidthModel>,
     cancel_on_disconnect: bool,
+    front: Front,
     command: Vec<String>,
 }
 
@@ -97,6 +101,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         iam_keys: None,
         throttle: None,
         cancel_on_disconnect: false,
+        front: Front::FunctionUrl,
         command: Vec::new(),
     };
     while let Some(arg) = rest.next() {
@@ -158,6 +163,10 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             }
             "--iam-keys" => parsed.iam_keys = Some(value(arg)?),
             "--cancel-on-disconnect" => parsed.cancel_on_disconnect = true,
+            "--front" => {
+                let v = value(arg)?;
+                parsed.front = v.parse().map_err(|_| invalid(arg, &v))?;
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -200,7 +209,8 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .with_max_concurrency(serve.concurrency)
         .with_region(serve.region.clone())
         .with_auth_type(serve.auth_type)
-        .with_cancel_on_disconnect(serve.cancel_on_disconnect);
+        .with_cancel_on_disconnect(serve.cancel_on_disconnect)
+        .with_front(serve.front);
     if serve.auth_type == AuthType::AwsIam {
         let keys = match &serve.iam_keys {
             Some(path) => {
@@ -237,8 +247,9 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .map(|(_, api)| api.authority().to_owned())
         .collect();
     eprintln!(
-        "lambda-stream: {} Function URL at {} ({}) -> `{}` x{} (AWS_LAMBDA_RUNTIME_API={})",
+        "lambda-stream: {} {} at {} ({}) -> `{}` x{} (AWS_LAMBDA_RUNTIME_API={})",
         serve.invoke_mode,
+        serve.front,
         emulator.url(),
         serve.auth_type,
         serve.command.join(" "),
@@ -314,7 +325,7 @@ mod tests {
     #[test]
     fn parses_serve_with_every_option() {
         let parsed = parse_args(&args(
-            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect -- node index.mjs --flag",
+            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect --front rest-api-edge -- node index.mjs --flag",
         ))
         .unwrap();
         assert_eq!(
@@ -332,6 +343,7 @@ mod tests {
                 iam_keys: None,
                 throttle: Some(BandwidthModel::AWS),
                 cancel_on_disconnect: true,
+                front: Front::RestApi(lambda_stream::emulator::EndpointType::Edge),
                 command: args("node index.mjs --flag"),
             }))
         );

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::auth::{AuthType, IamKey};
 use super::cors::Cors;
+use super::front::Front;
 use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode, env_value};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};
@@ -19,7 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// the runtime reads.
 pub const STREAM_BUDGET_ENV: &str = crate::BUDGET_ENV;
 pub use crate::settings::{
-    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
 };
 
 /// How the local Function URL behaves.
@@ -54,6 +55,7 @@ pub struct EmulatorConfig {
     cancel_on_disconnect: bool,
     header_read_timeout: Duration,
     body_read_timeout: Duration,
+    front: Front,
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
@@ -80,6 +82,7 @@ impl Default for EmulatorConfig {
             cancel_on_disconnect: false,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            front: Front::FunctionUrl,
         }
     }
 }
@@ -130,6 +133,9 @@ impl EmulatorConfig {
                 "none" | "" => None,
                 _ => return Err(ConfigError::invalid(THROTTLE_ENV, text)),
             };
+        }
+        if let Some(front) = env_value(FRONT_ENV)? {
+            config.front = front;
         }
         Ok(config)
     }
@@ -246,6 +252,19 @@ impl EmulatorConfig {
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
+    }
+
+    /// What answers on the URL's port (default a Function URL): with
+    /// [`Front::RestApi`], an API Gateway REST API proxying every path to the function, with
+    /// the gateway's events, limits and error responses.
+    pub fn with_front(mut self, front: Front) -> Self {
+        self.front = front;
+        self
+    }
+
+    /// The front.
+    pub fn front(&self) -> Front {
+        self.front
     }
 
     /// The header read timeout.

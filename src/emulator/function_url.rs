@@ -15,8 +15,10 @@ use super::access_log::AccessLog;
 use super::auth::{AuthError, AuthType, FORBIDDEN_BODY};
 use super::cors::Cors;
 use super::failure::PlatformFailure;
+use super::front::Front;
 use super::intake::{self, Refusal};
 use super::invoke_api;
+use super::rest_front;
 use super::state::{Answer, Deadline, State, StreamEvent};
 use super::url_body::{Relay, RelayOptions, UrlBody};
 use crate::InvokeMode;
@@ -74,6 +76,9 @@ pub(crate) async fn handle(
         let name = name.to_owned();
         return Ok(invoke_api::handle(&state, request, &name, route).await);
     }
+    if let Front::RestApi(endpoint) = state.config.front() {
+        return Ok(rest_front::answer(&state, remote, request, endpoint).await);
+    }
     let origin = request.headers().get(ORIGIN).cloned();
     let preflight = Cors::is_preflight(request.method(), request.headers());
     let mut response = answer(&state, remote, request, preflight).await;
@@ -128,6 +133,7 @@ async fn answer(
                 forward_trailers,
                 deadline,
                 throttle: config.throttle(),
+                gateway: None,
             };
             streamed(answer, relay, log)
         }
@@ -302,7 +308,7 @@ async fn buffered(
 
 /// A streamed answer to a BUFFERED URL: collected within the buffered limit (prelude
 /// included, as Lambda counts it), with its prelude applied.
-async fn collect_stream(
+pub(crate) async fn collect_stream(
     head: ResponseHead,
     prelude_len: usize,
     mut events: mpsc::Receiver<StreamEvent>,

@@ -20,9 +20,11 @@ mod config;
 mod cors;
 mod event_stream;
 mod failure;
+mod front;
 mod function_url;
 mod intake;
 mod invoke_api;
+mod rest_front;
 mod runtime_api;
 // Public only to the fuzz crate (built with `--cfg fuzzing`).
 #[cfg(fuzzing)]
@@ -48,9 +50,11 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use auth::{AuthType, IamKey, MAX_CLOCK_SKEW};
 pub use config::{
     AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
-    DEFAULT_TIMEOUT, EmulatorConfig, PORT_ENV, STREAM_BUDGET_ENV, THROTTLE_ENV, TIMEOUT_ENV,
+    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, PORT_ENV, STREAM_BUDGET_ENV, THROTTLE_ENV,
+    TIMEOUT_ENV,
 };
 pub use cors::{Cors, CorsError, MAX_CORS_AGE};
+pub use front::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
 pub use invoke_api::ASYNC_PAYLOAD_LIMIT;
 use state::State;
 

@@ -85,7 +85,11 @@ fn timed_out() -> RuntimeResponse {
 type Prelude = Result<(ResponseHead, BytesMut, usize), (Answer, RuntimeResponse)>;
 
 async fn read_prelude(body: &mut Incoming, deadline: Instant, state: &State) -> Prelude {
-    let mut decoder = PreludeDecoder::new();
+    // A REST API reads the metadata's multiValueHeaders too; a Function URL ignores them.
+    let mut decoder = match state.config.front() {
+        super::front::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
+        _ => PreludeDecoder::new(),
+    };
     let mut buf = BytesMut::new();
     let mut wire_bytes = 0;
     let failed = |failure: PlatformFailure| (Answer::Failed(failure), accepted());

@@ -30,6 +30,59 @@ pub(crate) struct RelayOptions {
     pub(crate) deadline: Deadline,
     /// Pace the body with this model.
     pub(crate) throttle: Option<BandwidthModel>,
+    /// API Gateway's own limits on the stream (the REST API front).
+    pub(crate) gateway: Option<GatewayLimits>,
+}
+
+/// What API Gateway (a REST API front) imposes on a stream besides the function's deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GatewayLimits {
+    /// The stream is closed when no bytes came from the function for this long.
+    pub(crate) idle: std::time::Duration,
+    /// The stream is closed this long after it started, whatever is left.
+    pub(crate) max_duration: std::time::Duration,
+    /// The gateway's own pacing, applied with the throttle's when streams are paced.
+    pub(crate) bandwidth: BandwidthModel,
+}
+
+/// The gateway's timers, armed when the relay starts.
+struct GatewayTimers {
+    limits: GatewayLimits,
+    idle: Pin<Box<Sleep>>,
+    cap: Pin<Box<Sleep>>,
+}
+
+impl GatewayTimers {
+    fn new(limits: GatewayLimits, now: Instant) -> Self {
+        GatewayTimers {
+            limits,
+            idle: Box::pin(tokio::time::sleep_until(now + limits.idle)),
+            cap: Box::pin(tokio::time::sleep_until(now + limits.max_duration)),
+        }
+    }
+
+    /// Bytes came from the function: the idle timer starts again.
+    fn heard(&mut self) {
+        let at = Instant::now() + self.limits.idle;
+        self.idle.as_mut().reset(at);
+    }
+
+    /// The outcome when a timer has fired (then the stream is closed).
+    fn fired(&mut self, cx: &mut Context<'_>) -> Option<String> {
+        if self.cap.as_mut().poll(cx).is_ready() {
+            let limit = self.limits.max_duration;
+            return Some(format!(
+                "gateway limit (the stream reached {limit:?}, API Gateway's most)"
+            ));
+        }
+        if self.idle.as_mut().poll(cx).is_ready() {
+            let idle = self.limits.idle;
+            return Some(format!(
+                "idle timeout (nothing from the function for {idle:?})"
+            ));
+        }
+        None
+    }
 }
 
 pub(crate) struct Relay {
@@ -41,6 +94,7 @@ pub(crate) struct Relay {
     log: AccessLog,
     done: bool,
     throttle: Option<Throttle>,
+    gateway: Option<GatewayTimers>,
     /// A failure that ends the body, held back for one poll so that hyper flushes the head
     /// and the data before it: an error returned at once can close the connection with them
     /// still in its write buffer, and the client would see no status line at all.
@@ -50,6 +104,8 @@ pub(crate) struct Relay {
 /// Holds each chunk back until the bandwidth model says its last byte has gone.
 struct Throttle {
     model: BandwidthModel,
+    /// A second model the bytes also pass (a gateway's, after Lambda's).
+    then: Option<BandwidthModel>,
     started: Instant,
     sent: u64,
     held: Option<Bytes>,
@@ -68,7 +124,11 @@ impl Throttle {
     /// Takes a chunk; it is released at `started + time_to_send(0, sent + len)`.
     fn hold(&mut self, data: Bytes) {
         self.sent += data.len() as u64;
-        let at = self.started + self.model.time_to_send(0, self.sent);
+        let lambda = self.model.time_to_send(0, self.sent);
+        let gateway = self
+            .then
+            .map_or(lambda, |then| then.time_to_send(0, self.sent));
+        let at = self.started + lambda.max(gateway);
         self.wait.as_mut().reset(at);
         self.held = Some(data);
     }
@@ -89,8 +149,12 @@ impl Relay {
             log,
             done: false,
             failing: None,
+            gateway: options
+                .gateway
+                .map(|limits| GatewayTimers::new(limits, now)),
             throttle: options.throttle.map(|model| Throttle {
                 model,
+                then: options.gateway.map(|limits| limits.bandwidth),
                 started: now,
                 sent: 0,
                 held: None,
@@ -179,6 +243,9 @@ impl Relay {
         if self.deadline.as_mut().poll(cx).is_ready() {
             return self.truncate(&self.timeout.outcome());
         }
+        if let Some(outcome) = self.gateway.as_mut().and_then(|timers| timers.fired(cx)) {
+            return self.truncate(&outcome);
+        }
         loop {
             if let Some(throttle) = self.throttle.as_mut() {
                 match throttle.release(cx) {
@@ -187,7 +254,11 @@ impl Relay {
                     Poll::Ready(None) => {}
                 }
             }
-            match std::task::ready!(self.events.poll_recv(cx)) {
+            let event = std::task::ready!(self.events.poll_recv(cx));
+            if let Some(timers) = self.gateway.as_mut() {
+                timers.heard();
+            }
+            match event {
                 Some(StreamEvent::Data(data)) => match self.throttle.as_mut() {
                     Some(throttle) => throttle.hold(data),
                     None => return self.data(data),
@@ -249,6 +320,7 @@ mod tests {
                 timeout: std::time::Duration::from_secs(60),
             },
             throttle: Some(model),
+            gateway: None,
         };
         let log = AccessLog::new(&http::Method::GET, "/", false);
         let mut body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));
@@ -291,6 +363,7 @@ mod tests {
                         timeout: std::time::Duration::from_secs(60),
                     },
                     throttle: None,
+                    gateway: None,
                 };
                 let log = AccessLog::new(&http::Method::GET, "/", false);
                 let body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));

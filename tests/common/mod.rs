@@ -68,7 +68,7 @@ pub(crate) async fn read_all(
 }
 
 /// Starts `command` on port 0 and reads the address it announces on stderr ("... Function URL at
-/// http://127.0.0.1:PORT/ ..."): no guessed free port, no race with other tests for it. The rest
+/// http://127.0.0.1:PORT/ ...", or "REST API (regional) at ..."): no guessed free port, no race with other tests for it. The rest
 /// of its stderr is passed through.
 pub(crate) async fn spawn_announced(
     mut command: tokio::process::Command,
@@ -83,7 +83,7 @@ pub(crate) async fn spawn_announced(
     let announced = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             eprintln!("{line}");
-            if let Some((_, rest)) = line.split_once("Function URL at http://127.0.0.1:") {
+            if let Some((_, rest)) = line.split_once(" at http://127.0.0.1:") {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 return digits.parse::<u16>().unwrap();
             }

@@ -1,0 +1,170 @@
+//! The emulator's REST API front (`Front::RestApi`): a real HTTP client streams through it from
+//! the real runtime loop, and each documented limit of API Gateway's response streaming is
+//! exercised: repeated headers through `multiValueHeaders`, a head over the 16 KB metadata
+//! window, the gateway's pacing (10 MiB, then 2 MiB/s) after Lambda's, the idle timeout by
+//! endpoint type, and the gateway's 502 / 504 error shapes. Timing runs on tokio's paused clock.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use http_body_util::BodyExt;
+use lambda_stream::emulator::{EmulatorConfig, EndpointType, Front};
+use lambda_stream::wire::RestRequestContext;
+use lambda_stream::{BandwidthModel, Body, BoxError, Context, Request, Response};
+
+mod common;
+use common::{get, read_all, send, serve_in_process, within};
+
+fn rest_api(endpoint: EndpointType) -> EmulatorConfig {
+    EmulatorConfig::default()
+        .with_front(Front::RestApi(endpoint))
+        .with_timeout(Duration::from_secs(600))
+}
+
+/// Streams what it saw in three pieces, with a repeated header and a cookie.
+async fn echo(request: Request, _: Context) -> Result<Response, http::Error> {
+    let stage = request
+        .extensions()
+        .get::<RestRequestContext>()
+        .and_then(|context| context.stage.clone())
+        .unwrap_or_default();
+    let seen = format!("{} {} stage={stage}", request.method(), request.uri());
+    let pieces = [seen, " | two".to_owned(), " | three".to_owned()];
+    let body = Body::from_stream(stream::iter(pieces.map(Ok::<_, std::io::Error>)));
+    http::Response::builder()
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .header("set-cookie", "s=1")
+        .body(body)
+}
+
+#[tokio::test]
+async fn a_client_streams_through_the_rest_api_with_every_header_value() {
+    let emulator = serve_in_process(rest_api(EndpointType::Regional), 1, echo).await;
+    let response = send(emulator.url_addr(), get("/orders/7?q=1&q=2")).await;
+    assert_eq!(response.status(), 200);
+    let multi: Vec<_> = response.headers().get_all("x-multi").iter().collect();
+    assert_eq!(multi, ["a", "b"], "both values, from multiValueHeaders");
+    assert_eq!(response.headers()["set-cookie"], "s=1");
+    let (body, _, clean) = within(read_all(response)).await;
+    assert!(clean);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "GET /orders/7?q=1&q=2 stage=local | two | three"
+    );
+}
+
+#[tokio::test]
+async fn a_head_past_the_16_kb_metadata_window_is_the_gateways_502() {
+    let handler = |_: Request, _: Context| async {
+        http::Response::builder()
+            .header("x-big", "v".repeat(17 * 1024))
+            .body(Body::from("never"))
+    };
+    let emulator = serve_in_process(rest_api(EndpointType::Regional), 1, handler).await;
+    let response = send(emulator.url_addr(), get("/")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "InternalServerErrorException"
+    );
+    let (body, _, _) = read_all(response).await;
+    assert_eq!(body, br#"{"message":"Internal server error"}"#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_function_error_is_a_502_and_a_timeout_a_504() {
+    let failing = |_: Request, _: Context| async { Err::<Response, BoxError>("boom".into()) };
+    let emulator = serve_in_process(rest_api(EndpointType::Regional), 1, failing).await;
+    let response = send(emulator.url_addr(), get("/")).await;
+    assert_eq!(response.status(), 502);
+    let (body, _, _) = read_all(response).await;
+    assert_eq!(body, br#"{"message":"Internal server error"}"#);
+
+    let stuck = |_: Request, _: Context| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        http::Response::builder().body(Body::from("late"))
+    };
+    let config = rest_api(EndpointType::Regional).with_timeout(Duration::from_secs(3));
+    let emulator = serve_in_process(config, 1, stuck).await;
+    let response = send(emulator.url_addr(), get("/")).await;
+    assert_eq!(response.status(), 504);
+    let (body, _, _) = read_all(response).await;
+    assert_eq!(body, br#"{"message":"Endpoint request timed out"}"#);
+}
+
+/// A chunk now, then one after `pause`.
+async fn with_a_pause(pause: Duration) -> Result<Response, http::Error> {
+    let first = stream::once(async { Ok::<_, std::io::Error>(Bytes::from("first")) });
+    let second = stream::once(async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::io::Error>(Bytes::from(" second"))
+    });
+    http::Response::builder().body(Body::from_stream(futures_util::StreamExt::chain(
+        first, second,
+    )))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_edge_stream_silent_for_30_s_is_closed_a_regional_one_is_not() {
+    let pause = Duration::from_secs(31);
+    let handler = move |_: Request, _: Context| with_a_pause(pause);
+    let edge = serve_in_process(rest_api(EndpointType::Edge), 1, handler).await;
+    let (body, _, clean) = read_all(send(edge.url_addr(), get("/")).await).await;
+    assert_eq!(
+        (&body[..], clean),
+        (&b"first"[..], false),
+        "cut after 30 s of silence"
+    );
+
+    let regional = serve_in_process(rest_api(EndpointType::Regional), 1, handler).await;
+    let (body, _, clean) = read_all(send(regional.url_addr(), get("/")).await).await;
+    assert_eq!(
+        (&body[..], clean),
+        (&b"first second"[..], true),
+        "5 minutes allowed"
+    );
+}
+
+/// When each MiB of a 14 MiB stream reached the client, in seconds after the head.
+async fn arrivals(throttle: BandwidthModel) -> Vec<f64> {
+    const MIB: usize = 1024 * 1024;
+    let handler = |_: Request, _: Context| async {
+        let chunks =
+            stream::iter((0..14).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; MIB]))));
+        http::Response::builder().body(Body::from_stream(chunks))
+    };
+    let config = rest_api(EndpointType::Regional).with_throttle(throttle);
+    let emulator = serve_in_process(config, 1, handler).await;
+    let response = send(emulator.url_addr(), get("/")).await;
+    let started = tokio::time::Instant::now();
+    let mut body = response.into_body();
+    let (mut received, mut times) = (0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        let before = received / MIB;
+        received += frame.unwrap().into_data().map_or(0, |d| d.len());
+        if received / MIB > before {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times
+}
+
+#[tokio::test(start_paused = true)]
+async fn paced_streams_follow_the_gateways_10_mib_then_2_mib_per_second() {
+    // Lambda's own pacing off: the gateway's alone.
+    let times = arrivals(BandwidthModel::UNLIMITED).await;
+    assert_eq!(times.len(), 14);
+    assert!(times[9] < 0.01, "the first 10 MiB at once: {times:?}");
+    assert!(
+        (times[13] - 2.0).abs() < 0.01,
+        "then 2 MiB/s: the 14th MiB at 2 s: {times:?}"
+    );
+    // With Lambda's (6 MiB, then 2 MiB/s) before it, Lambda's is the tighter.
+    let times = arrivals(BandwidthModel::AWS).await;
+    assert!(
+        (times[13] - 4.0).abs() < 0.01,
+        "the 14th MiB at 4 s: {times:?}"
+    );
+}
