@@ -75,7 +75,7 @@ pub use function::{
 #[cfg(feature = "tower")]
 pub use function::{ServiceHandler, service};
 pub use logging::{LOG_FORMAT_ENV, LOG_LEVEL_ENV};
-pub use settings::RUNTIME_API_ENV;
+pub use settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV};
 
 /// A boxed error, what handlers and body streams may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

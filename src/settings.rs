@@ -13,6 +13,9 @@ pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
 pub const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
 /// Environment variable with the stream budget in bytes (read by the runtime and the emulator).
 pub const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+/// Set by Lambda Managed Instances: how many invocations one execution environment serves at
+/// once (absent elsewhere: one at a time).
+pub const MAX_CONCURRENCY_ENV: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 /// Environment variable with the Function URL port of the embedded emulator (default 9000).
 #[cfg(feature = "emulator")]
 pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";

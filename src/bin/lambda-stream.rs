@@ -23,6 +23,9 @@ options:
   --budget <bytes>      streamed response budget (default 78643200 = 75 MiB; AWS documents 200 MB)
   --function-name <n>   name used in the ARN and AWS_LAMBDA_FUNCTION_NAME (default local)
   --concurrency <n>     function processes (default 1); one more concurrent request gets 429
+  --environment-concurrency <n>
+                        invocations each process serves at once, as one Lambda Managed
+                        Instances environment (AWS_LAMBDA_MAX_CONCURRENCY=<n>; default 1)
   --auth-type <type>    NONE (default) or AWS_IAM: SigV4 (service lambda, us-east-1) checked
                         against AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or --iam-keys
   --iam-keys <file>     JSON array of {\"AccessKeyId\",\"SecretAccessKey\",\"AccountId\"?,..}
@@ -49,6 +52,7 @@ struct ServeArgs {
     budget: u64,
     function_name: String,
     concurrency: usize,
+    environment_concurrency: usize,
     auth_type: AuthType,
     region: String,
     cors: Option<Cors>,
@@ -95,6 +99,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         budget: DEFAULT_STREAM_BUDGET,
         function_name: "local".to_owned(),
         concurrency: 1,
+        environment_concurrency: 1,
         auth_type: AuthType::None,
         region: "us-east-1".to_owned(),
         cors: None,
@@ -136,6 +141,14 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
                 parsed.budget = v.parse().map_err(|_| invalid(arg, &v))?;
             }
             "--function-name" => parsed.function_name = value(arg)?,
+            "--environment-concurrency" => {
+                let v = value(arg)?;
+                parsed.environment_concurrency = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| invalid(arg, &v))?;
+            }
             "--concurrency" => {
                 let v = value(arg)?;
                 parsed.concurrency = v
@@ -206,7 +219,7 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .with_timeout(serve.timeout)
         .with_stream_budget(serve.budget)
         .with_function_name(serve.function_name.clone())
-        .with_max_concurrency(serve.concurrency)
+        .with_max_concurrency(serve.concurrency * serve.environment_concurrency)
         .with_region(serve.region.clone())
         .with_auth_type(serve.auth_type)
         .with_cancel_on_disconnect(serve.cancel_on_disconnect)
@@ -277,7 +290,13 @@ async fn supervise(
 ) -> Result<(), String> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let mut child = Command::new(&serve.command[0])
+        let mut command = Command::new(&serve.command[0]);
+        if serve.environment_concurrency > 1 {
+            // As Lambda Managed Instances set it; absent for one invocation at a time.
+            let concurrency = serve.environment_concurrency.to_string();
+            command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
+        }
+        let mut child = command
             .args(&serve.command[1..])
             .env("AWS_LAMBDA_RUNTIME_API", api.authority())
             .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
@@ -325,7 +344,7 @@ mod tests {
     #[test]
     fn parses_serve_with_every_option() {
         let parsed = parse_args(&args(
-            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect --front rest-api-edge -- node index.mjs --flag",
+            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --environment-concurrency 8 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect --front rest-api-edge -- node index.mjs --flag",
         ))
         .unwrap();
         assert_eq!(
@@ -337,6 +356,7 @@ mod tests {
                 budget: 1000,
                 function_name: "f".into(),
                 concurrency: 3,
+                environment_concurrency: 8,
                 auth_type: AuthType::AwsIam,
                 region: "eu-west-1".into(),
                 cors: Some(serde_json::from_str(r#"{"AllowOrigins":["*"]}"#).unwrap()),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::stats::{CompletionHook, CompletionStats};
 use crate::budget::{BandwidthModel, Budget};
-use crate::settings::{BUDGET_ENV, RUNTIME_API_ENV, env_value};
+use crate::settings::{BUDGET_ENV, MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
 pub use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 
@@ -109,6 +109,7 @@ pub struct Config {
     early_errors: EarlyErrors,
     deadline_margin: Duration,
     max_event_size: usize,
+    max_concurrency: usize,
     bandwidth: BandwidthModel,
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
@@ -255,6 +256,7 @@ impl Config {
             early_errors: EarlyErrors::default(),
             deadline_margin: Duration::from_millis(500),
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            max_concurrency: 1,
             bandwidth: BandwidthModel::AWS,
             completion_hook: None,
             buffered_overflow: BufferedOverflow::default(),
@@ -263,8 +265,8 @@ impl Config {
         }
     }
 
-    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`], `LAMBDA_STREAM_BUDGET` (bytes) and
-    /// the function variables.
+    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`], `LAMBDA_STREAM_BUDGET` (bytes),
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances) and the function variables.
     ///
     /// # Errors
     /// [`ConfigError`] when the Runtime API is missing or a value is malformed.
@@ -280,6 +282,9 @@ impl Config {
         };
         if let Some(limit) = env_value(BUDGET_ENV)? {
             config.budget = Budget::bytes(limit);
+        }
+        if let Some(concurrency) = env_value::<usize>(MAX_CONCURRENCY_ENV)? {
+            config.max_concurrency = concurrency.max(1);
         }
         Ok(config)
     }
@@ -343,6 +348,21 @@ impl Config {
     /// The largest `/next` event the loop reads.
     pub fn max_event_size(&self) -> usize {
         self.max_event_size
+    }
+
+    /// How many invocations this process serves at once (default 1; Lambda Managed Instances
+    /// set `AWS_LAMBDA_MAX_CONCURRENCY`): that many runtime loops, each on its own Runtime API
+    /// connection with its own `/next`, share the handler; each invocation keeps its own
+    /// context, budget, deadline and stats, and a failure or panic in one leaves the others
+    /// alone.
+    pub fn with_max_concurrency(mut self, concurrency: usize) -> Self {
+        self.max_concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many invocations this process serves at once.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
     }
 
     /// Sets the bandwidth model used to end a stream before its deadline (default AWS's).

@@ -68,11 +68,51 @@ impl Runtime {
         Ok(Runtime::new(Config::from_env()?))
     }
 
-    /// Serves invocations with `handler` until the Runtime API fails.
+    /// Serves invocations with `handler` until the Runtime API fails: one at a time, or, with
+    /// [`Config::with_max_concurrency`] (`AWS_LAMBDA_MAX_CONCURRENCY` on Lambda Managed
+    /// Instances), that many at once.
     ///
     /// # Errors
     /// When the Runtime API cannot be reached or answers `/next` with a failure.
     pub async fn run<H: Handler>(self, handler: H) -> Result<(), Error> {
+        let concurrency = self.config.max_concurrency();
+        if concurrency == 1 {
+            return self.serve(handler).await;
+        }
+        self.serve_concurrently(Arc::new(handler), concurrency)
+            .await
+    }
+
+    /// One loop per concurrent invocation, each on its own Runtime API connection, sharing
+    /// the handler (Lambda Managed Instances accept that many `/next` at once). A handler's
+    /// failure or panic stays inside its invocation; a loop ends only when the Runtime API
+    /// fails, and then the others are left to finish what they are answering.
+    async fn serve_concurrently<H: Handler>(
+        self,
+        handler: Arc<H>,
+        concurrency: usize,
+    ) -> Result<(), Error> {
+        tracing::debug!(concurrency, "serving invocations concurrently");
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            loops.spawn(self.clone().serve(handler.clone()));
+        }
+        let mut first_error = None;
+        while let Some(ended) = loops.join_next().await {
+            match ended {
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                // A loop catches handler panics; one of its own is a bug, passed on as it is.
+                Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+                Ok(Ok(())) | Err(_) => {}
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// One runtime loop: `/next`, answer, again.
+    async fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
         let mut client = RuntimeClient::new(self.config.runtime_api().clone())?;
         let function = Arc::new(self.config.function_info().clone());
         // Debug: the embedded emulator starts one loop per concurrent invocation.

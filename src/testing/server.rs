@@ -39,6 +39,8 @@ struct Shared {
     init_errors: tokio::sync::Mutex<mpsc::UnboundedReceiver<CapturedRequest>>,
     init_error_tx: mpsc::UnboundedSender<CapturedRequest>,
     timeout: Duration,
+    /// Connections waiting in `/next` for an event.
+    waiting_for_next: std::sync::atomic::AtomicUsize,
 }
 
 /// A Runtime API for tests: queue events with [`invoke`](Self::invoke), get back exactly what
@@ -91,6 +93,7 @@ impl RuntimeApiServer {
             init_errors: tokio::sync::Mutex::new(init_errors),
             init_error_tx,
             timeout,
+            waiting_for_next: std::sync::atomic::AtomicUsize::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(RuntimeApiServer {
@@ -105,6 +108,12 @@ impl RuntimeApiServer {
     /// The socket address.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// How many connections are waiting in `/next` right now: one per idle runtime loop (a
+    /// process serving invocations concurrently, as on Lambda Managed Instances, has several).
+    pub fn waiting_for_next(&self) -> usize {
+        self.shared.waiting_for_next.load(Ordering::SeqCst)
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API`.
@@ -230,7 +239,10 @@ async fn route(
 ) -> Result<bool, ConnectionError> {
     let request_id = match RuntimeRoute::parse(&capture.method, &capture.path) {
         Ok(RuntimeRoute::Next) => {
-            let Some(pending) = shared.queue.lock().await.recv().await else {
+            shared.waiting_for_next.fetch_add(1, Ordering::SeqCst);
+            let pending = shared.queue.lock().await.recv().await;
+            shared.waiting_for_next.fetch_sub(1, Ordering::SeqCst);
+            let Some(pending) = pending else {
                 return Ok(false);
             };
             let head = next_head(&pending, shared.timeout);

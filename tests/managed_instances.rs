@@ -1,0 +1,119 @@
+//! Lambda Managed Instances: with `AWS_LAMBDA_MAX_CONCURRENCY` (here `Config::with_max_concurrency`)
+//! one process serves that many invocations at once. Checked on the Runtime API side: N `/next`
+//! connections open at once, N invocations in flight together (each handler waits for all the
+//! others before it answers), every byte of every stream, and one failing invocation leaving
+//! the others intact.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use lambda_stream::testing::RuntimeApiServer;
+use lambda_stream::{Body, Config, Context, Request, Runtime};
+
+mod common;
+use common::within;
+
+const N: usize = 4;
+const CHUNKS: usize = 64;
+/// The invocation whose stream fails half way.
+const FAILING: usize = 2;
+
+/// Chunk `index` of invocation `seed`: 16 KiB that say whose they are.
+fn chunk(seed: usize, index: usize) -> Bytes {
+    Bytes::from(format!("{seed}:{index:03}|").repeat(16 * 1024 / 7))
+}
+
+/// Waits (up to 20 s) until `count` connections wait in `/next`.
+async fn waiting_for_next(server: &RuntimeApiServer, count: usize) {
+    within(async {
+        while server.waiting_for_next() != count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_serves_n_invocations_at_once_each_on_its_own_next() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let everyone_in = Arc::new(tokio::sync::Barrier::new(N));
+    let handler = move |request: Request, _: Context| {
+        let everyone_in = everyone_in.clone();
+        async move {
+            // Returns only when all N invocations are in flight at once.
+            everyone_in.wait().await;
+            let seed: usize = request.uri().path()[1..].parse().unwrap();
+            let chunks = (0..CHUNKS).map(move |index| match (seed, index) {
+                (FAILING, 32) => Err(std::io::Error::other("invocation 2 failed")),
+                _ => Ok(chunk(seed, index)),
+            });
+            http::Response::builder().body(Body::from_stream(stream::iter(chunks)))
+        }
+    };
+    let config = Config::new(server.runtime_api()).with_max_concurrency(N);
+    let function = tokio::spawn(Runtime::new(config).run(handler));
+    waiting_for_next(&server, N).await;
+
+    let requests: Vec<_> = (0..N)
+        .map(|seed| {
+            http::Request::get(format!("/{seed}"))
+                .body(Bytes::new())
+                .unwrap()
+        })
+        .collect();
+    let answers = within(futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|request| server.invoke_request(request)),
+    ))
+    .await;
+    for (seed, answer) in answers.into_iter().enumerate() {
+        let streamed = answer.unwrap().streamed().unwrap();
+        let sent = if seed == FAILING { 32 } else { CHUNKS };
+        let expected: Vec<Bytes> = (0..sent).map(|index| chunk(seed, index)).collect();
+        assert_eq!(
+            streamed.body,
+            expected.concat(),
+            "invocation {seed}: every byte, its own"
+        );
+        match streamed.error {
+            Some(error) => {
+                assert_eq!(seed, FAILING, "only invocation {FAILING} fails");
+                assert_eq!(error.error_type().as_str(), "Function.StreamError");
+            }
+            None => assert_ne!(
+                seed, FAILING,
+                "invocation {FAILING} ends with its error trailer"
+            ),
+        }
+    }
+    // Every loop, the failed one's included, is back in `/next`.
+    waiting_for_next(&server, N).await;
+    assert!(!function.is_finished(), "the process serves on");
+    function.abort();
+}
+
+#[tokio::test]
+async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_nexts() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let mut hello = tokio::process::Command::new(common::example_binary("hello").await)
+        .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    waiting_for_next(&server, 3).await;
+    let request = http::Request::post("/")
+        .body(Bytes::from(r#"{"name":"Ada"}"#))
+        .unwrap();
+    let answer = within(server.invoke_request(&request)).await.unwrap();
+    let body = answer.streamed().unwrap().body;
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "{\"message\": \"Hello, Ada!\"}\n"
+    );
+    waiting_for_next(&server, 3).await;
+    hello.kill().await.unwrap();
+}
