@@ -55,6 +55,10 @@ pub enum Error {
     /// The start-up step failed (and was reported to `/runtime/init/error`).
     #[error("initialisation failed: {0}")]
     Init(FunctionError),
+    /// A runtime loop of a concurrent process panicked (a bug: handler panics are caught);
+    /// the other loops served on until they ended.
+    #[error("a runtime loop panicked")]
+    LoopPanicked,
 }
 
 impl fmt::Debug for Error {

@@ -84,9 +84,11 @@ impl Runtime {
     }
 
     /// One loop per concurrent invocation, each on its own Runtime API connection, sharing
-    /// the handler (Lambda Managed Instances accept that many `/next` at once). A handler's
-    /// failure or panic stays inside its invocation; a loop ends only when the Runtime API
-    /// fails, and then the others are left to finish what they are answering.
+    /// the handler (Lambda Managed Instances accept that many `/next` at once). As AWS
+    /// describes that environment: a handler's failure or panic stays inside its invocation;
+    /// an invocation past its deadline is stopped alone (its loop reconnects) while the others
+    /// run on; a loop that fails (the Runtime API gone) or panics ends alone, and the others
+    /// serve on and finish what they are answering.
     async fn serve_concurrently<H: Handler>(
         self,
         handler: Arc<H>,
@@ -103,8 +105,15 @@ impl Runtime {
                 Ok(Err(error)) => {
                     first_error.get_or_insert(error);
                 }
-                // A loop catches handler panics; one of its own is a bug, passed on as it is.
-                Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+                Err(failed) if failed.is_panic() => {
+                    // A loop catches handler panics; one of its own is a bug. As a crashed
+                    // runtime worker on Managed Instances, it ends alone.
+                    tracing::error!(
+                        loops_left = loops.len(),
+                        "a runtime loop panicked; the others serve on"
+                    );
+                    first_error.get_or_insert(Error::LoopPanicked);
+                }
                 Ok(Ok(())) | Err(_) => {}
             }
         }
