@@ -168,3 +168,110 @@ async fn paced_streams_follow_the_gateways_10_mib_then_2_mib_per_second() {
         "the 14th MiB at 4 s: {times:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_invocation_is_the_gateways_500() {
+    let slow = |_: Request, _: Context| async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        http::Response::builder().body(Body::from("done"))
+    };
+    let config = rest_api(EndpointType::Regional).with_max_concurrency(1);
+    let emulator = serve_in_process(config, 1, slow).await;
+    let addr = emulator.url_addr();
+    let first = tokio::spawn(async move { send(addr, get("/")).await.status() });
+    // The first holds the one slot: the second is refused as Lambda refuses it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let response = send(addr, get("/")).await;
+    assert_eq!(response.status(), 500);
+    let (body, _, _) = read_all(response).await;
+    assert_eq!(body, br#"{"message":"Internal server error"}"#);
+    assert_eq!(first.await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn a_buffered_integration_maps_the_proxy_response_with_every_header_value() {
+    let config =
+        rest_api(EndpointType::Regional).with_invoke_mode(lambda_stream::InvokeMode::Buffered);
+    let emulator = serve_in_process(config, 1, echo).await;
+    let response = send(emulator.url_addr(), get("/b?x=1")).await;
+    assert_eq!(response.status(), 200);
+    let multi: Vec<_> = response.headers().get_all("x-multi").iter().collect();
+    assert_eq!(multi, ["a", "b"]);
+    assert_eq!(response.headers()["set-cookie"], "s=1");
+    let (body, _, _) = read_all(response).await;
+    assert_eq!(body, b"GET /b?x=1 stage=local | two | three");
+}
+
+/// Sends `request` to the emulator's Runtime API as a function would; the response.
+async fn runtime_api(
+    emulator: &lambda_stream::emulator::Emulator,
+    request: http::Request<http_body_util::Full<Bytes>>,
+) -> http::Response<hyper::body::Incoming> {
+    let addr = emulator.runtime_api().authority().parse().unwrap();
+    send(addr, request).await
+}
+
+#[tokio::test]
+async fn the_gateway_reads_no_metadata_past_its_first_16_kb() {
+    // A function of another runtime, speaking the Runtime API by hand.
+    let config = rest_api(EndpointType::Regional)
+        .with_url_addr("127.0.0.1:0".parse().unwrap())
+        .with_access_log(false);
+    let emulator = lambda_stream::emulator::Emulator::start(config)
+        .await
+        .unwrap();
+    let url = emulator.url_addr();
+    let client = tokio::spawn(async move { read_all(send(url, get("/")).await).await });
+    let next = runtime_api(&emulator, get("/2018-06-01/runtime/invocation/next")).await;
+    let id = next.headers()["lambda-runtime-aws-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let metadata = format!(
+        r#"{{"statusCode":200,"headers":{{"x-big":"{}"}}}}"#,
+        "v".repeat(17 * 1024)
+    );
+    let body = [metadata.as_bytes(), &[0; 8], b"payload"].concat();
+    let answer = http::Request::post(format!("/2018-06-01/runtime/invocation/{id}/response"))
+        .header("host", "localhost")
+        .header("lambda-runtime-function-response-mode", "streaming")
+        .header(
+            "content-type",
+            "application/vnd.awslambda.http-integration-response",
+        )
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .unwrap();
+    let _ = runtime_api(&emulator, answer).await;
+    let (body, _, _) = within(client).await.unwrap();
+    assert_eq!(body, br#"{"message":"Internal server error"}"#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_ends_at_the_gateways_15_minutes() {
+    // A chunk every minute for 20 minutes: never idle, but past the gateway's longest stream.
+    let handler = |_: Request, _: Context| async {
+        let ticks = stream::unfold(0u32, |minute| async move {
+            (minute < 20).then_some(())?;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(format!("{minute} "))),
+                minute + 1,
+            ))
+        });
+        http::Response::builder().body(Body::from_stream(ticks))
+    };
+    let config = rest_api(EndpointType::Regional).with_timeout(Duration::from_secs(3600));
+    let emulator = serve_in_process(config, 1, handler).await;
+    let started = tokio::time::Instant::now();
+    let (body, _, clean) = read_all(send(emulator.url_addr(), get("/")).await).await;
+    assert!(!clean, "cut, not ended");
+    assert_eq!(
+        started.elapsed().as_secs(),
+        15 * 60,
+        "at 15 minutes exactly"
+    );
+    assert!(
+        String::from_utf8(body).unwrap().ends_with("13 "),
+        "14 chunks, one a minute"
+    );
+}

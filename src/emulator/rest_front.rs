@@ -1,9 +1,11 @@
 //! The REST API front ([`Front::RestApi`](super::Front)): each request becomes a payload-1.0
 //! proxy event for a `/{proxy+}` resource on stage `local`; the function's answer is relayed
 //! with the gateway's limits ([`super::front`]) and its failures answered in API Gateway's
-//! shapes (`{"message": ...}` bodies, `x-amzn-ErrorType`): `502 Internal server error` for a
-//! function error or a malformed answer (metadata past the first 16 KB included), `504
-//! Endpoint request timed out` when the function runs out of time before answering.
+//! shapes (`{"message": ...}` bodies, `x-amzn-ErrorType`), as AWS documents them ("Handling
+//! Lambda errors with an API Gateway API"; gateway response types): `502 Internal server
+//! error` for a function error or a malformed answer (metadata past the first 16 KB
+//! included), `500 Internal server error` when Lambda refuses the invocation (throttled),
+//! `504 Endpoint request timed out` when the function runs out of time before answering.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,16 +83,13 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
             let status = StatusCode::PAYLOAD_TOO_LARGE;
             gateway_error(log, status, "Request Too Long", "RequestTooLarge", &outcome)
         }
+        // "If the Lambda API rejects the invocation request, API Gateway returns a 500" (AWS
+        // Lambda developer guide, "Handling Lambda errors with an API Gateway API").
         Refusal::Throttled { limit } => {
             let outcome = format!("throttled: {limit} invocations already running");
-            let status = StatusCode::TOO_MANY_REQUESTS;
-            gateway_error(
-                log,
-                status,
-                "Too Many Requests",
-                "ThrottledException",
-                &outcome,
-            )
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            let error_type = "InternalServerErrorException";
+            gateway_error(log, status, "Internal server error", error_type, &outcome)
         }
         Refusal::SlowBody { timeout } => {
             let outcome = format!("request body not received within {timeout:?}");
@@ -139,20 +138,28 @@ pub(crate) async fn answer(
     if event.len() > limit {
         return with_request_id(refused(log, &Refusal::TooLarge { limit }), &request_id);
     }
+    let started = tokio::time::Instant::now();
     let (answer, deadline) = state
         .invoke(&request_id, Bytes::from(event), admitted.permit)
         .await;
     let response = match config.invoke_mode() {
         InvokeMode::ResponseStream => {
-            streamed(answer, relay_options(state, endpoint, deadline), log)
+            let options = relay_options(state, endpoint, deadline, started);
+            streamed(answer, options, log)
         }
         InvokeMode::Buffered => buffered(state, answer, deadline, log).await,
     };
     with_request_id(response, &request_id)
 }
 
-/// The gateway's limits on top of the invocation's deadline and the URL's pacing.
-fn relay_options(state: &State, endpoint: EndpointType, deadline: Deadline) -> RelayOptions {
+/// The gateway's limits on top of the invocation's deadline and the URL's pacing; the stream's
+/// 15 minutes count from the request (`started`), not from the head.
+fn relay_options(
+    state: &State,
+    endpoint: EndpointType,
+    deadline: Deadline,
+    started: tokio::time::Instant,
+) -> RelayOptions {
     RelayOptions {
         // API Gateway does not pass a function's error trailers on.
         forward_trailers: false,
@@ -160,7 +167,7 @@ fn relay_options(state: &State, endpoint: EndpointType, deadline: Deadline) -> R
         throttle: state.config.throttle(),
         gateway: Some(GatewayLimits {
             idle: endpoint.idle_timeout(),
-            max_duration: REST_API_MAX_STREAM,
+            max_duration: REST_API_MAX_STREAM.saturating_sub(started.elapsed()),
             bandwidth: REST_API_BANDWIDTH,
         }),
     }

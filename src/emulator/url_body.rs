@@ -39,7 +39,7 @@ pub(crate) struct RelayOptions {
 pub(crate) struct GatewayLimits {
     /// The stream is closed when no bytes came from the function for this long.
     pub(crate) idle: std::time::Duration,
-    /// The stream is closed this long after it started, whatever is left.
+    /// The stream is closed this long after the relay starts, whatever is left.
     pub(crate) max_duration: std::time::Duration,
     /// The gateway's own pacing, applied with the throttle's when streams are paced.
     pub(crate) bandwidth: BandwidthModel,
@@ -70,10 +70,7 @@ impl GatewayTimers {
     /// The outcome when a timer has fired (then the stream is closed).
     fn fired(&mut self, cx: &mut Context<'_>) -> Option<String> {
         if self.cap.as_mut().poll(cx).is_ready() {
-            let limit = self.limits.max_duration;
-            return Some(format!(
-                "gateway limit (the stream reached {limit:?}, API Gateway's most)"
-            ));
+            return Some("gateway limit (the stream reached API Gateway's longest)".to_owned());
         }
         if self.idle.as_mut().poll(cx).is_ready() {
             let idle = self.limits.idle;
