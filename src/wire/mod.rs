@@ -22,7 +22,8 @@ mod head;
 mod payload_cost;
 pub(crate) use payload_cost::PayloadCost;
 mod prelude;
-mod rest_api;
+mod rest_event;
+mod rest_response;
 mod runtime_api;
 
 pub use buffered::{
@@ -44,10 +45,11 @@ pub use prelude::{
     HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
     PreludeError, encode_prelude,
 };
-pub(crate) use rest_api::{HeadFormat, is_rest_event, request_from_rest_event};
-pub use rest_api::{
-    RestRequestContext, decode_rest_buffered_response, encode_rest_buffered_response,
-    encode_rest_prelude, rest_event_from_request,
+pub use rest_event::{RestRequestContext, rest_event_from_request};
+pub(crate) use rest_event::{is_rest_event, request_from_rest_event};
+pub(crate) use rest_response::HeadFormat;
+pub use rest_response::{
+    decode_rest_buffered_response, encode_rest_buffered_response, encode_rest_prelude,
 };
 pub use runtime_api::{
     CLIENT_CONTEXT_HEADER, COGNITO_IDENTITY_HEADER, DEADLINE_HEADER, FUNCTION_ARN_HEADER,

@@ -118,6 +118,12 @@ pub fn encode_prelude(head: &ResponseHead) -> Result<Bytes, PreludeError> {
         headers: JoinedHeadersJson(&joined),
         cookies: all_cookies(&head.cookies, &head.headers).collect(),
     })?;
+    within_prelude_window(json)
+}
+
+/// Prelude JSON that, with its delimiter, fits in [`MAX_PRELUDE_LEN`] (what Function URLs and
+/// API Gateway's 16 KB metadata window take).
+pub(crate) fn within_prelude_window(json: Vec<u8>) -> Result<Bytes, PreludeError> {
     let needed = json.len() + PRELUDE_DELIMITER.len();
     if needed > MAX_PRELUDE_LEN {
         return Err(PreludeError::HeadTooLarge {
