@@ -121,3 +121,44 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
     waiting_for_next(&server, 3).await;
     hello.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_stops_taking_invocations_and_lets_the_ones_in_flight_finish() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let mut hello = tokio::process::Command::new(common::example_binary("hello").await)
+        .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    waiting_for_next(&server, 3).await;
+    // hello answers in three pieces, 300 ms apart: SIGTERM arrives in the middle.
+    let request = http::Request::post("/")
+        .body(Bytes::from(r#"{"name":"Ada"}"#))
+        .unwrap();
+    let answering = server.invoke_request(&request);
+    let terminate = async {
+        waiting_for_next(&server, 2).await;
+        let pid = hello.id().unwrap().to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await;
+        assert!(sent.unwrap().success());
+    };
+    let (answer, ()) = within(async { tokio::join!(answering, terminate) }).await;
+    let streamed = answer.unwrap().streamed().unwrap();
+    assert!(
+        streamed.complete && streamed.error.is_none(),
+        "the invocation in flight finished"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&streamed.body),
+        "{\"message\": \"Hello, Ada!\"}\n"
+    );
+    let status = within(hello.wait()).await.unwrap();
+    assert!(
+        status.success(),
+        "the process ends cleanly once nothing is in flight: {status}"
+    );
+}

@@ -38,6 +38,21 @@ async fn next_with_retry(
     }
 }
 
+/// Completes when the process is asked to stop: `SIGTERM`, which Lambda sends before it shuts
+/// an execution environment down. A loop waiting in `/next` then stops; one answering an
+/// invocation finishes it first (as AWS's runtimes do on Lambda Managed Instances: `/next`
+/// is cancelled, in-flight invocations run to completion).
+async fn shutdown_requested() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        terminate.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await;
+}
+
 /// A runtime loop with an explicit [`Config`] (for tests, or to choose the mode in code).
 ///
 /// ```no_run
@@ -130,8 +145,17 @@ impl Runtime {
             invoke_mode = %self.config.invoke_mode(),
             "lambda-stream runtime started"
         );
+        let mut shutdown = std::pin::pin!(shutdown_requested());
         loop {
-            let next = next_with_retry(&mut client, self.config.max_event_size()).await?;
+            let next = tokio::select! {
+                // A shutdown asked for while an invocation was answered wins over the next one.
+                biased;
+                () = &mut shutdown => {
+                    tracing::info!("shutdown requested: no more invocations taken");
+                    return Ok(());
+                }
+                next = next_with_retry(&mut client, self.config.max_event_size()) => next?,
+            };
             let served =
                 serve_invocation(&mut client, &self.config, &handler, next, function.clone()).await;
             if let Err(error) = served {
