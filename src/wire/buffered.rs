@@ -9,7 +9,7 @@ use http::header::CONTENT_TYPE;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::event::is_text_content_type;
+use super::event::carried_body;
 use super::head::{ResponseHead, all_cookies, joined_headers};
 use super::prelude::{PreludeError, check_final_status, parse_headers, parse_status};
 
@@ -51,21 +51,11 @@ pub fn encode_buffered_response(head: &ResponseHead, body: &[u8]) -> Result<Vec<
         .into_iter()
         .map(|(name, value)| (name.to_owned(), Value::from(value)))
         .collect();
-    let text = std::str::from_utf8(body)
-        .ok()
-        .filter(|_| is_text_content_type(head.headers.get(CONTENT_TYPE)));
-    let encoded;
-    let (body, is_base64_encoded) = match text {
-        Some(text) => (text, false),
-        None => {
-            encoded = BASE64.encode(body);
-            (encoded.as_str(), true)
-        }
-    };
+    let (body, is_base64_encoded) = carried_body(body, head.headers.get(CONTENT_TYPE));
     Ok(serde_json::to_vec(&BufferedJson {
         status_code: head.status.as_u16(),
         headers,
-        body,
+        body: &body,
         is_base64_encoded,
         cookies: all_cookies(&head.cookies, &head.headers).collect(),
     })?)

@@ -124,11 +124,7 @@ pub fn request_from_event(event: &[u8]) -> Result<Request<Bytes>, EventError> {
         .parse()
         .map_err(|_| EventError::InvalidUri(path_and_query.clone()))?;
 
-    let body = match event.body {
-        None => Bytes::new(),
-        Some(body) if event.is_base64_encoded => Bytes::from(BASE64.decode(body)?),
-        Some(body) => Bytes::from(body),
-    };
+    let body = decoded_body(event.body, event.is_base64_encoded)?;
     let mut request = Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -231,14 +227,8 @@ pub fn event_from_request(request: &Request<Bytes>, context: &EventContext) -> V
         }
     }
 
-    let since_epoch = context
-        .time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    let user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let since_epoch = since_epoch(context.time);
+    let user_agent = user_agent(request);
     let domain_name = format!("{}.lambda-url.{}.on.aws", context.url_id, context.region);
     let mut request_context = json!({
         "accountId": context.account_id,
@@ -284,18 +274,48 @@ pub fn event_from_request(request: &Request<Bytes>, context: &EventContext) -> V
     }
     let body = request.body();
     if !body.is_empty() {
-        let content_type = request.headers().get(CONTENT_TYPE);
-        match std::str::from_utf8(body) {
-            Ok(text) if is_text_content_type(content_type) => {
-                fields.insert("body".to_owned(), Value::from(text));
-            }
-            _ => {
-                fields.insert("body".to_owned(), Value::from(BASE64.encode(body)));
-                fields.insert("isBase64Encoded".to_owned(), Value::from(true));
-            }
-        }
+        let (text, is_base64_encoded) = carried_body(body, request.headers().get(CONTENT_TYPE));
+        fields.insert("body".to_owned(), Value::from(text.into_owned()));
+        fields.insert("isBase64Encoded".to_owned(), Value::from(is_base64_encoded));
     }
     event
+}
+
+/// A body as an event or a buffered answer carries it: the text when the content type is
+/// textual and the bytes are UTF-8, else base64 (then `true`, for `isBase64Encoded`).
+pub(crate) fn carried_body<'a>(
+    body: &'a [u8],
+    content_type: Option<&HeaderValue>,
+) -> (std::borrow::Cow<'a, str>, bool) {
+    match std::str::from_utf8(body) {
+        Ok(text) if is_text_content_type(content_type) => (text.into(), false),
+        _ => (BASE64.encode(body).into(), true),
+    }
+}
+
+/// An event's `body`, base64-decoded when `isBase64Encoded`; empty when absent.
+pub(crate) fn decoded_body(
+    body: Option<String>,
+    is_base64_encoded: bool,
+) -> Result<Bytes, base64::DecodeError> {
+    Ok(match body {
+        None => Bytes::new(),
+        Some(body) if is_base64_encoded => Bytes::from(BASE64.decode(body)?),
+        Some(body) => Bytes::from(body),
+    })
+}
+
+/// How long after the Unix epoch `time` is (zero for a time before it).
+pub(crate) fn since_epoch(time: SystemTime) -> Duration {
+    time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)
+}
+
+/// The request's `User-Agent`, as text.
+pub(crate) fn user_agent<B>(request: &Request<B>) -> Option<String> {
+    request
+        .headers()
+        .get(USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Whether a body of this content type travels as text (not base64) in events and buffered

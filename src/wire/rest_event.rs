@@ -3,16 +3,15 @@
 //! buffers (AWS's API Gateway developer guide, "Set up a Lambda proxy integration with payload
 //! response streaming").
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
 use serde_json::{Map, Value, json};
 
-use super::event::{EventContext, EventError, format_clf_time, is_text_content_type};
+use super::event::{
+    EventContext, EventError, carried_body, decoded_body, format_clf_time, since_epoch, user_agent,
+};
+use http::header::CONTENT_TYPE;
 
 /// The `requestContext` of a REST API event (`identity`, `stage`, `resourcePath`, ...),
 /// attached to every request built from one as an extension; its presence says the invocation
@@ -35,11 +34,7 @@ pub(crate) fn is_rest_event(event: &Value) -> bool {
 pub(crate) fn request_from_rest_event(event: Value) -> Result<Request<Bytes>, EventError> {
     let event: ApiGatewayProxyRequest = serde_json::from_value(event)?;
     let uri = rest_uri(&event)?;
-    let body = match event.body {
-        None => Bytes::new(),
-        Some(body) if event.is_base64_encoded => Bytes::from(BASE64.decode(body)?),
-        Some(body) => Bytes::from(body),
-    };
+    let body = decoded_body(event.body, event.is_base64_encoded)?;
     let mut request = Request::new(body);
     *request.method_mut() = event.http_method;
     *request.uri_mut() = uri;
@@ -158,23 +153,13 @@ fn event_body(request: &Request<Bytes>) -> (Value, bool) {
     if body.is_empty() {
         return (Value::Null, false);
     }
-    match std::str::from_utf8(body) {
-        Ok(text) if is_text_content_type(request.headers().get(http::header::CONTENT_TYPE)) => {
-            (Value::from(text), false)
-        }
-        _ => (Value::from(BASE64.encode(body)), true),
-    }
+    let (text, is_base64_encoded) = carried_body(body, request.headers().get(CONTENT_TYPE));
+    (Value::from(text.into_owned()), is_base64_encoded)
 }
 
 fn rest_request_context(request: &Request<Bytes>, context: &EventContext) -> Value {
-    let since_epoch = context
-        .time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    let user_agent = request
-        .headers()
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let since_epoch = since_epoch(context.time);
+    let user_agent = user_agent(request);
     let path = request.uri().path();
     json!({
         "accountId": context.account_id,

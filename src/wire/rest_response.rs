@@ -4,16 +4,14 @@
 //! `headers`, `multiValueHeaders`, `body`, `isBase64Encoded`). When a name is in both maps, API
 //! Gateway keeps the `multiValueHeaders` values (AWS's API Gateway developer guide).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use http::header::SET_COOKIE;
+use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, Request};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::buffered::BufferedResponseError;
-use super::event::is_text_content_type;
+use super::event::carried_body;
 use super::head::{HOP_BY_HOP, ResponseHead, all_cookies};
 use super::prelude::{PreludeError, check_final_status, within_prelude_window};
 use super::rest_event::RestRequestContext;
@@ -164,18 +162,12 @@ pub fn encode_rest_buffered_response(
     if !cookies.is_empty() {
         multi_value_headers.insert(SET_COOKIE.to_string(), Value::Array(cookies));
     }
-    let text = std::str::from_utf8(body)
-        .ok()
-        .filter(|_| is_text_content_type(head.headers.get(http::header::CONTENT_TYPE)));
-    let (body, is_base64_encoded) = match text {
-        Some(text) => (text.to_owned(), false),
-        None => (BASE64.encode(body), true),
-    };
+    let (body, is_base64_encoded) = carried_body(body, head.headers.get(CONTENT_TYPE));
     Ok(serde_json::to_vec(&RestBufferedJson {
         status_code: head.status.as_u16(),
         headers,
         multi_value_headers,
-        body,
+        body: body.into_owned(),
         is_base64_encoded,
     })?)
 }
