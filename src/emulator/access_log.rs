@@ -39,6 +39,18 @@ impl AccessLog {
         }
     }
 
+    /// The log of one request to a front, under a new request id, printed and cancelling on
+    /// disconnect as `config` says.
+    pub(crate) fn for_request<B>(
+        request: &http::Request<B>,
+        config: &super::EmulatorConfig,
+    ) -> Self {
+        let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())
+            .cancelling_on_disconnect(config.cancel_on_disconnect());
+        log.request_id = uuid::Uuid::new_v4().to_string();
+        log
+    }
+
     /// Says what a client going away does to the invocation (`--cancel-on-disconnect`).
     pub(crate) fn cancelling_on_disconnect(mut self, cancels: bool) -> Self {
         self.cancels_on_disconnect = cancels;

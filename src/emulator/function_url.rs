@@ -95,10 +95,8 @@ async fn answer(
     preflight: bool,
 ) -> Response<UrlBody> {
     let config = &state.config;
-    let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())
-        .cancelling_on_disconnect(config.cancel_on_disconnect());
-    let request_id = uuid::Uuid::new_v4().to_string();
-    log.request_id = request_id.clone();
+    let log = AccessLog::for_request(&request, config);
+    let request_id = log.request_id.clone();
     if preflight && config.cors().is_some() {
         // The URL answers a preflight itself; the function never sees it.
         let response = plain(log, StatusCode::OK, "text/plain", "", "CORS preflight");

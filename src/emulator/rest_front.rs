@@ -117,10 +117,8 @@ pub(crate) async fn answer(
     endpoint: EndpointType,
 ) -> Response<UrlBody> {
     let config = &state.config;
-    let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())
-        .cancelling_on_disconnect(config.cancel_on_disconnect());
-    let request_id = uuid::Uuid::new_v4().to_string();
-    log.request_id = request_id.clone();
+    let log = AccessLog::for_request(&request, config);
+    let request_id = log.request_id.clone();
     let limit = config.request_limit();
     let admitted = match intake::admit(state, request, limit, false).await {
         Ok(admitted) => admitted,
