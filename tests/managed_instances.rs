@@ -99,19 +99,31 @@ async fn one_process_serves_n_invocations_at_once_each_on_its_own_next() {
     function.abort();
 }
 
-#[tokio::test]
-async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_nexts() {
-    let server = RuntimeApiServer::start().await.unwrap();
-    let mut hello = tokio::process::Command::new(common::example_binary("hello").await)
+/// `examples/hello` in a process of its own with `AWS_LAMBDA_MAX_CONCURRENCY=3`, once its three
+/// loops wait in `/next`.
+async fn hello_serving_three(server: &RuntimeApiServer) -> tokio::process::Child {
+    let hello = tokio::process::Command::new(common::example_binary("hello").await)
         .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
         .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    waiting_for_next(&server, 3).await;
-    let request = http::Request::post("/")
+    waiting_for_next(server, 3).await;
+    hello
+}
+
+/// A request `hello` answers with `{"message": "Hello, Ada!"}`.
+fn greet_ada() -> http::Request<Bytes> {
+    http::Request::post("/")
         .body(Bytes::from(r#"{"name":"Ada"}"#))
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_nexts() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let mut hello = hello_serving_three(&server).await;
+    let request = greet_ada();
     let answer = within(server.invoke_request(&request)).await.unwrap();
     let body = answer.streamed().unwrap().body;
     assert_eq!(
@@ -125,17 +137,9 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
 #[tokio::test]
 async fn sigterm_stops_taking_invocations_and_lets_the_ones_in_flight_finish() {
     let server = RuntimeApiServer::start().await.unwrap();
-    let mut hello = tokio::process::Command::new(common::example_binary("hello").await)
-        .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    waiting_for_next(&server, 3).await;
+    let mut hello = hello_serving_three(&server).await;
     // hello answers in three pieces, 300 ms apart: SIGTERM arrives in the middle.
-    let request = http::Request::post("/")
-        .body(Bytes::from(r#"{"name":"Ada"}"#))
-        .unwrap();
+    let request = greet_ada();
     let answering = server.invoke_request(&request);
     let terminate = async {
         waiting_for_next(&server, 2).await;
