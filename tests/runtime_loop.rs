@@ -562,3 +562,25 @@ async fn a_handler_stuck_at_the_deadline_is_stopped_and_the_loop_goes_on() {
     stuck.abort();
     task.abort();
 }
+
+/// A REST API event with an empty list of query values (found by fuzzing, once a panic): the
+/// invocation fails with `Runtime.InvalidEvent` and the loop serves the next one.
+#[tokio::test]
+async fn an_event_with_an_empty_query_list_fails_as_invalid_and_the_loop_goes_on() {
+    let runtime = TestRuntime::start(
+        |_: Request, _: Context| async { http::Response::builder().body(Body::from("served")) },
+        InvokeMode::ResponseStream,
+    )
+    .await
+    .unwrap();
+    let bad = r#"{"httpMethod":"GET","path":"/","requestContext":{},"multiValueQueryStringParameters":{"q":[]}}"#;
+    let capture = within(runtime.server().invoke(bad)).await.unwrap();
+    let error = capture.function_error().unwrap();
+    assert_eq!(error.error_type(), &ErrorType::INVALID_EVENT);
+    assert!(error.message().contains(r#"no value for "q""#), "{error}");
+    let good = http::Request::get("/").body(Bytes::new()).unwrap();
+    let capture = within(runtime.server().invoke_request(&good))
+        .await
+        .unwrap();
+    assert_eq!(&capture.streamed().unwrap().body[..], b"served");
+}

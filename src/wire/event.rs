@@ -62,6 +62,9 @@ pub enum EventError {
     /// A header or cookie cannot be an HTTP header.
     #[error("the event header {0:?} is not a valid HTTP header")]
     InvalidHeader(String),
+    /// A REST API event lists no value for a query key in `multiValueQueryStringParameters`.
+    #[error("the event's multiValueQueryStringParameters has no value for {0:?}")]
+    EmptyQueryValues(String),
 }
 
 /// Turns an invocation event into the request a handler sees.

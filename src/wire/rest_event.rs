@@ -32,6 +32,7 @@ pub(crate) fn is_rest_event(event: &Value) -> bool {
 /// `multiValueHeaders` (each value its own entry) or else `headers`, the body base64-decoded
 /// when `isBase64Encoded`, and the [`RestRequestContext`] as an extension.
 pub(crate) fn request_from_rest_event(event: Value) -> Result<Request<Bytes>, EventError> {
+    check_query_lists(&event)?;
     let event: ApiGatewayProxyRequest = serde_json::from_value(event)?;
     let uri = rest_uri(&event)?;
     let body = decoded_body(event.body, event.is_base64_encoded)?;
@@ -45,6 +46,22 @@ pub(crate) fn request_from_rest_event(event: Value) -> Result<Request<Bytes>, Ev
     };
     request.extensions_mut().insert(event.request_context);
     Ok(request)
+}
+
+/// Refuses a `multiValueQueryStringParameters` key with no values: API Gateway never sends
+/// one, and the event type's query map cannot iterate it (it indexes the first value).
+fn check_query_lists(event: &Value) -> Result<(), EventError> {
+    let lists = event
+        .get("multiValueQueryStringParameters")
+        .and_then(Value::as_object);
+    let empty = lists
+        .into_iter()
+        .flatten()
+        .find(|(_, values)| values.as_array().is_some_and(Vec::is_empty));
+    match empty {
+        Some((key, _)) => Err(EventError::EmptyQueryValues(key.clone())),
+        None => Ok(()),
+    }
 }
 
 fn rest_uri(event: &ApiGatewayProxyRequest) -> Result<Uri, EventError> {
@@ -211,6 +228,23 @@ mod tests {
         let context = request.extensions().get::<RestRequestContext>().unwrap();
         assert_eq!(context.stage.as_deref(), Some("prod"));
         assert_eq!(context.identity.source_ip.as_deref(), Some("203.0.113.9"));
+    }
+
+    /// Found by fuzzing: an empty list of query values used to panic inside the event type's
+    /// query map; it is a typed error now.
+    #[test]
+    fn an_empty_list_of_query_values_is_a_typed_error() {
+        let event = br#"{"httpMethod":"GET","path":"/","requestContext":{},
+            "multiValueQueryStringParameters":{"ok":["1"],"q":[]}}"#;
+        let error = request_from_event(event).unwrap_err();
+        assert!(
+            matches!(&error, EventError::EmptyQueryValues(key) if key == "q"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "the event's multiValueQueryStringParameters has no value for \"q\""
+        );
     }
 
     #[test]
