@@ -118,6 +118,7 @@ where
     let mode = config.invoke_mode();
     let front = config.front();
     let budget = config.stream_budget();
+    let timeout = config.timeout();
     let requested = config.url_addr();
     let emulator = start_on_own_thread(config)
         .await
@@ -142,13 +143,20 @@ where
     for _ in 0..instances {
         loops.spawn(runtime.clone().run(handler.clone()));
     }
-    let result = match loops.join_next().await {
-        Some(Ok(result)) => result,
-        // A loop catches handler panics; one of its own is a bug, passed on as it is.
-        Some(Err(failed)) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-        Some(Err(_)) | None => Ok(()),
-    };
-    emulator.fail_in_flight("the function stopped");
+    // Every loop runs until it ends (on SIGTERM, once its invocation in flight is answered):
+    // the first to end does not cut the others' streams.
+    let mut result = Ok(());
+    while let Some(ended) = loops.join_next().await {
+        match ended {
+            Ok(Err(error)) if result.is_ok() => result = Err(error),
+            // A loop catches handler panics; one of its own is a bug, passed on as it is.
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            _ => {}
+        }
+    }
+    emulator.stop_function("the function stopped");
+    // What the loops answered still reaches its clients before the process ends.
+    let _ = tokio::time::timeout(timeout, emulator.idle()).await;
     result
 }
 

@@ -97,6 +97,16 @@ pub enum ConfigError {
         /// The value given.
         value: String,
     },
+    /// A setting parses but is outside the range it may take.
+    #[error("{name} {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// The setting (an environment variable, flag or builder method).
+        name: String,
+        /// The value given.
+        value: String,
+        /// What it may be.
+        allowed: String,
+    },
 }
 
 impl ConfigError {

@@ -71,6 +71,9 @@ async fn handler(request: Request, _: Context) -> Result<lambda_stream::Response
                 .extension(Budget::bytes(1000))
                 .body(Body::from_stream(stream::iter(rows)))
         }
+        "/endless" => response.body(Body::from_stream(stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 64 * 1024]))
+        }))),
         "/forever" => {
             let first = stream::iter([Ok::<_, std::io::Error>(Bytes::from("started"))]);
             response.body(Body::from_stream(futures_util::StreamExt::chain(
@@ -142,4 +145,41 @@ async fn a_client_that_goes_away_is_drained_or_cancelled_as_configured() {
         drop(body);
         assert_eq!(outcomes.next().await, expected);
     }
+}
+
+/// A client that stops reading: its response is cut when the function's time runs out, and the
+/// line says so (it used to say the client disconnected).
+#[tokio::test]
+async fn a_client_not_reading_at_the_deadline_is_a_timeout_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let outcomes = Outcomes::default();
+    let subscriber = tracing_subscriber::registry().with(outcomes.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let config = EmulatorConfig::default().with_timeout(Duration::from_secs(1));
+    let emulator = serve_in_process(config, 1, handler).await;
+    let mut stream = tokio::net::TcpStream::connect(emulator.url_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // Never read again.
+    let outcome = within(async {
+        loop {
+            if let Some(outcome) = outcomes.0.lock().unwrap().pop() {
+                return outcome;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        outcome.starts_with("timeout (the client was not reading"),
+        "{outcome}"
+    );
+    drop(stream);
 }

@@ -247,3 +247,249 @@ async fn a_port_in_use_is_one_readable_line_naming_the_variable() {
         "not Rust debug output: {stderr}"
     );
 }
+
+const PYTHON_RUNTIME: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/functions/python_runtime.py"
+);
+
+/// `lambda-stream serve <options> -- python3 python_runtime.py`, started and announced.
+async fn serve_python(options: &[&str], env: &[(&str, &str)]) -> (u16, tokio::process::Child) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    command
+        .args(["serve", "--port", "0"])
+        .args(options)
+        .args(["--", "python3", PYTHON_RUNTIME])
+        .envs(env.iter().copied());
+    spawn_announced(command).await
+}
+
+/// The function process's id, from the runtime's `/pid` answer.
+async fn function_pid(port: u16) -> u32 {
+    let response = get(port, "/pid").await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let pid = body.strip_prefix("python streams ").unwrap_or(&body);
+    pid.trim().parse().unwrap()
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped).
+fn is_gone(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.is_empty() || status.contains("State:\tZ")
+}
+
+async fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Whether `python3` runs here (the tests that need it skip without it).
+async fn have_python() -> bool {
+    let found = Command::new("python3").arg("--version").output().await;
+    if found.is_err() {
+        eprintln!("python3 not found: skipping");
+    }
+    found.is_ok()
+}
+
+#[tokio::test]
+async fn serve_stopped_by_sigterm_or_sigkill_leaves_no_function_running() {
+    if !have_python().await {
+        return;
+    }
+    for name in ["TERM", "KILL"] {
+        let (port, mut cli) = serve_python(&[], &[]).await;
+        let function = function_pid(port).await;
+        signal(cli.id().unwrap(), name).await;
+        common::within(cli.wait()).await.unwrap();
+        common::within(async {
+            while !is_gone(function) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn serve_opens_one_runtime_api_per_function_process_and_no_other() {
+    if !have_python().await {
+        return;
+    }
+    let (port, cli) = serve_python(&["--concurrency", "2"], &[]).await;
+    function_pid(port).await;
+    let pid = cli.id().unwrap();
+    // Listening TCP sockets (state 0A) of the serve process: the URL and two Runtime APIs.
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .trim_end_matches(']')
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let listening = tcp
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.get(3) == Some(&"0A"))
+        .filter(|fields| {
+            fields
+                .get(9)
+                .is_some_and(|inode| inodes.iter().any(|i| i == inode))
+        })
+        .count();
+    assert_eq!(
+        listening, 3,
+        "the Function URL and one Runtime API per process"
+    );
+}
+
+#[tokio::test]
+async fn a_function_failing_its_init_is_answered_at_once_with_the_init_error() {
+    if !have_python().await {
+        return;
+    }
+    for (how, error_type, message) in [
+        ("crash", "Runtime.ExitError", "exit status: 1"),
+        (
+            "error",
+            "Runtime.InitError",
+            "Function.NoDatabase: no database",
+        ),
+    ] {
+        // A 60 s timeout: each request would wait it out for a /next that never comes.
+        let (port, mut cli) =
+            serve_python(&["--timeout", "60"], &[("PYTHON_RUNTIME_INIT", how)]).await;
+        for _ in 0..3 {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let body = r#"{"rawPath":"/"}"#;
+            let request = format!(
+                "POST /2015-03-31/functions/local/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            common::within(stream.read_to_end(&mut answer))
+                .await
+                .unwrap();
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.contains("x-amz-function-error: Unhandled"),
+                "{answer}"
+            );
+            assert!(answer.contains(error_type), "{how}: {answer}");
+            assert!(answer.contains(message), "{how}: {answer}");
+        }
+        cli.kill().await.unwrap();
+    }
+}
+
+/// Lambda Managed Instances (`--environment-concurrency 4`): one invocation's timeout fails
+/// that invocation only; the three streams in flight on the same process complete, and the
+/// process is not restarted (AWS: "the timed-out invocation fails; the others go on").
+#[tokio::test]
+async fn a_managed_instances_timeout_fails_one_invocation_and_not_its_environment() {
+    use common::{read_all, send, within};
+    if !have_python().await {
+        return;
+    }
+    let options = ["--environment-concurrency", "4", "--timeout", "4"];
+    let (port, mut cli) = serve_python(&options, &[]).await;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let before = function_pid(port).await;
+    let hang = tokio::spawn(async move { send(address, common::get("/hang")).await.status() });
+    // The streams start 1.5 s later: the hang times out (at 4 s) while they are half way.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let streams: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::spawn(async move { read_all(send(address, common::get("/ticks")).await).await })
+        })
+        .collect();
+    assert_eq!(within(hang).await.unwrap(), 502);
+    for stream in streams {
+        let (body, _, clean) = within(stream).await.unwrap();
+        assert!(clean, "the stream was not cut");
+        let ticks: Vec<String> = (0..60).map(|tick| format!("{tick:02} ")).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            format!("python streams {}", ticks.concat())
+        );
+    }
+    assert_eq!(
+        function_pid(port).await,
+        before,
+        "the same process serves on"
+    );
+    cli.kill().await.unwrap();
+}
+
+/// `run` in embedded mode (no `AWS_LAMBDA_RUNTIME_API`): SIGTERM lets the invocation in flight
+/// finish and reach its client, then the process ends cleanly.
+#[tokio::test]
+async fn embedded_mode_finishes_the_invocations_in_flight_on_sigterm() {
+    use common::{read_all, send, within};
+    let mut command = Command::new(example_binary("hello").await);
+    command
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_STREAM_PORT", "0");
+    let (port, mut hello) = spawn_announced(command).await;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let request = http::Request::post("/")
+        .header("host", "localhost")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            br#"{"name":"Ada"}"#,
+        )))
+        .unwrap();
+    // hello answers in three pieces, 300 ms apart: SIGTERM comes after the head.
+    let response = within(send(address, request)).await;
+    assert_eq!(response.status(), 200);
+    signal(hello.id().unwrap(), "TERM").await;
+    let (body, _, clean) = within(read_all(response)).await;
+    assert!(clean, "not cut");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "{\"message\": \"Hello, Ada!\"}\n"
+    );
+    let status = within(hello.wait()).await.unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn an_out_of_range_timeout_is_refused_at_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
+        .args(["serve", "--timeout", "9.3e18", "--", "true"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid value \"9.3e18\" for --timeout"),
+        "{stderr}"
+    );
+    let output = Command::new(example_binary("hello").await)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_STREAM_PORT", "0")
+        .env("LAMBDA_STREAM_TIMEOUT", "9.3e18")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("LAMBDA_STREAM_TIMEOUT 9300000000000000000 s is out of range"),
+        "{stderr}"
+    );
+}

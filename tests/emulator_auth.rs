@@ -54,6 +54,7 @@ struct Signing<'a> {
     region: &'a str,
     time: SystemTime,
     presign: Option<Duration>,
+    service: &'a str,
 }
 
 impl Default for Signing<'_> {
@@ -64,6 +65,7 @@ impl Default for Signing<'_> {
             region: "eu-west-1",
             time: SystemTime::now(),
             presign: None,
+            service: "lambda",
         }
     }
 }
@@ -88,7 +90,7 @@ fn signed(
     let params = SigningParams::builder()
         .identity(&identity)
         .region(signing.region)
-        .name("lambda")
+        .name(signing.service)
         .time(signing.time)
         .settings(settings)
         .build()
@@ -409,4 +411,58 @@ async fn an_absolute_form_invoke_request_is_refused_unsigned() {
         );
     }
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// A REST API front whose method has `AuthorizationType: AWS_IAM`: requests must be signed for
+/// `execute-api` (API Gateway's service), and the function sees who signed in
+/// `requestContext.identity`. Before the one lifecycle, this front served unsigned requests.
+#[tokio::test]
+async fn a_rest_api_with_aws_iam_refuses_unsigned_requests_and_names_the_signer() {
+    use lambda_stream::emulator::{EndpointType, Front};
+    use lambda_stream::wire::RestRequestContext;
+    let config = EmulatorConfig::default()
+        .with_front(Front::RestApi(EndpointType::Regional))
+        .with_auth_type(AuthType::AwsIam)
+        .with_region("eu-west-1")
+        .with_iam_key(IamKey::new(KEY_ID, SECRET).with_account_id("111122223333"));
+    let emulator = common::serve_in_process(config, 1, |request: Request, _: Context| async move {
+        let identity = request
+            .extensions()
+            .get::<RestRequestContext>()
+            .map(|context| context.identity.clone())
+            .unwrap_or_default();
+        let text = format!(
+            "{} {}",
+            identity.access_key.unwrap_or_default(),
+            identity.account_id.unwrap_or_default()
+        );
+        http::Response::builder().body(Body::from(text))
+    })
+    .await;
+    let address = emulator.url_addr();
+
+    let unsigned = common::get("/orders");
+    let (status, body, error_type) = status_and_text(address, unsigned).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body, r#"{"message":"Missing Authentication Token"}"#);
+    assert_eq!(
+        error_type.as_deref(),
+        Some("MissingAuthenticationTokenException")
+    );
+
+    // Signed for the Lambda service: the wrong scope for a REST API.
+    let for_lambda = signed(address, "GET", "/orders", b"", b"", Signing::default());
+    let (status, body, error_type) = status_and_text(address, for_lambda).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(error_type.as_deref(), Some("InvalidSignatureException"));
+    assert!(body.contains("execute-api"), "{body}");
+
+    let signing = Signing {
+        service: "execute-api",
+        ..Signing::default()
+    };
+    let request = signed(address, "GET", "/orders", b"", b"", signing);
+    let (status, body, _) = status_and_text(address, request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, format!("{KEY_ID} 111122223333"));
 }

@@ -200,3 +200,46 @@ async fn unsigned_uploads_to_an_aws_iam_url_are_refused_before_their_body() {
     // 30 parked 6 MiB uploads buffered would be 180 MiB; refused at their head, nothing is.
     assert!(grown_kib < 32 * 1024, "RSS grew by {grown_kib} KiB");
 }
+
+/// Clients that declare a body and send nothing hold no concurrency slot: the body is read
+/// before the slot is taken, so with every slot's worth of them parked, others are served
+/// (before the one lifecycle, each such socket held a slot until its read timeout: 429).
+#[tokio::test]
+async fn clients_still_sending_their_body_hold_no_slot() {
+    let config = EmulatorConfig::default().with_max_concurrency(2);
+    let emulator = common::serve_in_process(config, 2, |_: Request, _: Context| async {
+        http::Response::builder().body(Body::from("ran"))
+    })
+    .await;
+    let mut parked = Vec::new();
+    for _ in 0..10 {
+        let mut stream = TcpStream::connect(emulator.url_addr()).await.unwrap();
+        let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        parked.push(stream); // the 100 bytes never come
+    }
+    for _ in 0..3 {
+        still_serves(&emulator).await;
+    }
+}
+
+/// A timeout no deadline can be computed for is refused when the emulator starts (it used to
+/// be taken, then every request panicked its connection).
+#[tokio::test]
+async fn an_out_of_range_timeout_is_refused_at_start() {
+    let huge = std::time::Duration::from_secs_f64(9.3e18);
+    let config = EmulatorConfig::default()
+        .with_url_addr("127.0.0.1:0".parse().unwrap())
+        .with_timeout(huge);
+    let error = Emulator::start(config).await.err().expect("refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        error
+            .to_string()
+            .starts_with("the function timeout 9300000000000000000 s is out of range"),
+        "{error}"
+    );
+    let zero = EmulatorConfig::default().with_timeout(std::time::Duration::ZERO);
+    assert!(zero.validate().is_err());
+    assert!(EmulatorConfig::default().validate().is_ok());
+}

@@ -139,3 +139,62 @@ async fn a_prelude_with_an_informational_status_is_refused() {
     assert_eq!(body, b"Internal Server Error");
     cli.kill().await.unwrap();
 }
+
+/// Body bytes that come in the same chunk as the prelude count against the stream budget like
+/// every other byte (they used to pass uncounted: `--budget 1000` let 8,115 bytes through).
+#[tokio::test]
+async fn body_bytes_sent_with_the_prelude_count_against_the_budget() {
+    let (address, mut cli) = serve(&["--budget", "1000"]).await;
+    let answer = raw_get(address, "/prelude-with-body").await;
+    let (body, complete) = chunked_body(&answer);
+    assert!(!complete, "cut at the budget, not ended");
+    assert!(body.len() < 1000, "{} body bytes", body.len());
+    cli.kill().await.unwrap();
+}
+
+/// A foreign runtime's error trailers over the Runtime API's 64 KiB limit: the error cannot be
+/// read, and the client is told why (a truncated response naming the limit), not a bare
+/// connection error.
+#[tokio::test]
+async fn error_trailers_over_the_runtime_api_limit_are_a_truncation_naming_it() {
+    let (address, mut cli) = serve(&[]).await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let body = r#"{"rawPath":"/huge-error"}"#;
+    let request = format!(
+        "POST /2015-03-31/functions/local/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    within(stream.read_to_end(&mut answer)).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.contains("Runtime.TruncatedResponse"), "{answer}");
+    assert!(
+        answer.contains("trailer section is over the Runtime API's 64 KiB limit"),
+        "{answer}"
+    );
+    cli.kill().await.unwrap();
+}
+
+/// A runtime that stalls inside a buffered `/response`: its client gets 502 at the deadline,
+/// the slot is freed and the function reset, and the next request is served (it used to get
+/// 429 forever).
+#[tokio::test]
+async fn a_runtime_stalled_in_a_buffered_response_is_reset_at_the_deadline() {
+    let (address, mut cli) = serve(&["--timeout", "2"]).await;
+    let stalled = within(send(address, get("/stall-buffered"))).await;
+    assert_eq!(stalled.status(), 502);
+    let mut served = None;
+    for _ in 0..50 {
+        let response = within(send(address, get("/after"))).await;
+        let status = response.status();
+        if status == 200 {
+            served = Some(within(read_all(response)).await.0);
+            break;
+        }
+        assert_ne!(status, 429, "the stalled invocation's slot was freed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(served.expect("served"), b"python streams /after");
+    cli.kill().await.unwrap();
+}

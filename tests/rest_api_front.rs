@@ -275,3 +275,51 @@ async fn a_stream_ends_at_the_gateways_15_minutes() {
         "14 chunks, one a minute"
     );
 }
+
+/// `--cors` on a REST API front follows API Gateway's model: the gateway answers preflights
+/// (an `OPTIONS` method with a mock integration, as "Enable CORS" sets up) and a Lambda proxy
+/// integration's responses are the function's own (it used to pass preflights to the function
+/// and ignore the setting).
+#[tokio::test]
+async fn cors_on_a_rest_api_answers_preflights_and_leaves_proxy_responses_alone() {
+    let cors = serde_json::from_str(
+        r#"{"AllowOrigins":["https://app.example"],"AllowMethods":["GET"],"AllowHeaders":["x-token"]}"#,
+    )
+    .unwrap();
+    let config = rest_api(EndpointType::Regional).with_cors(cors);
+    let emulator = serve_in_process(config, 1, echo).await;
+    let preflight = http::Request::options("/orders")
+        .header("host", "localhost")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .body(http_body_util::Full::default())
+        .unwrap();
+    let response = within(send(emulator.url_addr(), preflight)).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-allow-methods"], "GET");
+    assert_eq!(headers["access-control-allow-headers"], "x-token");
+    let (body, _, _) = within(read_all(response)).await;
+    assert!(body.is_empty(), "the function did not answer it");
+
+    let mut request = get("/orders");
+    request.headers_mut().insert(
+        "origin",
+        http::HeaderValue::from_static("https://app.example"),
+    );
+    let response = within(send(emulator.url_addr(), request)).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "a proxy integration's response is the function's own"
+    );
+    let (body, _, _) = within(read_all(response)).await;
+    assert!(String::from_utf8(body).unwrap().starts_with("GET /orders"));
+}

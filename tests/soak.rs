@@ -1,5 +1,6 @@
-//! A soak of 10,000 small invocations through the real loop and emulator, alone in its test
-//! binary so its memory and descriptor counts are its own: nothing grows after warm-up.
+//! Memory and descriptors through the real loop and emulator, in a test binary of its own so
+//! the counts are its own (its tests take turns): a soak of 10,000 small invocations grows
+//! nothing after warm-up, and async invocations of large streams hold none of their bytes.
 
 use std::time::Instant;
 
@@ -10,12 +11,16 @@ use lambda_stream::{Body, Context, Request};
 mod common;
 use common::within;
 
+/// The tests take turns: each measures the process alone.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_small_invocations_leak_nothing() {
+    let _alone = ALONE.lock().await;
     async fn small(_: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
         http::Response::builder().body(Body::from("ok"))
     }
@@ -55,4 +60,42 @@ async fn ten_thousand_small_invocations_leak_nothing() {
         "RSS grew from {} to {rss} KiB",
         baseline.0
     );
+}
+
+/// `Event` invocations answer `202` at once; the function's answer is read to its end only to
+/// log it. Four 64 MiB streams at once: the emulator counts their bytes and keeps none (it used
+/// to collect each whole, 256 MiB here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_invocations_of_large_streams_keep_none_of_their_bytes() {
+    const CHUNKS: usize = 1024;
+    let _alone = ALONE.lock().await;
+    async fn large(_: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
+        let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+        let chunks =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        http::Response::builder().body(Body::from_stream(futures_util::StreamExt::take(
+            chunks, CHUNKS,
+        )))
+    }
+    let config = EmulatorConfig::default().with_stream_budget(1 << 30);
+    let emulator = common::serve_in_process(config, 4, large).await;
+    let before = common::proc_status("VmRSS:");
+    for _ in 0..4 {
+        let request = http::Request::post("/2015-03-31/functions/local/invocations")
+            .header("host", "localhost")
+            .header("x-amz-invocation-type", "Event")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .unwrap();
+        let response = within(common::send(emulator.url_addr(), request)).await;
+        assert_eq!(response.status(), 202);
+    }
+    let mut peak = before;
+    within(async {
+        emulator.idle().await;
+    })
+    .await;
+    peak = peak.max(common::proc_status("VmHWM:"));
+    let grown_kib = peak.saturating_sub(before);
+    eprintln!("4 x 64 MiB async: RSS {before} KiB before, peak {peak} KiB");
+    assert!(grown_kib < 96 * 1024, "the peak grew by {grown_kib} KiB");
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lambda_stream::emulator::{
     AuthType, Cors, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, Front, IamKey, InstanceId,
+    MAX_TIMEOUT,
 };
 use lambda_stream::{BandwidthModel, DEFAULT_STREAM_BUDGET, InvokeMode, RuntimeApiAddress};
 use tokio::process::Command;
@@ -133,8 +134,15 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             "--timeout" => {
                 let v = value(arg)?;
                 let seconds: f64 = v.parse().map_err(|_| invalid(arg, &v))?;
-                parsed.timeout =
-                    Duration::try_from_secs_f64(seconds).map_err(|_| invalid(arg, &v))?;
+                parsed.timeout = Duration::try_from_secs_f64(seconds)
+                    .ok()
+                    .filter(|t| !t.is_zero() && *t <= MAX_TIMEOUT)
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid value {v:?} for {arg}: more than 0 and at most {} seconds (AWS allows at most 900)",
+                            MAX_TIMEOUT.as_secs()
+                        )
+                    })?;
             }
             "--budget" => {
                 let v = value(arg)?;
@@ -192,6 +200,10 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    #[cfg(target_os = "linux")]
+    if args.first().map(String::as_str) == Some(tied::SUBCOMMAND) {
+        return tied::exec(&args[1..]);
+    }
     let serve = match parse_args(&args) {
         Ok(Parsed::Serve(serve)) => *serve,
         Ok(Parsed::Help) => {
@@ -212,11 +224,32 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Whether `program` can be started: a path to a file, or a name found on `PATH`. Checked
+/// before serving, so a typo is one clear error instead of a function that never starts.
+fn find_program(program: &str) -> Result<(), String> {
+    let path = std::path::Path::new(program);
+    let found = if path.components().count() > 1 {
+        path.is_file()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(path).is_file()))
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot start `{program}`: no such file, or not on PATH"
+        ))
+    }
+}
+
 async fn run(serve: ServeArgs) -> Result<(), String> {
+    find_program(&serve.command[0])?;
     let mut config = EmulatorConfig::default()
         .with_url_addr(([127, 0, 0, 1], serve.port).into())
         .with_invoke_mode(serve.invoke_mode)
         .with_timeout(serve.timeout)
+        .with_environment_concurrency(serve.environment_concurrency)
         .with_stream_budget(serve.budget)
         .with_function_name(serve.function_name.clone())
         .with_max_concurrency(serve.concurrency * serve.environment_concurrency)
@@ -247,8 +280,10 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
     let mut emulator = Emulator::start(config)
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", serve.port))?;
-    let mut instances = Vec::new();
-    for _ in 0..serve.concurrency {
+    // The first process runs on the Runtime API the emulator starts with; each further one on
+    // an API of its own.
+    let mut instances = vec![(emulator.first_instance(), emulator.runtime_api())];
+    for _ in 1..serve.concurrency {
         let instance = emulator
             .add_instance()
             .await
@@ -274,10 +309,50 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
     for (instance, api) in instances {
         supervisors.spawn(supervise(serve.clone(), emulator.clone(), instance, api));
     }
-    tokio::select! {
+    let result = tokio::select! {
         Some(Ok(Err(message))) = supervisors.join_next() => Err(message),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        signal = stop_signal() => {
+            eprintln!("lambda-stream: {signal}: stopping the function processes");
+            Ok(())
+        }
+    };
+    // Each supervisor's child is killed as its task is dropped (`kill_on_drop`).
+    supervisors.shutdown().await;
+    result
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (a service manager, `docker stop`, `kill`), naming
+/// it: `serve` then stops its function processes and exits.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            };
+        }
     }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
+}
+
+/// The function command, tied to this process on Linux: it runs through `lambda-stream`'s
+/// own [`tied`] step, which asks the kernel to kill it when `serve` dies, even by SIGKILL.
+fn function_command(command: &[String]) -> Command {
+    #[cfg(target_os = "linux")]
+    if let Ok(exe) = std::env::current_exe() {
+        let mut tied = Command::new(exe);
+        tied.arg(tied::SUBCOMMAND)
+            .arg(std::process::id().to_string())
+            .arg("--")
+            .args(command);
+        return tied;
+    }
+    let mut plain = Command::new(&command[0]);
+    plain.args(&command[1..]);
+    plain
 }
 
 /// Runs one function process on its own Runtime API, restarting it when it exits and failing
@@ -290,14 +365,14 @@ async fn supervise(
 ) -> Result<(), String> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let mut command = Command::new(&serve.command[0]);
+        let mut command = function_command(&serve.command);
         if serve.environment_concurrency > 1 {
             // As Lambda Managed Instances set it; absent for one invocation at a time.
             let concurrency = serve.environment_concurrency.to_string();
             command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
         }
+        emulator.instance_starting(instance);
         let mut child = command
-            .args(&serve.command[1..])
             .env("AWS_LAMBDA_RUNTIME_API", api.authority())
             .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
@@ -322,7 +397,7 @@ async fn supervise(
         eprintln!(
             "lambda-stream: the function exited ({status}); answering its requests with 502 and restarting"
         );
-        emulator.fail_instance(instance, &format!("the function exited ({status})"));
+        emulator.instance_exited(instance, &status);
         // A function that keeps crashing at start-up is restarted less and less often.
         backoff = if started.elapsed() > Duration::from_secs(10) {
             Duration::from_millis(100)
@@ -330,6 +405,46 @@ async fn supervise(
             (backoff * 2).min(Duration::from_secs(5))
         };
         tokio::time::sleep(backoff).await;
+    }
+}
+
+/// The step between `serve` and a function process on Linux: `lambda-stream <SUBCOMMAND>
+/// <serve's pid> -- <command...>` asks the kernel for SIGKILL when its parent dies
+/// (`PR_SET_PDEATHSIG`, kept across `exec`), checks that its parent is still `serve`, then
+/// becomes the function command. So no function outlives `serve`, however it ends.
+#[cfg(target_os = "linux")]
+mod tied {
+    use std::os::unix::process::CommandExt;
+    use std::process::ExitCode;
+
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+
+    /// The internal subcommand (not for users: `serve` runs it).
+    pub(super) const SUBCOMMAND: &str = "__function-process";
+
+    pub(super) fn exec(args: &[String]) -> ExitCode {
+        let (parent, command) = match args {
+            [parent, separator, command @ ..] if separator == "--" && !command.is_empty() => {
+                (parent, command)
+            }
+            _ => {
+                eprintln!("lambda-stream: {SUBCOMMAND} <pid> -- <command...> (run by serve)");
+                return ExitCode::from(2);
+            }
+        };
+        if let Err(error) = set_parent_process_death_signal(Some(Signal::KILL)) {
+            eprintln!("lambda-stream: cannot tie the function to serve: {error}");
+        }
+        // serve may have died before the kernel was asked: then nobody is left to serve.
+        let parent_alive = getppid().is_some_and(|pid| pid.as_raw_nonzero().to_string() == *parent);
+        if !parent_alive {
+            return ExitCode::from(1);
+        }
+        let error = std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .exec();
+        eprintln!("lambda-stream: cannot start `{}`: {error}", command[0]);
+        ExitCode::from(127)
     }
 }
 

@@ -4,10 +4,43 @@
 //! (`413` for a buffered answer over its limit); `budget` or `deadline` when the function ended
 //! its stream with that error trailer (a cut closed by a continuation is a clean stream to the
 //! platform, so it is `ok` here: the function's own completion line says `continued`); another
-//! `error trailer`; the platform's failures (`timeout`, `truncated`, `budget`, ...); `client
-//! disconnected (drained)` or `(cancelled)`, as `--cancel-on-disconnect` says.
+//! `error trailer`; the platform's failures (`timeout`, `truncated`, `budget`, ...); a response
+//! cut because its client was not reading when the deadline came (`timeout (the client was not
+//! reading ...)`) or because the emulator shut down; `client disconnected (drained)` or
+//! `(cancelled)`, as `--cancel-on-disconnect` says.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// The client responses still open (each held by its [`AccessLog`]), so that a shutdown can
+/// wait for them, and whether the emulator is stopping.
+#[derive(Debug, Default)]
+pub(crate) struct Responses {
+    open: AtomicUsize,
+    closed: Notify,
+    stopping: AtomicBool,
+}
+
+impl Responses {
+    /// Completes when no client response is open.
+    pub(crate) async fn all_closed(&self) {
+        loop {
+            let closed = self.closed.notified();
+            if self.open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+
+    /// The emulator is stopping: a response cut from now on is a shutdown cut.
+    pub(crate) fn stopping(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+}
 
 pub(crate) struct AccessLog {
     method: String,
@@ -21,6 +54,11 @@ pub(crate) struct AccessLog {
     finished: bool,
     /// The invocation is cancelled, not drained, when the client goes away.
     cancels_on_disconnect: bool,
+    /// The invocation's deadline, once it started: a response dropped after it was cut by
+    /// the deadline (its client was not reading), not by the client.
+    pub(crate) deadline: Option<tokio::time::Instant>,
+    /// Counted among the open responses until the line is written.
+    responses: Option<Arc<Responses>>,
 }
 
 impl AccessLog {
@@ -36,18 +74,23 @@ impl AccessLog {
             print,
             finished: false,
             cancels_on_disconnect: false,
+            deadline: None,
+            responses: None,
         }
     }
 
     /// The log of one request to a front, under a new request id, printed and cancelling on
-    /// disconnect as `config` says.
+    /// disconnect as the emulator's config says, and counted among its open responses.
     pub(crate) fn for_request<B>(
         request: &http::Request<B>,
         config: &super::EmulatorConfig,
+        responses: &Arc<Responses>,
     ) -> Self {
         let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())
             .cancelling_on_disconnect(config.cancel_on_disconnect());
         log.request_id = uuid::Uuid::new_v4().to_string();
+        responses.open.fetch_add(1, Ordering::AcqRel);
+        log.responses = Some(responses.clone());
         log
     }
 
@@ -80,6 +123,11 @@ impl AccessLog {
             return;
         }
         self.finished = true;
+        if let Some(responses) = self.responses.take()
+            && responses.open.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            responses.closed.notify_waiters();
+        }
         let ttfb_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3);
         let duration_ms = self.started.elapsed().as_secs_f64() * 1e3;
         // Debug: the printed line is the one users read; this one is for subscribers that
@@ -99,12 +147,28 @@ impl AccessLog {
 }
 
 impl Drop for AccessLog {
+    /// The response was dropped before it ended: say by what.
     fn drop(&mut self) {
-        if self.cancels_on_disconnect {
-            self.finish("client disconnected (cancelled)");
-        } else {
-            self.finish("client disconnected (drained)");
+        if self.finished {
+            return;
         }
+        let stopping = self
+            .responses
+            .as_ref()
+            .is_some_and(|r| r.stopping.load(Ordering::Acquire));
+        let past_deadline = self
+            .deadline
+            .is_some_and(|deadline| tokio::time::Instant::now() >= deadline);
+        let outcome = if stopping {
+            "emulator shut down (the response was cut)"
+        } else if past_deadline {
+            "timeout (the client was not reading when the function's time ran out; the response was cut)"
+        } else if self.cancels_on_disconnect {
+            "client disconnected (cancelled)"
+        } else {
+            "client disconnected (drained)"
+        };
+        self.finish(outcome);
     }
 }
 

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::auth::{AuthType, IamKey};
-use super::cors::Cors;
-use super::front::Front;
+use super::auth::cors::Cors;
+use super::auth::iam::{AuthType, IamKey};
+use super::front::kind::Front;
 use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode, env_value};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};
@@ -15,6 +15,14 @@ pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
 
 /// Default function timeout for local streaming work: 60 s, like a configured function.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
+/// longer local timeout is for a function held at a debugger's breakpoint.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The least memory for request bodies being read, in bytes: 32 MiB (at least one request's
+/// limit). Clients that trickle bodies share it; a body waits for room within its read timeout.
+const MIN_BODY_MEMORY: usize = 32 * 1024 * 1024;
 
 /// Environment variable with the stream budget in bytes (default 75 MiB): the same variable
 /// the runtime reads.
@@ -56,6 +64,7 @@ pub struct EmulatorConfig {
     header_read_timeout: Duration,
     body_read_timeout: Duration,
     front: Front,
+    environment_concurrency: usize,
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
@@ -83,6 +92,7 @@ impl Default for EmulatorConfig {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             front: Front::FunctionUrl,
+            environment_concurrency: 1,
         }
     }
 }
@@ -92,7 +102,8 @@ impl EmulatorConfig {
     /// [`STREAM_BUDGET_ENV`].
     ///
     /// # Errors
-    /// [`ConfigError`] for a variable that does not parse.
+    /// [`ConfigError`] for a variable that does not parse or is out of range
+    /// ([`validate`](Self::validate)).
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut config = EmulatorConfig::default();
         if let Some(port) = env_value::<u16>(PORT_ENV)? {
@@ -137,7 +148,40 @@ impl EmulatorConfig {
         if let Some(front) = env_value(FRONT_ENV)? {
             config.front = front;
         }
+        config.validate_with_names(TIMEOUT_ENV)?;
         Ok(config)
+    }
+
+    /// Checks the settings that parse but may be out of range: a timeout over [`MAX_TIMEOUT`]
+    /// or zero (a deadline that far cannot be computed). [`Emulator::start`] refuses what this
+    /// refuses.
+    ///
+    /// [`Emulator::start`]: super::Emulator::start
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the setting.
+    ///
+    /// ```
+    /// use lambda_stream::emulator::EmulatorConfig;
+    /// let config = EmulatorConfig::default().with_timeout(std::time::Duration::from_secs(10_000_000));
+    /// assert!(config.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with_names("the function timeout")
+    }
+
+    fn validate_with_names(&self, timeout_name: &str) -> Result<(), ConfigError> {
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(ConfigError::OutOfRange {
+                name: timeout_name.to_owned(),
+                value: format!("{} s", self.timeout.as_secs_f64()),
+                allowed: format!(
+                    "more than 0 and at most {} s (AWS allows at most 900 s)",
+                    MAX_TIMEOUT.as_secs()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Where the Function URL listens (default `127.0.0.1:9000`; port 0 picks a free one).
@@ -265,6 +309,26 @@ impl EmulatorConfig {
     /// The front.
     pub fn front(&self) -> Front {
         self.front
+    }
+
+    /// How many invocations one function instance serves at once (default 1): more than one
+    /// is a Lambda Managed Instances environment (`AWS_LAMBDA_MAX_CONCURRENCY`), which a timed
+    /// out invocation does not reset (see [`Emulator::instance_timed_out`]).
+    ///
+    /// [`Emulator::instance_timed_out`]: super::Emulator::instance_timed_out
+    pub fn with_environment_concurrency(mut self, invocations: usize) -> Self {
+        self.environment_concurrency = invocations.max(1);
+        self
+    }
+
+    /// How many invocations one function instance serves at once.
+    pub fn environment_concurrency(&self) -> usize {
+        self.environment_concurrency
+    }
+
+    /// Bytes of request bodies being read at once, over all clients.
+    pub(crate) fn body_memory(&self) -> usize {
+        self.request_limit.max(MIN_BODY_MEMORY)
     }
 
     /// The header read timeout.

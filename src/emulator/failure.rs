@@ -13,6 +13,10 @@ pub(crate) enum PlatformFailure {
     /// The function process (or its runtime loop) went away before answering.
     #[error("the function stopped before answering ({0})")]
     FunctionGone(String),
+    /// The function fails its start-up (it reported an init error, or exited before it asked
+    /// for an invocation): requests are answered at once while it does.
+    #[error("the function failed its init ({0})")]
+    InitFailed(String),
     /// A buffered payload, or a streamed one read into a buffered answer, over its limit.
     #[error("response payload over the {limit}-byte limit")]
     PayloadTooLarge {
@@ -41,6 +45,7 @@ impl PlatformFailure {
         match self {
             PlatformFailure::Timeout(_) => "Sandbox.Timedout",
             PlatformFailure::FunctionGone(_) => "Runtime.ExitError",
+            PlatformFailure::InitFailed(_) => "Runtime.InitError",
             PlatformFailure::PayloadTooLarge { .. } | PlatformFailure::OverBudget { .. } => {
                 "Function.ResponseSizeTooLarge"
             }
@@ -55,6 +60,7 @@ impl PlatformFailure {
         let kind = match self {
             PlatformFailure::Timeout(_) => "timeout",
             PlatformFailure::FunctionGone(_) => "function exited",
+            PlatformFailure::InitFailed(_) => "init failed",
             PlatformFailure::PayloadTooLarge { .. } => "payload too large",
             PlatformFailure::OverBudget { .. } => "budget",
             PlatformFailure::InvalidPrelude(_) => "invalid response",

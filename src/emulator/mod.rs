@@ -17,64 +17,42 @@
 mod access_log;
 mod auth;
 mod config;
-mod cors;
-mod event_stream;
 mod failure;
 mod front;
-mod function_url;
-mod intake;
-mod invoke_api;
-mod rest_front;
-mod runtime_api;
-// Public only to the fuzz crate (built with `--cfg fuzzing`).
-#[cfg(fuzzing)]
-pub mod sigv4;
-#[cfg(not(fuzzing))]
-mod sigv4;
+mod lifecycle;
+mod listener;
+mod router;
+mod runtime;
 mod stall;
-mod state;
-mod stream_relay;
-mod url_body;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
-pub use auth::{AuthType, IamKey, MAX_CLOCK_SKEW};
+pub use auth::cors::{Cors, CorsError, MAX_CORS_AGE};
+pub use auth::iam::{AuthType, IamKey, MAX_CLOCK_SKEW};
+// Public only to the fuzz crate (built with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub use auth::sigv4;
 pub use config::{
     AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
-    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, PORT_ENV, STREAM_BUDGET_ENV, THROTTLE_ENV,
-    TIMEOUT_ENV,
+    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, MAX_TIMEOUT, PORT_ENV, STREAM_BUDGET_ENV,
+    THROTTLE_ENV, TIMEOUT_ENV,
 };
-pub use cors::{Cors, CorsError, MAX_CORS_AGE};
-pub use front::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
-pub use invoke_api::ASYNC_PAYLOAD_LIMIT;
-use state::State;
+pub use front::invoke_api::ASYNC_PAYLOAD_LIMIT;
+pub use front::kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
+use listener::{ConnectionLimits, serve};
+use runtime::state::State;
 
 use crate::RuntimeApiAddress;
 
 /// The largest head, or trailer section, a function may send the Runtime API: 64 KiB, four
 /// times hyper's default, so that another runtime's large error trailers are still read
 /// (and reported) rather than cutting the response. Ours caps its own well below.
-const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
-
-/// How a listener treats its clients: how long and how large a head may be, and how long a
-/// client may read nothing before its connection is closed.
-#[derive(Debug, Clone, Copy)]
-struct ConnectionLimits {
-    /// hyper's header read timeout, which also bounds how long a kept-alive connection may sit
-    /// idle before its next request.
-    read_timeout: Option<Duration>,
-    max_size: Option<usize>,
-    write_stall: Option<Duration>,
-}
+pub(crate) const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
 
 /// The Runtime API has no header read timeout: hyper's timer also runs while a kept-alive
 /// connection is idle, and a function's connections may idle as long as its environment lives
@@ -103,6 +81,7 @@ pub struct InstanceId(usize);
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.state.responses.stopping();
         for task in &self.tasks {
             task.abort();
         }
@@ -113,8 +92,16 @@ impl Emulator {
     /// Binds the Function URL and the Runtime API and starts serving.
     ///
     /// # Errors
-    /// When either address cannot be bound (for example, port 9000 is taken).
+    /// When either address cannot be bound (for example, port 9000 is taken), and
+    /// `InvalidInput` for a configuration out of range ([`EmulatorConfig::validate`]).
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        config
+            .validate()
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        if let Some(warning) = config.cors().and_then(Cors::warning) {
+            tracing::warn!("{warning}");
+            eprintln!("lambda-stream: warning: {warning}");
+        }
         let url_listener = TcpListener::bind(config.url_addr()).await?;
         let runtime_listener = TcpListener::bind(config.runtime_addr()).await?;
         let url_addr = url_listener.local_addr()?;
@@ -131,12 +118,12 @@ impl Emulator {
         let runtime_state = state.clone();
         let tasks = vec![
             tokio::spawn(serve(url_listener, url_limits, move |remote, request| {
-                function_url::handle(url_state.clone(), remote, request)
+                router::route(url_state.clone(), remote, request)
             })),
             tokio::spawn(serve(
                 runtime_listener,
                 RUNTIME_CONNECTION_LIMITS,
-                move |_, request| runtime_api::handle(runtime_state.clone(), 0, request),
+                move |_, request| runtime::api::handle(runtime_state.clone(), 0, request),
             )),
         ];
         Ok(Emulator {
@@ -158,9 +145,17 @@ impl Emulator {
         self.url_addr
     }
 
-    /// The Runtime API address to give a function as `AWS_LAMBDA_RUNTIME_API`.
+    /// The Runtime API address to give a function as `AWS_LAMBDA_RUNTIME_API`: the first
+    /// instance's ([`first_instance`](Self::first_instance)).
     pub fn runtime_api(&self) -> RuntimeApiAddress {
         RuntimeApiAddress::from_socket_addr(self.runtime_addr)
+    }
+
+    /// The instance whose Runtime API [`runtime_api`](Self::runtime_api) gives: the one the
+    /// emulator starts with. A supervisor runs its first function process on it, and
+    /// [`add_instance`](Self::add_instance)s for more.
+    pub fn first_instance(&self) -> InstanceId {
+        InstanceId(0)
     }
 
     /// Answers every invocation the function is working on with `502`: call it when the
@@ -169,10 +164,18 @@ impl Emulator {
         self.state.fail_in_flight(None, reason);
     }
 
+    /// The function stopped for good (`reason` says why): every invocation it was working on
+    /// and every one still queued for it is answered with `502` at once.
+    pub fn stop_function(&self, reason: &str) {
+        self.state.fail_in_flight(None, reason);
+        let gone = failure::PlatformFailure::FunctionGone(reason.to_owned());
+        self.state.fail_queued(&gone);
+    }
+
     /// Opens another Runtime API (on `127.0.0.1`, a free port) for one more function instance,
     /// so that the death of one process fails only its own invocations
-    /// ([`fail_instance`](Self::fail_instance)). All instances take invocations from the same
-    /// queue, within the concurrency limit.
+    /// ([`instance_exited`](Self::instance_exited)). All instances take invocations from the
+    /// same queue, within the concurrency limit.
     ///
     /// # Errors
     /// When no port can be bound.
@@ -185,64 +188,54 @@ impl Emulator {
         self.tasks.push(tokio::spawn(serve(
             listener,
             RUNTIME_CONNECTION_LIMITS,
-            move |_, request| runtime_api::handle(state.clone(), instance, request),
+            move |_, request| runtime::api::handle(state.clone(), instance, request),
         )));
         Ok((InstanceId(instance), address))
     }
 
-    /// Answers the invocations `instance` is working on with `502`: its process died.
+    /// A process for `instance` is starting. Until it asks for an invocation, its exit is an
+    /// init failure ([`instance_exited`](Self::instance_exited)).
+    pub fn instance_starting(&self, instance: InstanceId) {
+        self.state.init.starting(instance.0);
+    }
+
+    /// `instance`'s process exited (`status` says how): its invocations are answered with
+    /// `502`. When it exited before asking for an invocation (it failed its init) and every
+    /// instance does, requests are answered at once with that failure until one starts
+    /// serving, instead of each waiting out the function timeout.
+    pub fn instance_exited(&self, instance: InstanceId, status: &str) {
+        let exited =
+            failure::PlatformFailure::FunctionGone(format!("the function exited ({status})"));
+        self.state
+            .fail_in_flight(Some(instance.0), &format!("the function exited ({status})"));
+        if self.state.init.exited(instance.0, exited).is_some()
+            && let Some(failure) = self.state.init.failure()
+        {
+            self.state.fail_queued(&failure);
+        }
+    }
+
+    /// Answers the invocations `instance` is working on with `502` (its process was stopped).
     pub fn fail_instance(&self, instance: InstanceId, reason: &str) {
         self.state.fail_in_flight(Some(instance.0), reason);
     }
 
-    /// Completes when an invocation `instance` was working on timed out. On Lambda a
-    /// timeout resets the execution environment: stop the instance's process and start it
-    /// again (as `lambda-stream serve` does), or it stays stuck on the invocation and every
-    /// later request waits behind it. The invocation's slot is already free.
+    /// Completes when an invocation `instance` was working on timed out and its environment
+    /// must be reset: stop the instance's process and start it again (as `lambda-stream
+    /// serve` does), or it stays stuck on the invocation. The invocation's slot is already
+    /// free. An environment serving several invocations at once (Lambda Managed Instances,
+    /// [`EmulatorConfig::with_environment_concurrency`]) is not reset: the timed-out
+    /// invocation fails and the others go on, as on AWS.
     pub async fn instance_timed_out(&self, instance: InstanceId) {
         self.state.reset_requested(instance.0).await;
     }
-}
 
-async fn serve<S, F, B>(listener: TcpListener, limits: ConnectionLimits, handler: S)
-where
-    S: Fn(SocketAddr, http::Request<hyper::body::Incoming>) -> F + Clone + Send + 'static,
-    F: Future<Output = Result<http::Response<B>, std::convert::Infallible>> + Send + 'static,
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    // Connection tasks live in the set: aborting this task closes every connection.
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, remote) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |request| handler(remote, request));
-                    let mut builder = http1::Builder::new();
-                    builder.timer(TokioTimer::new());
-                    // hyper applies a 30 s default once a timer is set: say `None` to lift it.
-                    builder.header_read_timeout(limits.read_timeout);
-                    if let Some(max_size) = limits.max_size {
-                        builder.max_header_size(max_size);
-                    }
-                    let io = stall::StallLimited::new(stream, limits.write_stall);
-                    let served = builder.serve_connection(TokioIo::new(io), service).await;
-                    if let Err(error) = served {
-                        tracing::debug!(%error, %remote, "connection ended with an error");
-                    }
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+    /// Completes when no invocation is running and every client response has ended (or been
+    /// cut): wait for it before the process exits, so a shutdown loses nothing in flight.
+    pub async fn idle(&self) {
+        while self.state.started() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        self.state.responses.all_closed().await;
     }
 }

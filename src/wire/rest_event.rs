@@ -183,7 +183,7 @@ fn rest_request_context(request: &Request<Bytes>, context: &EventContext) -> Val
         "apiId": context.url_id,
         "domainName": format!("{}.execute-api.{}.amazonaws.com", context.url_id, context.region),
         "httpMethod": request.method().as_str(),
-        "identity": { "sourceIp": context.source_ip, "userAgent": user_agent },
+        "identity": rest_identity(context, user_agent),
         "path": format!("/{REST_STAGE}{path}"),
         "protocol": "HTTP/1.1",
         "requestId": context.request_id,
@@ -193,6 +193,28 @@ fn rest_request_context(request: &Request<Bytes>, context: &EventContext) -> Val
         "resourcePath": "/{proxy+}",
         "stage": REST_STAGE,
     })
+}
+
+/// `requestContext.identity`: the caller's address and agent, and, for a request signed for
+/// a method with `AWS_IAM` auth, who signed it (from the `authorizer.iam` the emulator found).
+fn rest_identity(context: &EventContext, user_agent: Option<String>) -> Value {
+    let mut identity = json!({ "sourceIp": context.source_ip, "userAgent": user_agent });
+    let iam = context.authorizer.as_ref().and_then(|a| a.get("iam"));
+    if let (Some(iam), Some(fields)) = (iam, identity.as_object_mut()) {
+        for (rest, url) in [
+            ("accessKey", "accessKey"),
+            ("accountId", "accountId"),
+            ("caller", "callerId"),
+            ("user", "userId"),
+            ("userArn", "userArn"),
+        ] {
+            fields.insert(
+                rest.to_owned(),
+                iam.get(url).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    identity
 }
 
 /// The stage the local REST API serves.

@@ -12,13 +12,24 @@ such as `{"rawPath": "/slow"}`) chooses how it behaves, good or hostile:
   base64);
 - `/truncate`: sends a chunk, then closes the connection without the last chunk;
 - `/break-after-prelude`: sends the prelude, then a malformed trailer line;
-- `/status-100`: a prelude with statusCode 100.
+- `/status-100`: a prelude with statusCode 100;
+- `/pid`: answers with its process id (to tell whether the process was restarted);
+- `/ticks`: 60 chunks, 50 ms apart;
+- `/prelude-with-body`: the prelude, its NULs and 8,000 body bytes in one chunk;
+- `/huge-error`: a chunk, then error trailers over the Runtime API's 64 KiB limit;
+- `/stall-buffered`: starts a buffered answer of 100 bytes, sends 10 and stalls (the
+  connection stays open while the runtime goes on to its next invocation).
+
+With `AWS_LAMBDA_MAX_CONCURRENCY=n` it runs n loops, each on its own `/next`, as a Lambda
+Managed Instances runtime does. With `PYTHON_RUNTIME_INIT=crash` it exits at start-up, with
+`PYTHON_RUNTIME_INIT=error` it first posts `/runtime/init/error`.
 """
 import base64
 import http.client
 import json
 import os
 import sys
+import threading
 import time
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -47,7 +58,12 @@ def answer(conn, request_id, path):
         conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
 
     status = 100 if path == "/status-100" else 200
-    chunk(json.dumps({"statusCode": status, "headers": {"content-type": "text/plain"}}).encode())
+    prelude = json.dumps({"statusCode": status, "headers": {"content-type": "text/plain"}})
+    if path == "/prelude-with-body":
+        chunk(prelude.encode() + b"\0" * 8 + b"b" * 8000)
+        conn.send(b"0\r\n\r\n")
+        return
+    chunk(prelude.encode())
     chunk(b"\0" * 8)
     if path == "/break-after-prelude":
         conn.send(b"0\r\nthis is not a trailer line\r\n\r\n")
@@ -62,30 +78,80 @@ def answer(conn, request_id, path):
     if path == "/big-error":
         conn.send(error_trailers("x" * 12_500))
         return
+    if path == "/huge-error":
+        conn.send(error_trailers("x" * 60_000))
+        return
+    if path == "/pid":
+        chunk(str(os.getpid()).encode())
+        conn.send(b"0\r\n\r\n")
+        return
+    if path == "/ticks":
+        for tick in range(60):
+            chunk(b"%02d " % tick)
+            time.sleep(0.05)
+        conn.send(b"0\r\n\r\n")
+        return
     if path == "/slow":
         time.sleep(1.5)
     chunk(path.encode())
     conn.send(b"0\r\n\r\n")
 
 
-while True:
-    conn = http.client.HTTPConnection(host, int(port))
-    try:
-        conn.request("GET", base + "/next")
-        response = conn.getresponse()
-    except (ConnectionError, http.client.HTTPException):
-        sys.exit(0)  # the Runtime API went away: the emulator stopped
+stalled = []
 
-    event = json.loads(response.read())
-    request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
-    path = event.get("rawPath", "/")
-    if path == "/crash":
-        os._exit(3)
-    if path == "/hang":
-        time.sleep(3600)
-    answer(conn, request_id, path)
-    try:
+
+def stall_buffered(request_id):
+    """Starts a buffered answer that never ends; the connection is kept open."""
+    conn = http.client.HTTPConnection(host, int(port))
+    conn.putrequest("POST", f"{base}/{request_id}/response")
+    conn.putheader("Content-Length", "100")
+    conn.endheaders()
+    conn.send(b"0123456789")
+    stalled.append(conn)
+
+
+def init():
+    how = os.environ.get("PYTHON_RUNTIME_INIT")
+    if how == "error":
+        conn = http.client.HTTPConnection(host, int(port))
+        body = json.dumps({"errorType": "Function.NoDatabase", "errorMessage": "no database"})
+        conn.request("POST", "/2018-06-01/runtime/init/error", body,
+                     {"Lambda-Runtime-Function-Error-Type": "Function.NoDatabase"})
         conn.getresponse().read()
-    except (ConnectionError, http.client.HTTPException, OSError):
-        pass  # a response cut off on purpose
-    conn.close()
+    if how in ("crash", "error"):
+        sys.exit(1)
+
+
+def serve():
+    while True:
+        conn = http.client.HTTPConnection(host, int(port))
+        try:
+            conn.request("GET", base + "/next")
+            response = conn.getresponse()
+        except (ConnectionError, http.client.HTTPException):
+            os._exit(0)  # the Runtime API went away: the emulator stopped
+
+        event = json.loads(response.read())
+        request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
+        path = event.get("rawPath", "/")
+        if path == "/crash":
+            os._exit(3)
+        if path == "/hang":
+            time.sleep(3600)
+        if path == "/stall-buffered":
+            stall_buffered(request_id)
+            conn.close()
+            continue
+        answer(conn, request_id, path)
+        try:
+            conn.getresponse().read()
+        except (ConnectionError, http.client.HTTPException, OSError):
+            pass  # a response cut off on purpose
+        conn.close()
+
+
+init()
+loops = int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1"))
+for _ in range(loops - 1):
+    threading.Thread(target=serve, daemon=True).start()
+serve()

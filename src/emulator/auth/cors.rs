@@ -84,6 +84,17 @@ impl Cors {
         }
     }
 
+    /// A warning for a configuration AWS accepts but that trusts every site: `AllowOrigins`
+    /// `*` with `AllowCredentials`. AWS then echoes any `Origin` (`null` included) with
+    /// `Access-Control-Allow-Credentials: true`, as reported from live Function URLs, and so
+    /// does the emulator; the warning says what that means.
+    pub fn warning(&self) -> Option<String> {
+        let any = self.allow_origins.iter().any(|o| o == "*");
+        (any && self.allow_credentials).then(|| {
+            "CORS AllowOrigins [\"*\"] with AllowCredentials: as on AWS, every Origin (null included) is echoed with Access-Control-Allow-Credentials: true, so any site can read credentialed responses; list your origins instead".to_owned()
+        })
+    }
+
     /// Whether this request is a preflight the URL answers itself.
     pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
         method == Method::OPTIONS
@@ -230,5 +241,23 @@ mod tests {
         assert!(matches!(bad.validate(), Err(CorsError::InvalidValue(_))));
         assert_eq!(cors().validate(), Ok(()));
         assert!(serde_json::from_str::<Cors>(r#"{"AllowOrigin":["*"]}"#).is_err());
+    }
+
+    #[test]
+    fn any_origin_with_credentials_is_warned_about() {
+        let risky: Cors =
+            serde_json::from_str(r#"{"AllowOrigins":["*"],"AllowCredentials":true}"#).unwrap();
+        let warning = risky.warning().unwrap();
+        assert!(
+            warning.contains("every Origin (null included)"),
+            "{warning}"
+        );
+        let listed: Cors = serde_json::from_str(
+            r#"{"AllowOrigins":["https://app.example"],"AllowCredentials":true}"#,
+        )
+        .unwrap();
+        assert_eq!(listed.warning(), None);
+        let public: Cors = serde_json::from_str(r#"{"AllowOrigins":["*"]}"#).unwrap();
+        assert_eq!(public.warning(), None);
     }
 }

@@ -246,13 +246,41 @@ pub(crate) fn verify(
     body: &[u8],
     now: SystemTime,
 ) -> Result<Value, AuthError> {
-    check_headers(keys, region, parts, now)?.verify_body(region, parts, body)
+    let scope = Scope::lambda(region);
+    check_headers(keys, scope, parts, now)?.verify_body(parts, body)
+}
+
+/// Where a signature must be scoped: the region and the service (`lambda` for a Function URL
+/// and the Lambda API, `execute-api` for an API Gateway REST API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scope<'a> {
+    pub(crate) region: &'a str,
+    pub(crate) service: &'static str,
+}
+
+impl<'a> Scope<'a> {
+    /// A Function URL's and the Lambda API's scope.
+    pub(crate) fn lambda(region: &'a str) -> Self {
+        Scope {
+            region,
+            service: "lambda",
+        }
+    }
+
+    /// An API Gateway REST API method's scope (`AuthorizationType: AWS_IAM`).
+    pub(crate) fn execute_api(region: &'a str) -> Self {
+        Scope {
+            region,
+            service: "execute-api",
+        }
+    }
 }
 
 /// A request whose signing fields were checked: a known key, the right scope, a valid date.
 /// Only the signature over the body is left to check.
 pub(crate) struct SignedRequest<'a> {
     key: &'a IamKey,
+    scope: Scope<'a>,
     fields: SignedFields,
     time: SystemTime,
 }
@@ -262,7 +290,7 @@ pub(crate) struct SignedRequest<'a> {
 /// its body.
 pub(crate) fn check_headers<'a>(
     keys: &'a [IamKey],
-    region: &str,
+    scope: Scope<'a>,
     parts: &Parts,
     now: SystemTime,
 ) -> Result<SignedRequest<'a>, AuthError> {
@@ -287,7 +315,7 @@ pub(crate) fn check_headers<'a>(
         .find(|key| key.access_key_id == fields.access_key_id)
         .ok_or_else(|| AuthError::UnknownKey(fields.access_key_id.clone()))?;
     let time = parse_amz_date(&date)?;
-    let expected = format!("{}/{region}/lambda", &date[..8]);
+    let expected = format!("{}/{}/{}", &date[..8], scope.region, scope.service);
     let found = format!("{}/{}/{}", fields.scope_date, fields.region, fields.service);
     if found != expected {
         return Err(AuthError::WrongScope { found, expected });
@@ -297,20 +325,25 @@ pub(crate) fn check_headers<'a>(
     if skew(time, now) > MAX_CLOCK_SKEW || now > valid_until {
         return Err(AuthError::Expired(date));
     }
-    Ok(SignedRequest { key, fields, time })
+    Ok(SignedRequest {
+        key,
+        scope,
+        fields,
+        time,
+    })
 }
 
 impl SignedRequest<'_> {
     /// Checks the signature over the request and its body; on success,
     /// `requestContext.authorizer`.
-    pub(crate) fn verify_body(
-        &self,
-        region: &str,
-        parts: &Parts,
-        body: &[u8],
-    ) -> Result<Value, AuthError> {
-        let SignedRequest { key, fields, time } = self;
-        check_signature(key, region, parts, fields, *time, body)?;
+    pub(crate) fn verify_body(&self, parts: &Parts, body: &[u8]) -> Result<Value, AuthError> {
+        let SignedRequest {
+            key,
+            scope,
+            fields,
+            time,
+        } = self;
+        check_signature(key, *scope, parts, fields, *time, body)?;
         Ok(key.authorizer())
     }
 }
@@ -319,7 +352,7 @@ impl SignedRequest<'_> {
 /// hashed as the client declared it).
 fn check_signature(
     key: &IamKey,
-    region: &str,
+    scope: Scope<'_>,
     parts: &Parts,
     fields: &SignedFields,
     time: SystemTime,
@@ -347,7 +380,7 @@ fn check_signature(
         (None, None) => vec![SignableBody::Bytes(body)],
     };
     let matches = bodies.iter().any(|signable_body| {
-        expected_signature(key, region, parts, fields, time, signable_body).is_ok_and(|signature| {
+        expected_signature(key, scope, parts, fields, time, signable_body).is_ok_and(|signature| {
             constant_time_eq(signature.as_bytes(), fields.signature.as_bytes())
         })
     });
@@ -361,7 +394,7 @@ fn check_signature(
 /// The signature `key` gives this request over exactly the headers the client signed.
 fn expected_signature(
     key: &IamKey,
-    region: &str,
+    scope: Scope<'_>,
     parts: &Parts,
     fields: &SignedFields,
     time: SystemTime,
@@ -385,8 +418,8 @@ fn expected_signature(
     .into();
     let params = SigningParams::builder()
         .identity(&identity)
-        .region(region)
-        .name("lambda")
+        .region(scope.region)
+        .name(scope.service)
         .time(time)
         .settings(settings)
         .build()

@@ -11,10 +11,11 @@ use http::{HeaderValue, Response};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::access_log::AccessLog;
-use super::failure::PlatformFailure;
-use super::state::{Answer, Deadline, StreamEvent};
-use super::url_body::UrlBody;
+use crate::emulator::access_log::AccessLog;
+use crate::emulator::failure::PlatformFailure;
+use crate::emulator::lifecycle::client_body::ClientBody;
+use crate::emulator::lifecycle::collect::Unfinished;
+use crate::emulator::runtime::state::{Answer, Deadline, StreamEvent};
 
 /// The error code and details of an answer that failed (`InvokeComplete.ErrorCode` and
 /// `ErrorDetails`, or an `Invoke` error payload's `errorType` and `errorMessage`).
@@ -38,6 +39,15 @@ impl From<&crate::wire::FunctionError> for Failure {
         Failure {
             code: error.error_type().to_string(),
             details: error.message().to_owned(),
+        }
+    }
+}
+
+impl From<&Unfinished> for Failure {
+    fn from(unfinished: &Unfinished) -> Self {
+        match unfinished {
+            Unfinished::Error(error) => error.into(),
+            Unfinished::Failed(failure) => failure.into(),
         }
     }
 }
@@ -107,7 +117,7 @@ pub(crate) fn event_stream_response(
     answer: Answer,
     deadline: Deadline,
     mut log: AccessLog,
-) -> Response<UrlBody> {
+) -> Response<ClientBody> {
     log.status = 200;
     let (events, first) = match answer {
         Answer::Stream { events, .. } => (Some(events), None),
@@ -123,7 +133,7 @@ pub(crate) fn event_stream_response(
         done: false,
     };
     let body = futures_util::stream::unfold(frames, EventFrames::next_frame).boxed();
-    let mut response = Response::new(UrlBody::Stream(body));
+    let mut response = Response::new(ClientBody::Stream(body));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),

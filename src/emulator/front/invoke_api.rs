@@ -8,19 +8,23 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::access_log::AccessLog;
 use super::event_stream::{Failure, event_stream_response};
-use super::failure::PlatformFailure;
-use super::function_url::{closing, plain, with_request_id};
-use super::intake::{self, Refusal};
-use super::state::{Answer, Deadline, State, StreamEvent};
-use super::url_body::UrlBody;
+use crate::emulator::access_log::AccessLog;
+use crate::emulator::auth::iam::Scope;
+use crate::emulator::config::EmulatorConfig;
+use crate::emulator::lifecycle::admission::{Admitted, Refusal};
+use crate::emulator::lifecycle::client_body::ClientBody;
+use crate::emulator::lifecycle::collect::{Keep, read_to_end};
+use crate::emulator::lifecycle::response::{closing, typed_error};
+use crate::emulator::lifecycle::{CorsModel, FrontEnd};
+use crate::emulator::runtime::state::{Answer, Deadline, Pending, State};
+use crate::wire::EventContext;
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
 pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
@@ -77,18 +81,14 @@ fn api_error(
     status: StatusCode,
     error_type: &'static str,
     message: &str,
-) -> Response<UrlBody> {
+) -> Response<ClientBody> {
     let body = json!({"Type": "User", "message": message}).to_string();
     let outcome = format!("{error_type}: {message}");
-    let mut response = plain(log, status, "application/json", &body, &outcome);
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
-    response
+    typed_error(log, status, error_type, &body, &outcome)
 }
 
 /// The API's answer to a request it did not admit.
-fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
+fn refused(log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
     match refusal {
         Refusal::TooLarge { limit } => {
             let message =
@@ -118,12 +118,21 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
             "TooManyRequestsException",
             "Rate Exceeded.",
         ),
+        Refusal::InvalidParameter(message) => {
+            let status = StatusCode::BAD_REQUEST;
+            api_error(log, status, "InvalidParameterValueException", message)
+        }
+        Refusal::UnknownFunction(arn) => {
+            let message = format!("Function not found: {arn}");
+            let status = StatusCode::NOT_FOUND;
+            api_error(log, status, "ResourceNotFoundException", &message)
+        }
     }
 }
 
 /// `X-Amz-Invocation-Type`, as the route allows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InvocationType {
+pub(crate) enum InvocationType {
     RequestResponse,
     Event,
     DryRun,
@@ -145,133 +154,148 @@ fn invocation_type(
     }
 }
 
-pub(crate) async fn handle(
-    state: &Arc<State>,
-    request: Request<Incoming>,
-    name: &str,
-    route: InvokeRoute,
-) -> Response<UrlBody> {
-    let config = &state.config;
-    let log = AccessLog::for_request(&request, config);
-    let request_id = log.request_id.clone();
-    let kind = match invocation_type(&request, route) {
-        Ok(kind) => kind,
-        Err(message) => {
-            let status = StatusCode::BAD_REQUEST;
-            return api_error(log, status, "InvalidParameterValueException", &message);
-        }
-    };
-    let limit = match kind {
-        InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
-        _ => config.request_limit(),
-    };
-    let signed = config.invoke_api_requires_signature();
-    // Auth comes first, as on AWS: an unsigned caller learns nothing, not even the name.
-    let admitted = match intake::admit(state, request, limit, signed).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refused(log, &refusal),
-    };
-    if !names_function(name, config.function_name()) {
-        return not_found(log, name, config.region());
-    }
-    if kind == InvocationType::DryRun {
-        return dry_run(log);
-    }
-    let state = state.clone();
-    let invoke = async move {
-        let (answer, deadline) = state
-            .invoke(&request_id, admitted.body, admitted.permit)
-            .await;
-        (answer, deadline, state)
-    };
-    if kind == InvocationType::Event {
-        return asynchronous(invoke, log);
-    }
-    let request_id = log.request_id.clone();
-    let (answer, deadline, state) = invoke.await;
-    let response = match route {
-        InvokeRoute::Invoke => {
-            let limit = state.config.buffered_limit();
-            invoke_response(answer, limit, deadline, log).await
-        }
-        InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
-    };
-    with_ids(response, &request_id)
+/// The Lambda API's invoke route a request named: `Invoke` or `InvokeWithResponseStream`, for
+/// the function `name`. It requires SigV4 (service `lambda`) whenever the emulator has keys,
+/// whatever the URL's auth type, and has no CORS.
+pub(crate) struct InvokeApi {
+    pub(crate) name: String,
+    pub(crate) route: InvokeRoute,
 }
 
-fn not_found(log: AccessLog, name: &str, region: &str) -> Response<UrlBody> {
-    let message =
-        format!("Function not found: arn:aws:lambda:{region}:123456789012:function:{name}");
-    api_error(
-        log,
-        StatusCode::NOT_FOUND,
-        "ResourceNotFoundException",
-        &message,
-    )
+impl FrontEnd for InvokeApi {
+    type Plan = InvocationType;
+
+    fn plan(
+        &self,
+        _: &EmulatorConfig,
+        request: &Request<Incoming>,
+    ) -> Result<InvocationType, Refusal> {
+        invocation_type(request, self.route).map_err(Refusal::InvalidParameter)
+    }
+
+    fn request_limit(&self, config: &EmulatorConfig, kind: &InvocationType) -> usize {
+        match kind {
+            InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
+            _ => config.request_limit(),
+        }
+    }
+
+    // Auth comes first, as on AWS: an unsigned caller learns nothing, not even the name.
+    fn signing<'a>(&self, config: &'a EmulatorConfig) -> Option<Scope<'a>> {
+        config
+            .invoke_api_requires_signature()
+            .then(|| Scope::lambda(config.region()))
+    }
+
+    fn cors<'a>(&self, _: &'a EmulatorConfig) -> CorsModel<'a> {
+        CorsModel::None
+    }
+
+    fn event(
+        &self,
+        config: &EmulatorConfig,
+        kind: &InvocationType,
+        admitted: Admitted,
+        _: EventContext,
+    ) -> Result<Option<Bytes>, Refusal> {
+        if !names_function(&self.name, config.function_name()) {
+            let arn = format!(
+                "arn:aws:lambda:{}:123456789012:function:{}",
+                config.region(),
+                self.name
+            );
+            return Err(Refusal::UnknownFunction(arn));
+        }
+        Ok((*kind != InvocationType::DryRun).then_some(admitted.body))
+    }
+
+    fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
+        refused(log, refusal)
+    }
+
+    async fn answer(
+        &self,
+        state: &Arc<State>,
+        kind: InvocationType,
+        invocation: Option<Pending>,
+        log: AccessLog,
+    ) -> Response<ClientBody> {
+        let Some(invocation) = invocation else {
+            return dry_run(log);
+        };
+        if kind == InvocationType::Event {
+            return asynchronous(invocation, log);
+        }
+        let (answer, deadline) = invocation.answer().await;
+        match self.route {
+            InvokeRoute::Invoke => {
+                let limit = state.config.buffered_limit();
+                invoke_response(answer, limit, deadline, log).await
+            }
+            InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
+        }
+    }
+
+    fn stamp(&self, response: &mut Response<ClientBody>) {
+        response.headers_mut().insert(
+            "x-amz-executed-version",
+            HeaderValue::from_static("$LATEST"),
+        );
+    }
 }
 
 /// `DryRun`: the caller may invoke; nothing runs.
-fn dry_run(mut log: AccessLog) -> Response<UrlBody> {
+fn dry_run(mut log: AccessLog) -> Response<ClientBody> {
     log.status = 204;
     log.finish("dry run");
-    let mut response = Response::new(UrlBody::Full(None, None));
+    let mut response = Response::new(ClientBody::Full(None, None));
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
 }
 
-/// `Event`: the caller gets `202` at once; the answer is read (so a stream is not held back)
-/// and logged.
-fn asynchronous<F>(invoke: F, mut log: AccessLog) -> Response<UrlBody>
-where
-    F: Future<Output = (Answer, Deadline, Arc<State>)> + Send + 'static,
-{
-    let request_id = log.request_id.clone();
+/// `Event`: the caller gets `202` at once; the answer is read to its end (so a stream is
+/// not held back), counted and dropped, and logged.
+fn asynchronous(invocation: Pending, mut log: AccessLog) -> Response<ClientBody> {
     tokio::spawn(async move {
-        let (answer, deadline, _) = invoke.await;
-        let failure = collect(answer, usize::MAX, deadline).await.err();
+        let (answer, deadline) = invocation.answer().await;
+        let failure = match drain(answer, deadline).await {
+            Ok(length) => {
+                log.data(usize::try_from(length).unwrap_or(usize::MAX));
+                None
+            }
+            Err(failure) => Some(failure),
+        };
         log.status = 202;
         log.finish(&Failure::outcome(failure.as_ref()));
     });
-    let mut response = Response::new(UrlBody::Full(None, None));
+    let mut response = Response::new(ClientBody::Full(None, None));
     *response.status_mut() = StatusCode::ACCEPTED;
-    with_ids(response, &request_id)
+    response
 }
 
-fn with_ids(response: Response<UrlBody>, request_id: &str) -> Response<UrlBody> {
-    let mut response = with_request_id(response, request_id);
-    response.headers_mut().insert(
-        "x-amz-executed-version",
-        HeaderValue::from_static("$LATEST"),
-    );
-    response
+/// An answer read to its end and counted: nothing is kept, whatever its size.
+async fn drain(answer: Answer, deadline: Deadline) -> Result<u64, Failure> {
+    match answer {
+        Answer::Payload { body, .. } => Ok(body.len() as u64),
+        Answer::Error(error) => Err((&error).into()),
+        Answer::Failed(failure) => Err((&failure).into()),
+        Answer::Stream { events, .. } => match read_to_end(events, Keep::Count, deadline).await {
+            Ok((_, length)) => Ok(length),
+            Err(unfinished) => Err((&unfinished).into()),
+        },
+    }
 }
 
 /// An answer as one payload (a stream is collected within `limit` bytes), or its failure.
 async fn collect(answer: Answer, limit: usize, deadline: Deadline) -> Result<Bytes, Failure> {
-    let mut events = match answer {
-        Answer::Payload { body, .. } => return Ok(body),
-        Answer::Error(error) => return Err((&error).into()),
-        Answer::Failed(failure) => return Err((&failure).into()),
-        Answer::Stream { events, .. } => events,
-    };
-    let mut body = BytesMut::new();
-    loop {
-        let event = deadline.next_event(&mut events).await;
-        match event {
-            StreamEvent::Data(data) if body.len() + data.len() <= limit => {
-                body.extend_from_slice(&data);
-            }
-            StreamEvent::Data(_) => {
-                let too_large = PlatformFailure::PayloadTooLarge {
-                    limit: limit as u64,
-                };
-                return Err((&too_large).into());
-            }
-            StreamEvent::End => return Ok(body.freeze()),
-            StreamEvent::Error(_) | StreamEvent::Failed(_) => {
-                return Err(
-                    Failure::of_event(&event).unwrap_or_else(|| (&deadline.failure()).into())
-                );
+    match answer {
+        Answer::Payload { body, .. } => Ok(body),
+        Answer::Error(error) => Err((&error).into()),
+        Answer::Failed(failure) => Err((&failure).into()),
+        Answer::Stream { events, .. } => {
+            match read_to_end(events, Keep::Within(limit), deadline).await {
+                Ok((body, _)) => Ok(body),
+                Err(unfinished) => Err((&unfinished).into()),
             }
         }
     }
@@ -283,7 +307,7 @@ async fn invoke_response(
     limit: usize,
     deadline: Deadline,
     mut log: AccessLog,
-) -> Response<UrlBody> {
+) -> Response<ClientBody> {
     let (body, failure) = match collect(answer, limit, deadline).await {
         Ok(body) => (body, None),
         Err(failure) => {
@@ -294,7 +318,7 @@ async fn invoke_response(
     log.status = 200;
     log.data(body.len());
     log.finish(&Failure::outcome(failure.as_ref()));
-    let mut response = Response::new(UrlBody::Full(Some(body), None));
+    let mut response = Response::new(ClientBody::Full(Some(body), None));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if failure.is_some() {

@@ -7,7 +7,6 @@
 //! included), `500 Internal server error` when Lambda refuses the invocation (throttled),
 //! `504 Endpoint request timed out` when the function runs out of time before answering.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,15 +14,83 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::access_log::AccessLog;
-use super::failure::PlatformFailure;
-use super::front::{EndpointType, REST_API_BANDWIDTH, REST_API_MAX_STREAM};
-use super::function_url::{collect_stream, plain, with_request_id};
-use super::intake::{self, Refusal};
-use super::state::{Answer, Deadline, State};
-use super::url_body::{GatewayLimits, Relay, RelayOptions, UrlBody};
+use super::kind::{EndpointType, REST_API_BANDWIDTH, REST_API_MAX_STREAM};
 use crate::InvokeMode;
+use crate::emulator::access_log::AccessLog;
+use crate::emulator::auth::iam::{AuthType, Scope};
+use crate::emulator::config::EmulatorConfig;
+use crate::emulator::failure::PlatformFailure;
+use crate::emulator::lifecycle::admission::{Admitted, Refusal};
+use crate::emulator::lifecycle::client_body::{ClientBody, GatewayLimits, Relay, RelayOptions};
+use crate::emulator::lifecycle::collect::collect_stream;
+use crate::emulator::lifecycle::response::typed_error;
+use crate::emulator::lifecycle::{CorsModel, FrontEnd};
+use crate::emulator::runtime::state::{Answer, Deadline, Pending, State};
 use crate::wire::{EventContext, decode_rest_buffered_response, rest_event_from_request};
+
+/// An API Gateway REST API with a Lambda proxy integration on `/{proxy+}`.
+pub(crate) struct RestApi(pub(crate) EndpointType);
+
+impl FrontEnd for RestApi {
+    /// When the request arrived: the stream's 15 minutes count from it.
+    type Plan = tokio::time::Instant;
+
+    fn plan(&self, _: &EmulatorConfig, _: &Request<Incoming>) -> Result<Self::Plan, Refusal> {
+        Ok(tokio::time::Instant::now())
+    }
+
+    fn request_limit(&self, config: &EmulatorConfig, _: &Self::Plan) -> usize {
+        config.request_limit()
+    }
+
+    /// A method with `AuthorizationType: AWS_IAM`: SigV4 for `execute-api`.
+    fn signing<'a>(&self, config: &'a EmulatorConfig) -> Option<Scope<'a>> {
+        (config.auth_type() == AuthType::AwsIam).then(|| Scope::execute_api(config.region()))
+    }
+
+    fn cors<'a>(&self, config: &'a EmulatorConfig) -> CorsModel<'a> {
+        config
+            .cors()
+            .map_or(CorsModel::None, CorsModel::PreflightOnly)
+    }
+
+    fn event(
+        &self,
+        _: &EmulatorConfig,
+        _: &Self::Plan,
+        admitted: Admitted,
+        context: EventContext,
+    ) -> Result<Option<Bytes>, Refusal> {
+        let request = Request::from_parts(admitted.parts, admitted.body);
+        let event = rest_event_from_request(&request, &context).to_string();
+        Ok(Some(Bytes::from(event)))
+    }
+
+    fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
+        refused(log, refusal)
+    }
+
+    async fn answer(
+        &self,
+        state: &Arc<State>,
+        started: Self::Plan,
+        invocation: Option<Pending>,
+        log: AccessLog,
+    ) -> Response<ClientBody> {
+        let Some(invocation) = invocation else {
+            return internal_error(log, "nothing was invoked");
+        };
+        let (answer, deadline) = invocation.answer().await;
+        let config = &state.config;
+        match config.invoke_mode() {
+            InvokeMode::ResponseStream => {
+                let options = relay_options(config, self.0, deadline, started);
+                streamed(answer, options, log)
+            }
+            InvokeMode::Buffered => buffered(config, answer, deadline, log).await,
+        }
+    }
+}
 
 /// An API Gateway error response: `{"message": ..}` with its `x-amzn-ErrorType`.
 fn gateway_error(
@@ -32,17 +99,13 @@ fn gateway_error(
     message: &str,
     error_type: &'static str,
     outcome: &str,
-) -> Response<UrlBody> {
+) -> Response<ClientBody> {
     let body = serde_json::json!({ "message": message }).to_string();
-    let mut response = plain(log, status, "application/json", &body, outcome);
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
-    response
+    typed_error(log, status, error_type, &body, outcome)
 }
 
 /// The gateway's answer when the function failed or answered what it cannot read.
-fn internal_error(log: AccessLog, outcome: &str) -> Response<UrlBody> {
+fn internal_error(log: AccessLog, outcome: &str) -> Response<ClientBody> {
     let status = StatusCode::BAD_GATEWAY;
     gateway_error(
         log,
@@ -54,7 +117,7 @@ fn internal_error(log: AccessLog, outcome: &str) -> Response<UrlBody> {
 }
 
 /// The gateway's answer to a failed invocation: `504` for a timeout, else `502`.
-fn failed(log: AccessLog, answer: &Answer) -> Response<UrlBody> {
+fn failed(log: AccessLog, answer: &Answer) -> Response<ClientBody> {
     match answer {
         Answer::Failed(failure @ PlatformFailure::Timeout(_)) => {
             let status = StatusCode::GATEWAY_TIMEOUT;
@@ -76,7 +139,7 @@ fn failed(log: AccessLog, answer: &Answer) -> Response<UrlBody> {
 }
 
 /// The gateway's answer to a request it does not pass on.
-fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
+fn refused(log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
     match refusal {
         Refusal::TooLarge { limit } => {
             let outcome = format!("413 (request event over {limit} bytes)");
@@ -96,7 +159,14 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
             let status = StatusCode::REQUEST_TIMEOUT;
             gateway_error(log, status, "Request Timeout", "RequestTimeout", &outcome)
         }
-        Refusal::Unreadable | Refusal::Forbidden(_) => {
+        // A method with AWS_IAM auth refuses as the Lambda API does, in the gateway's shape.
+        Refusal::Forbidden(error) => {
+            tracing::warn!(%error, "AWS_IAM auth refused a REST API request");
+            let (error_type, message) = error.api_error();
+            let outcome = format!("forbidden: {error}");
+            gateway_error(log, StatusCode::FORBIDDEN, &message, error_type, &outcome)
+        }
+        Refusal::Unreadable | Refusal::InvalidParameter(_) | Refusal::UnknownFunction(_) => {
             let status = StatusCode::BAD_REQUEST;
             gateway_error(
                 log,
@@ -109,51 +179,10 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<UrlBody> {
     }
 }
 
-/// One request through the REST API.
-pub(crate) async fn answer(
-    state: &Arc<State>,
-    remote: SocketAddr,
-    request: Request<Incoming>,
-    endpoint: EndpointType,
-) -> Response<UrlBody> {
-    let config = &state.config;
-    let log = AccessLog::for_request(&request, config);
-    let request_id = log.request_id.clone();
-    let limit = config.request_limit();
-    let admitted = match intake::admit(state, request, limit, false).await {
-        Ok(admitted) => admitted,
-        Err(refusal) => return with_request_id(refused(log, &refusal), &request_id),
-    };
-    let request = Request::from_parts(admitted.parts, admitted.body);
-    let context = EventContext {
-        request_id: request_id.clone(),
-        time: admitted.received,
-        source_ip: remote.ip().to_string(),
-        region: config.region().to_owned(),
-        ..EventContext::default()
-    };
-    let event = rest_event_from_request(&request, &context).to_string();
-    if event.len() > limit {
-        return with_request_id(refused(log, &Refusal::TooLarge { limit }), &request_id);
-    }
-    let started = tokio::time::Instant::now();
-    let (answer, deadline) = state
-        .invoke(&request_id, Bytes::from(event), admitted.permit)
-        .await;
-    let response = match config.invoke_mode() {
-        InvokeMode::ResponseStream => {
-            let options = relay_options(state, endpoint, deadline, started);
-            streamed(answer, options, log)
-        }
-        InvokeMode::Buffered => buffered(state, answer, deadline, log).await,
-    };
-    with_request_id(response, &request_id)
-}
-
 /// The gateway's limits on top of the invocation's deadline and the URL's pacing; the stream's
 /// 15 minutes count from the request (`started`), not from the head.
 fn relay_options(
-    state: &State,
+    config: &EmulatorConfig,
     endpoint: EndpointType,
     deadline: Deadline,
     started: tokio::time::Instant,
@@ -162,7 +191,7 @@ fn relay_options(
         // API Gateway does not pass a function's error trailers on.
         forward_trailers: false,
         deadline,
-        throttle: state.config.throttle(),
+        throttle: config.throttle(),
         gateway: Some(GatewayLimits {
             idle: endpoint.idle_timeout(),
             max_duration: REST_API_MAX_STREAM.saturating_sub(started.elapsed()),
@@ -172,7 +201,7 @@ fn relay_options(
 }
 
 /// A streamed answer, relayed as it comes (the head as soon as the metadata is read).
-fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response<UrlBody> {
+fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response<ClientBody> {
     match answer {
         Answer::Stream {
             mut head, events, ..
@@ -181,7 +210,7 @@ fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response
             head.headers.remove(http::header::TRANSFER_ENCODING);
             head.headers.remove(http::header::CONNECTION);
             log.status = head.status.as_u16();
-            head.into_response(UrlBody::Relay(Box::new(Relay::new(events, relay, log))))
+            head.into_response(ClientBody::Relay(Box::new(Relay::new(events, relay, log))))
         }
         // A buffered payload to a streaming integration is not a proxy stream.
         Answer::Payload { .. } => internal_error(log, "invalid response (not a stream)"),
@@ -191,12 +220,12 @@ fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response
 
 /// A `BUFFERED` integration: the proxy response JSON, mapped; a stream collected.
 async fn buffered(
-    state: &State,
+    config: &EmulatorConfig,
     answer: Answer,
     deadline: Deadline,
     mut log: AccessLog,
-) -> Response<UrlBody> {
-    let limit = state.config.buffered_limit();
+) -> Response<ClientBody> {
+    let limit = config.buffered_limit();
     let mapped = match answer {
         Answer::Payload { body, .. } => decode_rest_buffered_response(&body).map_err(|error| {
             format!("invalid response (malformed Lambda proxy response: {error})")
@@ -217,7 +246,7 @@ async fn buffered(
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
             log.status = head.status.as_u16();
-            head.into_response(UrlBody::full(body, log))
+            head.into_response(ClientBody::full(body, log))
         }
         Err(outcome) => internal_error(log, &outcome),
     }

@@ -10,12 +10,12 @@ use http_body::Frame;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use super::access_log::AccessLog;
-use super::failure::PlatformFailure;
-use super::state::{Deadline, StreamEvent};
 use crate::BandwidthModel;
+use crate::emulator::access_log::AccessLog;
+use crate::emulator::failure::PlatformFailure;
+use crate::emulator::runtime::state::{Deadline, StreamEvent};
 
-pub(crate) enum UrlBody {
+pub(crate) enum ClientBody {
     Full(Option<Bytes>, Option<AccessLog>),
     Relay(Box<Relay>),
     /// Frames made elsewhere (the invoke API's event stream).
@@ -181,28 +181,28 @@ impl Relay {
     }
 }
 
-impl UrlBody {
+impl ClientBody {
     pub(crate) fn full(data: impl Into<Bytes>, mut log: AccessLog) -> Self {
         let data = data.into();
         if data.is_empty() {
             // hyper never polls an empty body of known size: the exchange is complete now.
             log.complete();
         }
-        UrlBody::Full(Some(data), Some(log))
+        ClientBody::Full(Some(data), Some(log))
     }
 }
 
-impl http_body::Body for UrlBody {
+impl http_body::Body for ClientBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
     /// A whole buffer is sent with `content-length`, as a buffered Function URL answers.
     fn size_hint(&self) -> http_body::SizeHint {
         match self {
-            UrlBody::Full(data, _) => {
+            ClientBody::Full(data, _) => {
                 http_body::SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            UrlBody::Relay(_) | UrlBody::Stream(_) => http_body::SizeHint::default(),
+            ClientBody::Relay(_) | ClientBody::Stream(_) => http_body::SizeHint::default(),
         }
     }
 
@@ -211,7 +211,7 @@ impl http_body::Body for UrlBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
-            UrlBody::Full(data, log) => {
+            ClientBody::Full(data, log) => {
                 let data = data.take();
                 if let Some(log) = log.as_mut() {
                     log.data(data.as_ref().map_or(0, Bytes::len));
@@ -219,8 +219,8 @@ impl http_body::Body for UrlBody {
                 }
                 Poll::Ready(data.filter(|d| !d.is_empty()).map(|d| Ok(Frame::data(d))))
             }
-            UrlBody::Relay(relay) => relay.poll_frame(cx),
-            UrlBody::Stream(frames) => frames.poll_next_unpin(cx),
+            ClientBody::Relay(relay) => relay.poll_frame(cx),
+            ClientBody::Stream(frames) => frames.poll_next_unpin(cx),
         }
     }
 }
@@ -284,7 +284,7 @@ impl Relay {
     /// for them (`TE: trailers`), else a clean end; logged either way.
     fn error_trailer(&mut self, error: &crate::wire::FunctionError) -> RelayFrame {
         self.done = true;
-        let outcome = super::access_log::error_trailer_outcome(error);
+        let outcome = crate::emulator::access_log::error_trailer_outcome(error);
         tracing::error!(error_type = %error.error_type(), message = error.message(), "stream ended with an error trailer");
         self.log.finish(&outcome);
         if self.forward_trailers {
@@ -320,7 +320,7 @@ mod tests {
             gateway: None,
         };
         let log = AccessLog::new(&http::Method::GET, "/", false);
-        let mut body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));
+        let mut body = ClientBody::Relay(Box::new(Relay::new(receiver, options, log)));
         for _ in 0..4 {
             events
                 .send(StreamEvent::Data(Bytes::from(vec![0; 500])))
@@ -363,7 +363,7 @@ mod tests {
                     gateway: None,
                 };
                 let log = AccessLog::new(&http::Method::GET, "/", false);
-                let body = UrlBody::Relay(Box::new(Relay::new(receiver, options, log)));
+                let body = ClientBody::Relay(Box::new(Relay::new(receiver, options, log)));
                 Ok::<_, std::convert::Infallible>(http::Response::new(body))
             });
             let io = hyper_util::rt::TokioIo::new(stream);

@@ -5,43 +5,19 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use super::failure::PlatformFailure;
-use super::state::{Answer, InFlight, State};
-use super::stream_relay::relay_stream;
+use super::relay::relay_stream;
+use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
+use super::state::{Answer, State, Taken};
+use crate::emulator::failure::PlatformFailure;
 use crate::wire::{
     ERROR_TYPE_TRAILER, FunctionError, InvocationHeaders, RESPONSE_MODE_HEADER, RequestId,
     RuntimeRoute,
 };
-
-pub(crate) type RuntimeResponse = Response<Full<Bytes>>;
-
-fn json(status: StatusCode, body: String) -> RuntimeResponse {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-pub(crate) fn accepted() -> RuntimeResponse {
-    json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_owned())
-}
-
-pub(crate) fn runtime_error(
-    status: StatusCode,
-    error_type: &str,
-    message: &str,
-) -> RuntimeResponse {
-    let body = serde_json::json!({"errorMessage": message, "errorType": error_type});
-    json(status, body.to_string())
-}
 
 pub(crate) async fn handle(
     state: Arc<State>,
@@ -65,6 +41,9 @@ pub(crate) async fn handle(
             let error = read_error(request).await;
             tracing::error!(error_type = %error.error_type(), message = error.message(), "function init failed");
             eprintln!("lambda-stream: function init failed: {error}");
+            let failure =
+                PlatformFailure::InitFailed(format!("{}: {}", error.error_type(), error.message()));
+            state.init.reported(instance, failure);
             accepted()
         }
         RuntimeRoute::Response(id) => response(&state, &id, request).await,
@@ -114,8 +93,9 @@ async fn next(state: &State, instance: usize) -> RuntimeResponse {
 
 fn deliver(state: &State, request_id: &RequestId, answer: Answer) -> RuntimeResponse {
     match state.take(request_id.as_str()) {
-        Some(in_flight) => {
-            let _ = in_flight.reply.send(answer);
+        Some(taken) => {
+            state.release(request_id.as_str());
+            let _ = taken.reply.send(answer);
             accepted()
         }
         None => unknown_request(request_id),
@@ -152,27 +132,25 @@ async fn response(
     request_id: &RequestId,
     request: Request<Incoming>,
 ) -> RuntimeResponse {
-    let Some(in_flight) = state.take(request_id.as_str()) else {
+    let Some(taken) = state.take(request_id.as_str()) else {
         return unknown_request(request_id);
     };
+    let mut answering = state.answering(request_id.as_str());
     if is_streaming(request.headers()) {
-        return relay_stream(state, in_flight, request.into_body()).await;
+        return relay_stream(state, &mut answering, taken, request.into_body()).await;
     }
-    // The concurrency slot is held until the answer has been read.
-    let InFlight {
-        reply,
-        permit: _slot,
-        ..
-    } = in_flight;
+    let Taken {
+        reply, deadline, ..
+    } = taken;
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let limit = state.config.buffered_limit();
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => {
+    let body = Limited::new(request.into_body(), limit).collect();
+    let (answer, response) = match tokio::time::timeout_at(deadline.at, body).await {
+        Ok(Ok(collected)) => {
             let body = collected.to_bytes();
-            let _ = reply.send(Answer::Payload { content_type, body });
-            accepted()
+            (Answer::Payload { content_type, body }, accepted())
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             let failure = if error.is::<http_body_util::LengthLimitError>() {
                 PlatformFailure::PayloadTooLarge {
                     limit: limit as u64,
@@ -181,12 +159,19 @@ async fn response(
                 PlatformFailure::Truncated(format!("response body could not be read: {error}"))
             };
             let message = failure.to_string();
-            let _ = reply.send(Answer::Failed(failure));
-            runtime_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &message,
-            )
+            let status = StatusCode::PAYLOAD_TOO_LARGE;
+            let response = runtime_error(status, "RequestEntityTooLarge", &message);
+            (Answer::Failed(failure), response)
         }
-    }
+        Err(_) => {
+            // The deadline passed with the body still coming: the front gets the timeout; the
+            // invocation's watch frees the slot and resets the function, as for a stream.
+            let _ = reply.send(Answer::Failed(deadline.failure()));
+            answering.expired();
+            return timed_out();
+        }
+    };
+    answering.over();
+    let _ = reply.send(answer);
+    response
 }

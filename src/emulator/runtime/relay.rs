@@ -5,20 +5,22 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::failure::PlatformFailure;
-use super::runtime_api::{RuntimeResponse, accepted, runtime_error};
-use super::state::{Answer, InFlight, State, StreamEvent};
+use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
+use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
+use crate::Budget;
 use crate::body::Chunk;
 use crate::body::merge::{ChunkSource, MergeLimits, MergeReady};
 use crate::body::ready::MERGE_WINDOW;
+use crate::budget::BudgetMeter;
+use crate::emulator::failure::PlatformFailure;
 use crate::wire::{ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
 /// Body events buffered between the function and a slow client before the function is held
@@ -71,32 +73,22 @@ impl ChunkSource for Frames {
 
 type Merged = Option<Result<Chunk, FramesEnd>>;
 
-/// What the function is told when its response was cut at the deadline.
-fn timed_out() -> RuntimeResponse {
-    runtime_error(
-        StatusCode::GONE,
-        "Function.Timeout",
-        "the invocation reached its deadline; the response was cut off",
-    )
-}
-
 /// The prelude, the body bytes read past it, and the prelude's length; or how the response
 /// ended before its body (the answer for the front, the reply for the function).
 type Prelude = Result<(ResponseHead, BytesMut, usize), (Answer, RuntimeResponse)>;
 
-async fn read_prelude(body: &mut Incoming, deadline: Instant, state: &State) -> Prelude {
+async fn read_prelude(body: &mut Incoming, deadline: Deadline, state: &State) -> Prelude {
     // A REST API reads the metadata's multiValueHeaders too; a Function URL ignores them.
     let mut decoder = match state.config.front() {
-        super::front::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
+        crate::emulator::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
         _ => PreludeDecoder::new(),
     };
     let mut buf = BytesMut::new();
     let mut wire_bytes = 0;
     let failed = |failure: PlatformFailure| (Answer::Failed(failure), accepted());
     loop {
-        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
-            let timeout = PlatformFailure::Timeout(state.config.timeout());
-            return Err((Answer::Failed(timeout), timed_out()));
+        let Ok(frame) = tokio::time::timeout_at(deadline.at, body.frame()).await else {
+            return Err((Answer::Failed(deadline.failure()), timed_out()));
         };
         let data = match frame {
             Some(Ok(frame)) => match frame.into_data() {
@@ -120,7 +112,7 @@ async fn read_prelude(body: &mut Incoming, deadline: Instant, state: &State) -> 
                 return Err(failed(PlatformFailure::Truncated(reason)));
             }
             Some(Err(error)) => {
-                let reason = format!("before its prelude: {error}");
+                let reason = format!("before its prelude: {}", broken_reason(&error));
                 return Err(failed(PlatformFailure::Truncated(reason)));
             }
         };
@@ -143,23 +135,43 @@ async fn read_prelude(body: &mut Incoming, deadline: Instant, state: &State) -> 
     }
 }
 
-/// Relays a streamed response to the front that waits on `in_flight`.
+/// Why the function's body broke off, in words: hyper's error, or the Runtime API's limit on
+/// a trailer section (a foreign runtime's error trailers over 64 KiB: its error is lost).
+fn broken_reason(error: &hyper::Error) -> String {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.to_string().contains("trailers bytes over limit") {
+            return format!(
+                "the function's trailer section is over the Runtime API's {} KiB limit: its error report was lost",
+                crate::emulator::RUNTIME_MAX_HEADER_SIZE / 1024
+            );
+        }
+        source = cause.source();
+    }
+    error.to_string()
+}
+
+/// Relays a streamed response to the front that waits on `taken`. The invocation is released
+/// (its slot freed) by `answering` when the stream ends in any way but the deadline, which the
+/// invocation's watch handles.
 pub(crate) async fn relay_stream(
     state: &State,
-    in_flight: InFlight,
+    answering: &mut Answering<'_>,
+    taken: Taken,
     mut body: Incoming,
 ) -> RuntimeResponse {
-    let deadline = in_flight.deadline_instant();
-    // The concurrency slot is held until the stream ends or the deadline passes.
-    let InFlight {
-        reply,
-        permit: _slot,
-        instance,
-        ..
-    } = in_flight;
+    let Taken { reply, deadline } = taken;
     let (head, rest, prelude_len) = match read_prelude(&mut body, deadline, state).await {
         Ok(prelude) => prelude,
-        Err((answer, response)) => return answer_early(state, instance, reply, answer, response),
+        Err((answer, response)) => {
+            if matches!(answer, Answer::Failed(PlatformFailure::Timeout(_))) {
+                answering.expired();
+            } else {
+                answering.over();
+            }
+            let _ = reply.send(answer);
+            return response;
+        }
     };
     let (events, receiver) = mpsc::channel(RELAY_CAPACITY);
     let _ = reply.send(Answer::Stream {
@@ -167,48 +179,38 @@ pub(crate) async fn relay_stream(
         prelude_len,
         events: receiver,
     });
+    let mut meter = BudgetMeter::new(Budget::bytes(state.config.stream_budget()));
+    // The prelude counts, as Lambda counts it.
+    let prelude_fits = meter.charge(prelude_len as u64).is_ok();
     let mut relay = Relaying {
         state,
-        instance,
+        answering,
         events,
-        deadline,
-        wire_bytes: prelude_len as u64,
+        deadline: deadline.at,
+        timeout: deadline.failure(),
+        meter,
         client_gone: false,
     };
-    if !rest.is_empty() {
-        relay.wire_bytes += rest.len() as u64;
-        if !relay.forward(StreamEvent::Data(rest.freeze())).await {
-            return relay.timed_out();
-        }
+    if prelude_fits {
+        relay.run(rest.freeze(), body).await
+    } else {
+        relay.over_budget().await
     }
-    relay.run(body).await
-}
-
-fn answer_early(
-    state: &State,
-    instance: usize,
-    reply: oneshot::Sender<Answer>,
-    answer: Answer,
-    response: RuntimeResponse,
-) -> RuntimeResponse {
-    if matches!(answer, Answer::Failed(PlatformFailure::Timeout(_))) {
-        state.reset(instance);
-    }
-    let _ = reply.send(answer);
-    response
 }
 
 /// A body being relayed.
-struct Relaying<'a> {
+struct Relaying<'a, 'b> {
     state: &'a State,
-    instance: usize,
+    answering: &'a mut Answering<'b>,
     events: mpsc::Sender<StreamEvent>,
     deadline: Instant,
-    wire_bytes: u64,
+    timeout: PlatformFailure,
+    /// The stream budget, charged with every wire byte (the crate's own meter).
+    meter: BudgetMeter,
     client_gone: bool,
 }
 
-impl Relaying<'_> {
+impl Relaying<'_, '_> {
     /// Hands an event to the front, waiting for a slow client at most until the deadline:
     /// a client that stops reading cannot hold the invocation (and its slot) past it.
     async fn forward(&mut self, event: StreamEvent) -> bool {
@@ -220,43 +222,58 @@ impl Relaying<'_> {
     }
 
     /// The deadline passed: the client's response is cut off (told so if there is room in
-    /// the relay, else its own deadline cuts it) and the function's environment is reset.
-    fn timed_out(&self) -> RuntimeResponse {
-        let timeout = PlatformFailure::Timeout(self.state.config.timeout());
-        let _ = self.events.try_send(StreamEvent::Failed(timeout));
-        self.state.reset(self.instance);
+    /// the relay, else its own deadline cuts it); the invocation's watch resets the function.
+    fn timed_out(&mut self) -> RuntimeResponse {
+        self.answering.expired();
+        let _ = self
+            .events
+            .try_send(StreamEvent::Failed(self.timeout.clone()));
         timed_out()
     }
 
-    async fn run(mut self, body: Incoming) -> RuntimeResponse {
-        let budget = self.state.config.stream_budget();
+    /// Relays `data` if it fits in the budget (else the stream is over budget).
+    async fn data(&mut self, data: Bytes) -> Result<(), RuntimeResponse> {
+        if self.meter.charge(data.len() as u64).is_err() {
+            return Err(self.over_budget().await);
+        }
+        if self.forward(StreamEvent::Data(data)).await {
+            Ok(())
+        } else {
+            Err(self.timed_out())
+        }
+    }
+
+    async fn run(&mut self, rest: Bytes, body: Incoming) -> RuntimeResponse {
+        if !rest.is_empty()
+            && let Err(response) = self.data(rest).await
+        {
+            return response;
+        }
         let mut frames = MergeReady::new(Frames(body), RELAY_MERGE);
         loop {
-            let room = budget - self.wire_bytes.min(budget);
-            frames.set_max_bytes(
-                usize::try_from(room).map_or(usize::MAX, |room| room.min(RELAY_MERGE.max_bytes)),
-            );
+            let room = usize::try_from(self.meter.room()).unwrap_or(usize::MAX);
+            frames.set_max_bytes(room.min(RELAY_MERGE.max_bytes));
             let Some(merged) = self.next_merged(&mut frames).await else {
                 return self.timed_out();
             };
             let event = match merged {
-                Ok(Some(Ok(chunk))) => {
-                    self.wire_bytes += chunk.len() as u64;
-                    if self.wire_bytes > budget {
-                        return self.over_budget(budget).await;
-                    }
-                    StreamEvent::Data(chunk.into_data())
-                }
+                Ok(Some(Ok(chunk))) => match self.data(chunk.into_data()).await {
+                    Ok(()) => continue,
+                    Err(response) => return response,
+                },
                 Ok(Some(Err(FramesEnd::Trailers(error)))) => {
+                    self.answering.over();
                     error.map_or(StreamEvent::End, StreamEvent::Error)
                 }
                 Ok(None) => {
                     // `End` after an `Error` event is ignored by the reader.
+                    self.answering.over();
                     self.forward(StreamEvent::End).await;
                     return accepted();
                 }
                 Ok(Some(Err(FramesEnd::Broken(error)))) => {
-                    let failure = PlatformFailure::Truncated(error.to_string());
+                    let failure = PlatformFailure::Truncated(broken_reason(&error));
+                    self.answering.over();
                     self.forward(StreamEvent::Failed(failure)).await;
                     return accepted();
                 }
@@ -267,7 +284,6 @@ impl Relaying<'_> {
             }
         }
     }
-
     /// The next merged chunk or end, `None` at the deadline; `Err` when the client went away
     /// and the invocation is to be cancelled (`--cancel-on-disconnect`).
     async fn next_merged(
@@ -296,9 +312,11 @@ impl Relaying<'_> {
         }
     }
 
-    async fn over_budget(&mut self, budget: u64) -> RuntimeResponse {
+    async fn over_budget(&mut self) -> RuntimeResponse {
+        let budget = self.meter.budget().limit();
         let failure = PlatformFailure::OverBudget { budget };
         let message = failure.to_string();
+        self.answering.over();
         self.forward(StreamEvent::Failed(failure)).await;
         runtime_error(
             StatusCode::PAYLOAD_TOO_LARGE,

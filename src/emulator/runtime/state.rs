@@ -1,29 +1,22 @@
-//! What the two fronts share: the queue of invocations waiting for `/next`, the ones a
-//! function is working on, and the deadline that ends each.
+//! What every front and every Runtime API share: the queue of invocations waiting for `/next`,
+//! the invocations started and not yet over (each holding its concurrency [`Slot`]), and the
+//! one deadline watch that ends each of them, whatever the function or the client does.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::HeaderValue;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::config::EmulatorConfig;
-use super::failure::PlatformFailure;
+use super::init::InitWatch;
+use crate::emulator::access_log::Responses;
+use crate::emulator::config::EmulatorConfig;
+use crate::emulator::failure::PlatformFailure;
 use crate::wire::{FunctionError, ResponseHead};
-
-/// One request on its way to the function.
-pub(crate) struct Invocation {
-    pub(crate) request_id: String,
-    pub(crate) event: Bytes,
-    pub(crate) deadline: SystemTime,
-    pub(crate) reply: oneshot::Sender<Answer>,
-    /// The invocation's slot of the concurrency limit, held until the function answers or
-    /// the deadline passes, whichever comes first.
-    pub(crate) permit: OwnedSemaphorePermit,
-}
 
 /// What the function answered, as the fronts need it.
 pub(crate) enum Answer {
@@ -57,31 +50,11 @@ pub(crate) enum StreamEvent {
     Failed(PlatformFailure),
 }
 
-/// An invocation a function is working on: where its answer goes, and until when.
-pub(crate) struct InFlight {
-    pub(crate) reply: oneshot::Sender<Answer>,
-    pub(crate) deadline: SystemTime,
-    pub(crate) permit: OwnedSemaphorePermit,
-    /// Which function instance (Runtime API listener) took it.
-    pub(crate) instance: usize,
-}
-
-impl InFlight {
-    /// The deadline on tokio's clock.
-    pub(crate) fn deadline_instant(&self) -> Instant {
-        let left = self
-            .deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
-        Instant::now() + left
-    }
-}
-
 /// When an invocation must be over, and the function timeout that set it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     pub(crate) at: Instant,
-    pub(crate) timeout: std::time::Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Deadline {
@@ -103,18 +76,103 @@ impl Deadline {
     }
 }
 
+/// One slot of the concurrency limit. It is held by the invocation's entry in [`State`], which
+/// is removed when the function has answered, or at the deadline by the invocation's watch:
+/// no path of the function or the client can keep it longer.
+pub(crate) struct Slot(#[allow(dead_code, reason = "held for its drop")] OwnedSemaphorePermit);
+
+/// An invocation a front started: its answer arrives through [`Pending::answer`].
+pub(crate) struct Pending {
+    answer: oneshot::Receiver<Answer>,
+    pub(crate) deadline: Deadline,
+}
+
+impl Pending {
+    /// The function's answer, or the platform's failure (at the deadline at the latest: the
+    /// invocation's watch answers then).
+    pub(crate) async fn answer(self) -> (Answer, Deadline) {
+        let answer = self.answer.await.unwrap_or_else(|_| {
+            let gone = "its runtime dropped the invocation".to_owned();
+            Answer::Failed(PlatformFailure::FunctionGone(gone))
+        });
+        (answer, self.deadline)
+    }
+}
+
 /// The invocation `/next` hands out: its id, event and deadline.
 pub(crate) type NextInvocation = (String, Bytes, SystemTime);
 
+/// An invocation taken by a function (`/response`, `/error`): where its answer goes, and
+/// until when.
+pub(crate) struct Taken {
+    pub(crate) reply: oneshot::Sender<Answer>,
+    pub(crate) deadline: Deadline,
+}
+
+/// An invocation waiting for `/next`.
+struct Queued {
+    request_id: String,
+    event: Bytes,
+}
+
+/// An invocation from its start until it is over.
+struct Entry {
+    reply: Option<oneshot::Sender<Answer>>,
+    deadline: Deadline,
+    wall_deadline: SystemTime,
+    /// The function instance working on it, once `/next` handed it out.
+    instance: Option<usize>,
+    _slot: Slot,
+    watch: AbortHandle,
+}
+
+/// See [`State::answering`].
+pub(crate) struct Answering<'a> {
+    state: &'a State,
+    request_id: &'a str,
+    /// Released, or left to the invocation's watch.
+    settled: bool,
+}
+
+impl Answering<'_> {
+    /// The deadline ended the answer: the invocation's watch ends the invocation (and resets
+    /// the function), not this guard.
+    pub(crate) fn expired(&mut self) {
+        self.settled = true;
+    }
+
+    /// The function's answer is over: the slot is freed now, before the last of the answer is
+    /// handed to the front, so a client that sees its response end and sends the next request
+    /// finds the slot free.
+    pub(crate) fn over(&mut self) {
+        if !self.settled {
+            self.settled = true;
+            self.state.release(self.request_id);
+        }
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.over();
+    }
+}
+
 pub(crate) struct State {
     pub(crate) config: EmulatorConfig,
-    queue: Mutex<VecDeque<Invocation>>,
+    queue: Mutex<VecDeque<Queued>>,
     queued: Notify,
-    in_flight: Mutex<HashMap<String, InFlight>>,
-    concurrency: Arc<Semaphore>,
+    invocations: Mutex<HashMap<String, Entry>>,
+    slots: Arc<Semaphore>,
+    /// Bytes of request bodies being read, bounded apart from the slots (see `admission`).
+    pub(crate) body_memory: Arc<Semaphore>,
     /// Per instance: woken when one of its invocations timed out, so its environment must be
     /// reset (the process killed and restarted).
     resets: Mutex<HashMap<usize, Arc<Notify>>>,
+    /// Whether the function fails its start-up, so requests are answered at once.
+    pub(crate) init: InitWatch,
+    /// The client responses still open.
+    pub(crate) responses: Arc<Responses>,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical
@@ -127,108 +185,140 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl State {
     pub(crate) fn new(config: EmulatorConfig) -> Self {
-        let concurrency = Arc::new(Semaphore::new(config.max_concurrency()));
         State {
-            concurrency,
+            slots: Arc::new(Semaphore::new(config.max_concurrency())),
+            body_memory: Arc::new(Semaphore::new(config.body_memory())),
             config,
             queue: Mutex::new(VecDeque::new()),
             queued: Notify::new(),
-            in_flight: Mutex::new(HashMap::new()),
+            invocations: Mutex::new(HashMap::new()),
             resets: Mutex::new(HashMap::new()),
+            init: InitWatch::default(),
+            responses: Arc::default(),
         }
     }
 
     /// A slot of the concurrency limit, or `None` when every slot is taken (`429`).
-    pub(crate) fn try_start(&self) -> Option<OwnedSemaphorePermit> {
-        self.concurrency.clone().try_acquire_owned().ok()
+    pub(crate) fn try_slot(&self) -> Option<Slot> {
+        self.slots.clone().try_acquire_owned().ok().map(Slot)
     }
 
-    /// Runs an invocation: queues it for the next `/next` and waits for the answer until the
-    /// function timeout. At the timeout the invocation is abandoned (its slot freed, a late
-    /// answer refused) and the instance working on it, if any, is reset.
-    pub(crate) async fn invoke(
-        &self,
-        request_id: &str,
-        event: Bytes,
-        permit: OwnedSemaphorePermit,
-    ) -> (Answer, Deadline) {
+    /// Starts an invocation: queued for the next `/next`, its slot held until the function has
+    /// answered or the function timeout passes. At the timeout the invocation's watch ends it
+    /// ([`State::expire`]).
+    pub(crate) fn start(self: &Arc<Self>, request_id: &str, event: Bytes, slot: Slot) -> Pending {
         let timeout = self.config.timeout();
         let deadline = Deadline {
             at: Instant::now() + timeout,
             timeout,
         };
         let (reply, answer) = oneshot::channel();
-        self.enqueue(Invocation {
+        if let Some(failure) = self.init.failure() {
+            let _ = reply.send(Answer::Failed(failure));
+            return Pending { answer, deadline };
+        }
+        let watch = {
+            let state = self.clone();
+            let request_id = request_id.to_owned();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(deadline.at).await;
+                state.expire(&request_id);
+            })
+        };
+        let entry = Entry {
+            reply: Some(reply),
+            deadline,
+            wall_deadline: SystemTime::now() + timeout,
+            instance: None,
+            _slot: slot,
+            watch: watch.abort_handle(),
+        };
+        lock(&self.invocations).insert(request_id.to_owned(), entry);
+        lock(&self.queue).push_back(Queued {
             request_id: request_id.to_owned(),
             event,
-            deadline: SystemTime::now() + timeout,
-            reply,
-            permit,
         });
-        let answer = match tokio::time::timeout_at(deadline.at, answer).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Answer::Failed(PlatformFailure::FunctionGone(
-                "its runtime dropped the invocation".to_owned(),
-            )),
-            Err(_) => {
-                self.abandon(request_id);
-                tracing::error!(request_id, ?timeout, "function timed out");
-                Answer::Failed(deadline.failure())
-            }
-        };
-        (answer, deadline)
-    }
-
-    fn enqueue(&self, invocation: Invocation) {
-        lock(&self.queue).push_back(invocation);
         self.queued.notify_one();
+        Pending { answer, deadline }
     }
 
-    /// Waits for the next invocation whose client is still waiting, and marks it in flight.
+    /// Waits for the next invocation whose client is still waiting, and marks it taken by
+    /// `instance`.
     pub(crate) async fn next(&self, instance: usize) -> NextInvocation {
+        self.init.ready(instance);
         loop {
             let popped = lock(&self.queue).pop_front();
-            let Some(invocation) = popped else {
+            let Some(queued) = popped else {
                 self.queued.notified().await;
                 continue;
             };
-            if invocation.reply.is_closed() {
+            let mut invocations = lock(&self.invocations);
+            let Some(entry) = invocations.get_mut(&queued.request_id) else {
+                continue;
+            };
+            if entry.reply.as_ref().is_none_or(oneshot::Sender::is_closed) {
+                // Its client went away before any function took it: nothing to run.
+                drop(invocations);
+                self.release(&queued.request_id);
                 continue;
             }
-            let next = (
-                invocation.request_id.clone(),
-                invocation.event,
-                invocation.deadline,
-            );
-            let entry = InFlight {
-                reply: invocation.reply,
-                deadline: invocation.deadline,
-                permit: invocation.permit,
-                instance,
-            };
-            lock(&self.in_flight).insert(invocation.request_id, entry);
-            return next;
+            entry.instance = Some(instance);
+            return (queued.request_id, queued.event, entry.wall_deadline);
         }
     }
 
-    /// Takes an invocation in flight (once: a second answer is refused).
-    pub(crate) fn take(&self, request_id: &str) -> Option<InFlight> {
-        lock(&self.in_flight).remove(request_id)
+    /// Takes the reply of an invocation a function is working on (once: a second answer is
+    /// refused). The invocation stays started, its slot held, until [`State::release`] or its
+    /// deadline.
+    pub(crate) fn take(&self, request_id: &str) -> Option<Taken> {
+        let mut invocations = lock(&self.invocations);
+        let entry = invocations.get_mut(request_id)?;
+        entry.instance?;
+        let reply = entry.reply.take()?;
+        Some(Taken {
+            reply,
+            deadline: entry.deadline,
+        })
     }
 
-    /// Gives up on an invocation at its deadline: out of the queue or out of flight, so its
-    /// slot is free; an instance that was working on it is reset, as Lambda resets an
-    /// execution environment whose invocation timed out.
-    fn abandon(&self, request_id: &str) {
-        lock(&self.queue).retain(|invocation| invocation.request_id != request_id);
-        if let Some(entry) = self.take(request_id) {
-            self.reset(entry.instance);
+    /// A guard that releases the invocation when the function's answer is over, however its
+    /// handling ends (the connection task may be dropped mid-answer when the function's
+    /// connection breaks), unless the deadline ended it ([`Answering::expired`]).
+    pub(crate) fn answering<'a>(&'a self, request_id: &'a str) -> Answering<'a> {
+        Answering {
+            state: self,
+            request_id,
+            settled: false,
         }
     }
 
-    /// Asks for `instance`'s environment to be reset (see [`State::reset_requested`]).
-    pub(crate) fn reset(&self, instance: usize) {
-        self.reset_signal(instance).notify_one();
+    /// The function has answered in full: the invocation is over and its slot free.
+    pub(crate) fn release(&self, request_id: &str) {
+        if let Some(entry) = lock(&self.invocations).remove(request_id) {
+            entry.watch.abort();
+        }
+    }
+
+    /// The invocation's deadline passed: out of the queue, its waiting front answered with the
+    /// timeout, its slot freed; the instance that was working on it is reset, as Lambda resets
+    /// an execution environment whose invocation timed out. A Lambda Managed Instances
+    /// environment serving several invocations at once is not reset: the timed-out invocation
+    /// fails and the others go on, as AWS documents.
+    fn expire(&self, request_id: &str) {
+        lock(&self.queue).retain(|queued| queued.request_id != request_id);
+        let Some(entry) = lock(&self.invocations).remove(request_id) else {
+            return;
+        };
+        let timeout = entry.deadline.timeout;
+        tracing::error!(request_id, ?timeout, "function timed out");
+        if let Some(reply) = entry.reply {
+            let _ = reply.send(Answer::Failed(entry.deadline.failure()));
+        }
+        if let Some(instance) = entry.instance
+            && self.config.environment_concurrency() == 1
+        {
+            self.reset_signal(instance).notify_one();
+        }
     }
 
     /// Completes when one of `instance`'s invocations timed out: its process must be
@@ -243,25 +333,46 @@ impl State {
         lock(&self.resets).entry(instance).or_default().clone()
     }
 
-    /// Fails the invocations in flight on `instance` (every instance: `None`): its function
-    /// process died or was reset.
+    /// Fails the invocations `instance` works on (every instance: `None`): its function
+    /// process died or was reset. Their slots are freed.
     pub(crate) fn fail_in_flight(&self, instance: Option<usize>, reason: &str) {
-        let replies: Vec<_> = {
-            let mut in_flight = lock(&self.in_flight);
-            let failed: Vec<String> = in_flight
+        let failed: Vec<Entry> = {
+            let mut invocations = lock(&self.invocations);
+            let ids: Vec<String> = invocations
                 .iter()
-                .filter(|(_, entry)| instance.is_none_or(|i| i == entry.instance))
+                .filter(|(_, entry)| {
+                    entry
+                        .instance
+                        .is_some_and(|taken_by| instance.is_none_or(|i| i == taken_by))
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
-            failed
-                .iter()
-                .filter_map(|id| in_flight.remove(id))
-                .map(|entry| entry.reply)
-                .collect()
+            ids.iter().filter_map(|id| invocations.remove(id)).collect()
         };
-        for reply in replies {
-            let failure = PlatformFailure::FunctionGone(reason.to_owned());
-            let _ = reply.send(Answer::Failed(failure));
+        for entry in failed {
+            entry.watch.abort();
+            if let Some(reply) = entry.reply {
+                let failure = PlatformFailure::FunctionGone(reason.to_owned());
+                let _ = reply.send(Answer::Failed(failure));
+            }
         }
+    }
+
+    /// Answers every queued invocation with `failure` (the function cannot start).
+    pub(crate) fn fail_queued(&self, failure: &PlatformFailure) {
+        let queued: Vec<Queued> = lock(&self.queue).drain(..).collect();
+        for queued in queued {
+            if let Some(entry) = lock(&self.invocations).remove(&queued.request_id) {
+                entry.watch.abort();
+                if let Some(reply) = entry.reply {
+                    let _ = reply.send(Answer::Failed(failure.clone()));
+                }
+            }
+        }
+    }
+
+    /// How many invocations are started and not yet over.
+    pub(crate) fn started(&self) -> usize {
+        lock(&self.invocations).len()
     }
 }

@@ -1,0 +1,131 @@
+//! A function that fails its start-up: while every instance keeps failing its init (its
+//! process exits before it asks for an invocation, or it posts `/runtime/init/error`),
+//! invocations are answered at once with that failure, as Lambda answers them with the init
+//! error, instead of each waiting out the function timeout for a `/next` that never comes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::emulator::failure::PlatformFailure;
+
+/// Which supervised instances fail their init, and how.
+#[derive(Debug, Default)]
+pub(crate) struct InitWatch {
+    inner: Mutex<Instances>,
+}
+
+#[derive(Debug, Default)]
+struct Instances {
+    /// Instances run as supervised processes (embedded loops are not: they cannot fail init).
+    supervised: HashSet<usize>,
+    /// Instances that asked for an invocation since their process started.
+    ready: HashSet<usize>,
+    /// Instances whose last process failed its init.
+    failing: HashMap<usize, PlatformFailure>,
+    /// An `/init/error` report waiting for its process to exit.
+    reported: HashMap<usize, PlatformFailure>,
+}
+
+impl InitWatch {
+    fn lock(&self) -> MutexGuard<'_, Instances> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A process for `instance` is starting: it is not ready until it asks for an invocation.
+    pub(crate) fn starting(&self, instance: usize) {
+        let mut instances = self.lock();
+        instances.supervised.insert(instance);
+        instances.ready.remove(&instance);
+        instances.reported.remove(&instance);
+    }
+
+    /// `instance` asked for an invocation: its init succeeded.
+    pub(crate) fn ready(&self, instance: usize) {
+        let mut instances = self.lock();
+        instances.ready.insert(instance);
+        instances.failing.remove(&instance);
+    }
+
+    /// `instance` posted `/runtime/init/error`.
+    pub(crate) fn reported(&self, instance: usize, failure: PlatformFailure) {
+        self.lock().reported.insert(instance, failure);
+    }
+
+    /// `instance`'s process exited; `Some(failure)` when it had not started serving (an init
+    /// failure: its report, or `exited` itself).
+    pub(crate) fn exited(
+        &self,
+        instance: usize,
+        exited: PlatformFailure,
+    ) -> Option<PlatformFailure> {
+        let mut instances = self.lock();
+        if instances.ready.remove(&instance) {
+            return None;
+        }
+        let failure = instances.reported.remove(&instance).unwrap_or(exited);
+        instances.failing.insert(instance, failure.clone());
+        Some(failure)
+    }
+
+    /// The failure to answer with at once: only while every supervised instance fails its
+    /// init (one healthy instance serves the queue).
+    pub(crate) fn failure(&self) -> Option<PlatformFailure> {
+        let instances = self.lock();
+        let all_failing = !instances.supervised.is_empty()
+            && instances
+                .supervised
+                .iter()
+                .all(|instance| instances.failing.contains_key(instance));
+        if !all_failing {
+            return None;
+        }
+        instances.failing.values().next().cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit() -> PlatformFailure {
+        PlatformFailure::FunctionGone("exit status: 1".into())
+    }
+
+    #[test]
+    fn only_a_process_that_never_served_fails_its_init() {
+        let watch = InitWatch::default();
+        watch.starting(1);
+        watch.ready(1);
+        assert_eq!(
+            watch.exited(1, exit()),
+            None,
+            "it served: a crash, not init"
+        );
+        watch.starting(1);
+        assert_eq!(watch.exited(1, exit()), Some(exit()));
+        assert_eq!(watch.failure(), Some(exit()));
+        watch.starting(1);
+        assert_eq!(
+            watch.failure(),
+            Some(exit()),
+            "still failing while it restarts"
+        );
+        watch.ready(1);
+        assert_eq!(watch.failure(), None);
+    }
+
+    #[test]
+    fn a_reported_init_error_is_the_failure_and_one_healthy_instance_serves() {
+        let watch = InitWatch::default();
+        let reported = PlatformFailure::InitFailed("Function.InitError: no database".into());
+        watch.starting(1);
+        watch.starting(2);
+        watch.reported(1, reported.clone());
+        assert_eq!(watch.exited(1, exit()), Some(reported.clone()));
+        assert_eq!(watch.failure(), None, "instance 2 may still serve");
+        assert!(watch.exited(2, exit()).is_some());
+        assert!(watch.failure().is_some());
+    }
+}

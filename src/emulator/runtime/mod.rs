@@ -1,0 +1,8 @@
+//! The function's side of the emulator: the Runtime API it polls and answers, the relay of a
+//! streamed answer, and the state every front shares with it (queue, invocations, slots).
+
+pub(crate) mod api;
+mod init;
+mod relay;
+mod reply;
+pub(crate) mod state;
