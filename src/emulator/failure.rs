@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::wire::ErrorType;
+
 /// A failure the platform (not the function's own error report) puts on an invocation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PlatformFailure {
@@ -41,17 +43,17 @@ pub(crate) enum PlatformFailure {
 impl PlatformFailure {
     /// The error type Lambda reports for it (`InvokeComplete.ErrorCode`, the `errorType` of an
     /// `Invoke` error payload).
-    pub(crate) fn error_type(&self) -> &'static str {
+    pub(crate) fn error_type(&self) -> ErrorType {
         match self {
-            PlatformFailure::Timeout(_) => "Sandbox.Timedout",
-            PlatformFailure::FunctionGone(_) => "Runtime.ExitError",
-            PlatformFailure::InitFailed(_) => "Runtime.InitError",
+            PlatformFailure::Timeout(_) => ErrorType::SANDBOX_TIMEDOUT,
+            PlatformFailure::FunctionGone(_) => ErrorType::EXIT_ERROR,
+            PlatformFailure::InitFailed(_) => ErrorType::RUNTIME_INIT_ERROR,
             PlatformFailure::PayloadTooLarge { .. } | PlatformFailure::OverBudget { .. } => {
-                "Function.ResponseSizeTooLarge"
+                ErrorType::RESPONSE_SIZE_TOO_LARGE
             }
             // Undocumented: Lambda's type for a prelude it cannot read is not published.
-            PlatformFailure::InvalidPrelude(_) => "Runtime.InvalidResponse",
-            PlatformFailure::Truncated(_) => "Runtime.TruncatedResponse",
+            PlatformFailure::InvalidPrelude(_) => ErrorType::RUNTIME_INVALID_RESPONSE,
+            PlatformFailure::Truncated(_) => ErrorType::TRUNCATED_RESPONSE,
         }
     }
 
@@ -103,7 +105,7 @@ mod tests {
             ),
         ];
         for (failure, error_type) in cases {
-            assert_eq!(failure.error_type(), error_type);
+            assert_eq!(failure.error_type().as_str(), error_type);
             assert!(failure.outcome().contains(error_type));
         }
         assert_eq!(

@@ -27,7 +27,6 @@ mod stall;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -233,9 +232,7 @@ impl Emulator {
     /// Completes when no invocation is running and every client response has ended (or been
     /// cut): wait for it before the process exits, so a shutdown loses nothing in flight.
     pub async fn idle(&self) {
-        while self.state.started() > 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.state.all_over().await;
         self.state.responses.all_closed().await;
     }
 }

@@ -16,19 +16,20 @@ use crate::emulator::failure::PlatformFailure;
 use crate::emulator::lifecycle::client_body::ClientBody;
 use crate::emulator::lifecycle::collect::Unfinished;
 use crate::emulator::runtime::state::{Answer, Deadline, StreamEvent};
+use crate::wire::ErrorType;
 
 /// The error code and details of an answer that failed (`InvokeComplete.ErrorCode` and
 /// `ErrorDetails`, or an `Invoke` error payload's `errorType` and `errorMessage`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
-    pub(crate) code: String,
+    pub(crate) code: ErrorType,
     pub(crate) details: String,
 }
 
 impl From<&PlatformFailure> for Failure {
     fn from(failure: &PlatformFailure) -> Self {
         Failure {
-            code: failure.error_type().to_owned(),
+            code: failure.error_type(),
             details: failure.to_string(),
         }
     }
@@ -37,7 +38,7 @@ impl From<&PlatformFailure> for Failure {
 impl From<&crate::wire::FunctionError> for Failure {
     fn from(error: &crate::wire::FunctionError) -> Self {
         Failure {
-            code: error.error_type().to_string(),
+            code: error.error_type().clone(),
             details: error.message().to_owned(),
         }
     }
@@ -102,7 +103,7 @@ pub(crate) fn invoke_complete(failure: Option<&Failure>) -> Bytes {
     let payload = match failure {
         None => json!({}),
         Some(Failure { code, details }) => {
-            json!({"ErrorCode": code, "ErrorDetails": details, "LogResult": ""})
+            json!({"ErrorCode": code.as_str(), "ErrorDetails": details, "LogResult": ""})
         }
     };
     event_message(
@@ -209,7 +210,7 @@ mod tests {
         assert_eq!(header(&chunk, ":message-type").as_deref(), Some("event"));
 
         let failure = Failure {
-            code: "Function.StreamError".to_owned(),
+            code: ErrorType::STREAM_ERROR,
             details: "db closed".to_owned(),
         };
         let complete = read_message_from(invoke_complete(Some(&failure))).unwrap();
@@ -228,7 +229,7 @@ mod tests {
     fn a_truncated_stream_completes_with_runtime_truncated_response() {
         let event = StreamEvent::Failed(PlatformFailure::Truncated("reset".into()));
         let failure = Failure::of_event(&event).unwrap();
-        assert_eq!(failure.code, "Runtime.TruncatedResponse");
+        assert_eq!(failure.code.as_str(), "Runtime.TruncatedResponse");
         assert_eq!(Failure::of_event(&StreamEvent::End), None);
     }
 }

@@ -71,9 +71,8 @@ impl FrontEnd for FunctionUrl {
         admitted: Admitted,
         context: EventContext,
     ) -> Result<Option<Bytes>, Refusal> {
-        let request = Request::from_parts(admitted.parts, admitted.body);
-        let event = event_from_request(&request, &context).to_string();
-        Ok(Some(Bytes::from(event)))
+        let event = event_from_request(&admitted.into_request(), &context);
+        Ok(Some(Bytes::from(event.to_string())))
     }
 
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
@@ -84,12 +83,9 @@ impl FrontEnd for FunctionUrl {
         &self,
         state: &Arc<State>,
         plan: UrlPlan,
-        invocation: Option<Pending>,
+        invocation: Pending,
         log: AccessLog,
     ) -> Response<ClientBody> {
-        let Some(invocation) = invocation else {
-            return bad_gateway(log, "nothing was invoked");
-        };
         let (answer, deadline) = invocation.answer().await;
         let config = &state.config;
         match config.invoke_mode() {
@@ -177,7 +173,7 @@ fn throttled(log: AccessLog, limit: usize) -> Response<ClientBody> {
 
 fn failure_outcome(answer: &Answer) -> String {
     match answer {
-        Answer::Error(error) => format!("{}: {}", error.error_type(), error.message()),
+        Answer::Error(error) => error.to_string(),
         Answer::Failed(failure) => failure.outcome(),
         _ => String::new(),
     }

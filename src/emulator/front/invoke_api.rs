@@ -206,6 +206,7 @@ impl FrontEnd for InvokeApi {
             );
             return Err(Refusal::UnknownFunction(arn));
         }
+        // `DryRun`: the caller may invoke; nothing runs (the lifecycle's `204`).
         Ok((*kind != InvocationType::DryRun).then_some(admitted.body))
     }
 
@@ -217,12 +218,9 @@ impl FrontEnd for InvokeApi {
         &self,
         state: &Arc<State>,
         kind: InvocationType,
-        invocation: Option<Pending>,
+        invocation: Pending,
         log: AccessLog,
     ) -> Response<ClientBody> {
-        let Some(invocation) = invocation else {
-            return dry_run(log);
-        };
         if kind == InvocationType::Event {
             return asynchronous(invocation, log);
         }
@@ -242,15 +240,6 @@ impl FrontEnd for InvokeApi {
             HeaderValue::from_static("$LATEST"),
         );
     }
-}
-
-/// `DryRun`: the caller may invoke; nothing runs.
-fn dry_run(mut log: AccessLog) -> Response<ClientBody> {
-    log.status = 204;
-    log.finish("dry run");
-    let mut response = Response::new(ClientBody::Full(None, None));
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    response
 }
 
 /// `Event`: the caller gets `202` at once; the answer is read to its end (so a stream is
@@ -311,7 +300,7 @@ async fn invoke_response(
     let (body, failure) = match collect(answer, limit, deadline).await {
         Ok(body) => (body, None),
         Err(failure) => {
-            let body = json!({"errorMessage": failure.details, "errorType": failure.code});
+            let body = json!({"errorMessage": failure.details, "errorType": failure.code.as_str()});
             (Bytes::from(body.to_string()), Some(failure))
         }
     };

@@ -61,9 +61,8 @@ impl FrontEnd for RestApi {
         admitted: Admitted,
         context: EventContext,
     ) -> Result<Option<Bytes>, Refusal> {
-        let request = Request::from_parts(admitted.parts, admitted.body);
-        let event = rest_event_from_request(&request, &context).to_string();
-        Ok(Some(Bytes::from(event)))
+        let event = rest_event_from_request(&admitted.into_request(), &context);
+        Ok(Some(Bytes::from(event.to_string())))
     }
 
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
@@ -74,12 +73,9 @@ impl FrontEnd for RestApi {
         &self,
         state: &Arc<State>,
         started: Self::Plan,
-        invocation: Option<Pending>,
+        invocation: Pending,
         log: AccessLog,
     ) -> Response<ClientBody> {
-        let Some(invocation) = invocation else {
-            return internal_error(log, "nothing was invoked");
-        };
         let (answer, deadline) = invocation.answer().await;
         let config = &state.config;
         match config.invoke_mode() {
@@ -131,9 +127,7 @@ fn failed(log: AccessLog, answer: &Answer) -> Response<ClientBody> {
             )
         }
         Answer::Failed(failure) => internal_error(log, &failure.outcome()),
-        Answer::Error(error) => {
-            internal_error(log, &format!("{}: {}", error.error_type(), error.message()))
-        }
+        Answer::Error(error) => internal_error(log, &error.to_string()),
         _ => internal_error(log, "unexpected answer"),
     }
 }

@@ -47,6 +47,13 @@ pub(crate) struct Admitted {
     pub(crate) received: SystemTime,
 }
 
+impl Admitted {
+    /// The request with its whole body, for a front to build its event from.
+    pub(crate) fn into_request(self) -> Request<Bytes> {
+        Request::from_parts(self.parts, self.body)
+    }
+}
+
 /// Admits `request` with a body of at most `limit` bytes, signed for `scope` when one is given.
 pub(crate) async fn admit(
     state: &State,

@@ -21,7 +21,7 @@ impl Unfinished {
     /// The access-log outcome.
     pub(crate) fn outcome(&self) -> String {
         match self {
-            Unfinished::Error(error) => format!("{}: {}", error.error_type(), error.message()),
+            Unfinished::Error(error) => error.to_string(),
             Unfinished::Failed(failure) => failure.outcome(),
         }
     }

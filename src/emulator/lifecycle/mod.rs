@@ -97,14 +97,24 @@ pub(crate) trait FrontEnd: Send + Sync {
     /// The front's answer to a refused request.
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody>;
 
-    /// The front's answer to an invocation (`None`: nothing ran).
+    /// The front's answer to an invocation.
     fn answer(
         &self,
         state: &Arc<State>,
         plan: Self::Plan,
-        invocation: Option<Pending>,
+        invocation: Pending,
         log: AccessLog,
     ) -> impl Future<Output = Response<ClientBody>> + Send;
+
+    /// The answer when [`event`](Self::event) gave nothing to run: `204 No Content` (the
+    /// Lambda API's `DryRun`).
+    fn ran_nothing(&self, mut log: AccessLog) -> Response<ClientBody> {
+        log.status = 204;
+        log.finish("dry run");
+        let mut response = Response::new(ClientBody::Full(None, None));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response
+    }
 
     /// Headers the front adds to every response besides the request id.
     fn stamp(&self, _response: &mut Response<ClientBody>) {}
@@ -154,7 +164,7 @@ async fn invoke<F: FrontEnd>(
     state: &Arc<State>,
     remote: SocketAddr,
     request: Request<Incoming>,
-    log: AccessLog,
+    mut log: AccessLog,
 ) -> Response<ClientBody> {
     let config = &state.config;
     let plan = match front.plan(config, &request) {
@@ -173,17 +183,16 @@ async fn invoke<F: FrontEnd>(
             return front.refused(log, &Refusal::TooLarge { limit });
         }
         Ok(Some(event)) => event,
-        Ok(None) => return front.answer(state, plan, None, log).await,
+        Ok(None) => return front.ran_nothing(log),
         Err(refusal) => return front.refused(log, &refusal),
     };
     let Some(slot) = state.try_slot() else {
         let limit = config.max_concurrency();
         return front.refused(log, &Refusal::Throttled { limit });
     };
-    let mut log = log;
     let invocation = state.start(&log.request_id, event, slot);
     log.deadline = Some(invocation.deadline.at);
-    front.answer(state, plan, Some(invocation), log).await
+    front.answer(state, plan, invocation, log).await
 }
 
 fn event_context(

@@ -41,8 +41,7 @@ pub(crate) async fn handle(
             let error = read_error(request).await;
             tracing::error!(error_type = %error.error_type(), message = error.message(), "function init failed");
             eprintln!("lambda-stream: function init failed: {error}");
-            let failure =
-                PlatformFailure::InitFailed(format!("{}: {}", error.error_type(), error.message()));
+            let failure = PlatformFailure::InitFailed(error.to_string());
             state.init.reported(instance, failure);
             accepted()
         }

@@ -163,6 +163,8 @@ pub(crate) struct State {
     queue: Mutex<VecDeque<Queued>>,
     queued: Notify,
     invocations: Mutex<HashMap<String, Entry>>,
+    /// Woken whenever invocations end ([`State::all_over`]).
+    ended: Notify,
     slots: Arc<Semaphore>,
     /// Bytes of request bodies being read, bounded apart from the slots (see `admission`).
     pub(crate) body_memory: Arc<Semaphore>,
@@ -192,6 +194,7 @@ impl State {
             queue: Mutex::new(VecDeque::new()),
             queued: Notify::new(),
             invocations: Mutex::new(HashMap::new()),
+            ended: Notify::new(),
             resets: Mutex::new(HashMap::new()),
             init: InitWatch::default(),
             responses: Arc::default(),
@@ -294,9 +297,16 @@ impl State {
 
     /// The function has answered in full: the invocation is over and its slot free.
     pub(crate) fn release(&self, request_id: &str) {
-        if let Some(entry) = lock(&self.invocations).remove(request_id) {
+        if let Some(entry) = self.end(request_id) {
             entry.watch.abort();
         }
+    }
+
+    /// Removes an invocation's entry (its slot is freed when the entry drops).
+    fn end(&self, request_id: &str) -> Option<Entry> {
+        let entry = lock(&self.invocations).remove(request_id);
+        self.ended.notify_waiters();
+        entry
     }
 
     /// The invocation's deadline passed: out of the queue, its waiting front answered with the
@@ -306,7 +316,7 @@ impl State {
     /// fails and the others go on, as AWS documents.
     fn expire(&self, request_id: &str) {
         lock(&self.queue).retain(|queued| queued.request_id != request_id);
-        let Some(entry) = lock(&self.invocations).remove(request_id) else {
+        let Some(entry) = self.end(request_id) else {
             return;
         };
         let timeout = entry.deadline.timeout;
@@ -349,6 +359,7 @@ impl State {
                 .collect();
             ids.iter().filter_map(|id| invocations.remove(id)).collect()
         };
+        self.ended.notify_waiters();
         for entry in failed {
             entry.watch.abort();
             if let Some(reply) = entry.reply {
@@ -362,7 +373,7 @@ impl State {
     pub(crate) fn fail_queued(&self, failure: &PlatformFailure) {
         let queued: Vec<Queued> = lock(&self.queue).drain(..).collect();
         for queued in queued {
-            if let Some(entry) = lock(&self.invocations).remove(&queued.request_id) {
+            if let Some(entry) = self.end(&queued.request_id) {
                 entry.watch.abort();
                 if let Some(reply) = entry.reply {
                     let _ = reply.send(Answer::Failed(failure.clone()));
@@ -371,8 +382,14 @@ impl State {
         }
     }
 
-    /// How many invocations are started and not yet over.
-    pub(crate) fn started(&self) -> usize {
-        lock(&self.invocations).len()
+    /// Completes when no invocation is started and not yet over.
+    pub(crate) async fn all_over(&self) {
+        loop {
+            let ended = self.ended.notified();
+            if lock(&self.invocations).is_empty() {
+                return;
+            }
+            ended.await;
+        }
     }
 }
