@@ -120,7 +120,7 @@ where
     let budget = config.stream_budget();
     let timeout = config.timeout();
     let requested = config.url_addr();
-    let emulator = start_on_own_thread(config)
+    let mut emulator = start_on_own_thread(config)
         .await
         .map_err(|source| Error::Bind {
             address: requested.to_string(),
@@ -155,8 +155,13 @@ where
         }
     }
     emulator.stop_function("the function stopped");
-    // What the loops answered still reaches its clients before the process ends.
-    let _ = tokio::time::timeout(timeout, emulator.idle()).await;
+    // What the loops answered still reaches its clients, to its last byte, before the process
+    // ends.
+    let drained = async {
+        emulator.idle().await;
+        emulator.shut_down().await;
+    };
+    let _ = tokio::time::timeout(timeout, drained).await;
     result
 }
 

@@ -305,6 +305,10 @@ async fn serve_stopped_by_sigterm_or_sigkill_leaves_no_function_running() {
     for name in ["TERM", "KILL"] {
         let (port, mut cli) = serve_python(&[], &[]).await;
         let function = function_pid(port).await;
+        // Busy on /hang (asleep for an hour), the function does not notice that its Runtime
+        // API went away: only serve can stop it.
+        let hang = tokio::spawn(async move { get(port, "/hang").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
         signal(cli.id().unwrap(), name).await;
         common::within(cli.wait()).await.unwrap();
         common::within(async {
@@ -313,6 +317,7 @@ async fn serve_stopped_by_sigterm_or_sigkill_leaves_no_function_running() {
             }
         })
         .await;
+        hang.abort();
     }
 }
 
@@ -468,24 +473,24 @@ async fn embedded_mode_finishes_the_invocations_in_flight_on_sigterm() {
 
 #[tokio::test]
 async fn an_out_of_range_timeout_is_refused_at_start() {
-    let output = Command::new(env!("CARGO_BIN_EXE_lambda-stream"))
-        .args(["serve", "--timeout", "9.3e18", "--", "true"])
-        .output()
-        .await
-        .unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    serve
+        .args(["serve", "--port", "0", "--timeout", "9.3e18", "--", "true"])
+        .kill_on_drop(true);
+    let output = common::within(serve.output()).await.unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("invalid value \"9.3e18\" for --timeout"),
         "{stderr}"
     );
-    let output = Command::new(example_binary("hello").await)
+    let mut hello = Command::new(example_binary("hello").await);
+    hello
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env("LAMBDA_STREAM_PORT", "0")
         .env("LAMBDA_STREAM_TIMEOUT", "9.3e18")
-        .output()
-        .await
-        .unwrap();
+        .kill_on_drop(true);
+    let output = common::within(hello.output()).await.unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

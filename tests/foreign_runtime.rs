@@ -184,17 +184,11 @@ async fn a_runtime_stalled_in_a_buffered_response_is_reset_at_the_deadline() {
     let (address, mut cli) = serve(&["--timeout", "2"]).await;
     let stalled = within(send(address, get("/stall-buffered"))).await;
     assert_eq!(stalled.status(), 502);
-    let mut served = None;
-    for _ in 0..50 {
-        let response = within(send(address, get("/after"))).await;
-        let status = response.status();
-        if status == 200 {
-            served = Some(within(read_all(response)).await.0);
-            break;
-        }
-        assert_ne!(status, 429, "the stalled invocation's slot was freed");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(served.expect("served"), b"python streams /after");
+    // The slot is free and the stuck process takes nothing more: the restarted one serves it.
+    let response = within(send(address, get("/after"))).await;
+    assert_eq!(response.status(), 200);
+    let (body, _, clean) = within(read_all(response)).await;
+    assert_eq!(body, b"python streams /after");
+    assert!(clean);
     cli.kill().await.unwrap();
 }

@@ -573,7 +573,7 @@ async fn an_event_with_an_empty_query_list_fails_as_invalid_and_the_loop_goes_on
     )
     .await
     .unwrap();
-    let bad = r#"{"httpMethod":"GET","path":"/","requestContext":{},"multiValueQueryStringParameters":{"q":[]}}"#;
+    let bad = r#"{"httpMethod":"GET","path":"/","requestContext":{"httpMethod":"GET"},"multiValueQueryStringParameters":{"q":[]}}"#;
     let capture = within(runtime.server().invoke(bad)).await.unwrap();
     let error = capture.function_error().unwrap();
     assert_eq!(error.error_type(), &ErrorType::INVALID_EVENT);

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::cors::{Cors, CorsError, MAX_CORS_AGE};
 pub use auth::iam::{AuthType, IamKey, MAX_CLOCK_SKEW};
@@ -72,6 +73,8 @@ pub struct Emulator {
     state: Arc<State>,
     tasks: Vec<JoinHandle<()>>,
     instances: usize,
+    /// Cancelled to shut the Function URL down gracefully ([`Emulator::shut_down`]).
+    stop: CancellationToken,
 }
 
 /// One function instance's Runtime API, from [`Emulator::add_instance`].
@@ -115,14 +118,16 @@ impl Emulator {
         };
         let url_state = state.clone();
         let runtime_state = state.clone();
+        let stop = CancellationToken::new();
+        let route = move |remote, request| router::route(url_state.clone(), remote, request);
+        let runtime = move |_, request| runtime::api::handle(runtime_state.clone(), 0, request);
         let tasks = vec![
-            tokio::spawn(serve(url_listener, url_limits, move |remote, request| {
-                router::route(url_state.clone(), remote, request)
-            })),
+            tokio::spawn(serve(url_listener, url_limits, route, stop.clone())),
             tokio::spawn(serve(
                 runtime_listener,
                 RUNTIME_CONNECTION_LIMITS,
-                move |_, request| runtime::api::handle(runtime_state.clone(), 0, request),
+                runtime,
+                CancellationToken::new(),
             )),
         ];
         Ok(Emulator {
@@ -131,6 +136,7 @@ impl Emulator {
             state,
             tasks,
             instances: 0,
+            stop,
         })
     }
 
@@ -188,6 +194,7 @@ impl Emulator {
             listener,
             RUNTIME_CONNECTION_LIMITS,
             move |_, request| runtime::api::handle(state.clone(), instance, request),
+            CancellationToken::new(),
         )));
         Ok((InstanceId(instance), address))
     }
@@ -234,5 +241,15 @@ impl Emulator {
     pub async fn idle(&self) {
         self.state.all_over().await;
         self.state.responses.all_closed().await;
+    }
+
+    /// Stops the Function URL gracefully: no new connections, and each open one closes once
+    /// the response it is writing has gone out whole. Completes when they are all closed;
+    /// after [`idle`](Self::idle), nothing in flight is lost.
+    pub async fn shut_down(&mut self) {
+        self.stop.cancel();
+        if let Some(url) = self.tasks.first_mut() {
+            let _ = url.await;
+        }
     }
 }

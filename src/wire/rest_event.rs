@@ -256,7 +256,7 @@ mod tests {
     /// query map; it is a typed error now.
     #[test]
     fn an_empty_list_of_query_values_is_a_typed_error() {
-        let event = br#"{"httpMethod":"GET","path":"/","requestContext":{},
+        let event = br#"{"httpMethod":"GET","path":"/","requestContext":{"httpMethod":"GET"},
             "multiValueQueryStringParameters":{"ok":["1"],"q":[]}}"#;
         let error = request_from_event(event).unwrap_err();
         assert!(

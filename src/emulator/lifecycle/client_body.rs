@@ -9,6 +9,7 @@ use futures_util::stream::BoxStream;
 use http_body::Frame;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::BandwidthModel;
 use crate::emulator::access_log::AccessLog;
@@ -84,7 +85,8 @@ impl GatewayTimers {
 
 pub(crate) struct Relay {
     events: mpsc::Receiver<StreamEvent>,
-    deadline: Pin<Box<Sleep>>,
+    /// The invocation's deadline passing (after its slot is free).
+    deadline: Pin<Box<WaitForCancellationFutureOwned>>,
     /// What reaching the deadline means.
     timeout: PlatformFailure,
     forward_trailers: bool,
@@ -140,7 +142,7 @@ impl Relay {
         let now = Instant::now();
         Relay {
             events,
-            deadline: Box::pin(tokio::time::sleep_until(options.deadline.at)),
+            deadline: Box::pin(options.deadline.passed()),
             timeout: options.deadline.failure(),
             forward_trailers: options.forward_trailers,
             log,
@@ -312,10 +314,7 @@ mod tests {
         let started = Instant::now();
         let options = RelayOptions {
             forward_trailers: false,
-            deadline: Deadline {
-                at: started + std::time::Duration::from_secs(60),
-                timeout: std::time::Duration::from_secs(60),
-            },
+            deadline: Deadline::on_the_clock(std::time::Duration::from_secs(60)),
             throttle: Some(model),
             gateway: None,
         };
@@ -355,10 +354,7 @@ mod tests {
                 events.try_send(StreamEvent::Failed(cut)).unwrap();
                 let options = RelayOptions {
                     forward_trailers: false,
-                    deadline: Deadline {
-                        at: Instant::now() + std::time::Duration::from_secs(60),
-                        timeout: std::time::Duration::from_secs(60),
-                    },
+                    deadline: Deadline::on_the_clock(std::time::Duration::from_secs(60)),
                     throttle: None,
                     gateway: None,
                 };

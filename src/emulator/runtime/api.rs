@@ -144,12 +144,12 @@ async fn response(
     let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let limit = state.config.buffered_limit();
     let body = Limited::new(request.into_body(), limit).collect();
-    let (answer, response) = match tokio::time::timeout_at(deadline.at, body).await {
-        Ok(Ok(collected)) => {
+    let (answer, response) = match deadline.bound(body).await {
+        Some(Ok(collected)) => {
             let body = collected.to_bytes();
             (Answer::Payload { content_type, body }, accepted())
         }
-        Ok(Err(error)) => {
+        Some(Err(error)) => {
             let failure = if error.is::<http_body_util::LengthLimitError>() {
                 PlatformFailure::PayloadTooLarge {
                     limit: limit as u64,
@@ -162,7 +162,7 @@ async fn response(
             let response = runtime_error(status, "RequestEntityTooLarge", &message);
             (Answer::Failed(failure), response)
         }
-        Err(_) => {
+        None => {
             // The deadline passed with the body still coming: the front gets the timeout; the
             // invocation's watch frees the slot and resets the function, as for a stream.
             let _ = reply.send(Answer::Failed(deadline.failure()));

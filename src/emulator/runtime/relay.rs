@@ -11,7 +11,6 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
 use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
@@ -77,7 +76,7 @@ type Merged = Option<Result<Chunk, FramesEnd>>;
 /// ended before its body (the answer for the front, the reply for the function).
 type Prelude = Result<(ResponseHead, BytesMut, usize), (Answer, RuntimeResponse)>;
 
-async fn read_prelude(body: &mut Incoming, deadline: Deadline, state: &State) -> Prelude {
+async fn read_prelude(body: &mut Incoming, deadline: &Deadline, state: &State) -> Prelude {
     // A REST API reads the metadata's multiValueHeaders too; a Function URL ignores them.
     let mut decoder = match state.config.front() {
         crate::emulator::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
@@ -87,7 +86,7 @@ async fn read_prelude(body: &mut Incoming, deadline: Deadline, state: &State) ->
     let mut wire_bytes = 0;
     let failed = |failure: PlatformFailure| (Answer::Failed(failure), accepted());
     loop {
-        let Ok(frame) = tokio::time::timeout_at(deadline.at, body.frame()).await else {
+        let Some(frame) = deadline.bound(body.frame()).await else {
             return Err((Answer::Failed(deadline.failure()), timed_out()));
         };
         let data = match frame {
@@ -161,7 +160,7 @@ pub(crate) async fn relay_stream(
     mut body: Incoming,
 ) -> RuntimeResponse {
     let Taken { reply, deadline } = taken;
-    let (head, rest, prelude_len) = match read_prelude(&mut body, deadline, state).await {
+    let (head, rest, prelude_len) = match read_prelude(&mut body, &deadline, state).await {
         Ok(prelude) => prelude,
         Err((answer, response)) => {
             if matches!(answer, Answer::Failed(PlatformFailure::Timeout(_))) {
@@ -186,8 +185,8 @@ pub(crate) async fn relay_stream(
         state,
         answering,
         events,
-        deadline: deadline.at,
         timeout: deadline.failure(),
+        deadline,
         meter,
         client_gone: false,
     };
@@ -203,7 +202,7 @@ struct Relaying<'a, 'b> {
     state: &'a State,
     answering: &'a mut Answering<'b>,
     events: mpsc::Sender<StreamEvent>,
-    deadline: Instant,
+    deadline: Deadline,
     timeout: PlatformFailure,
     /// The stream budget, charged with every wire byte (the crate's own meter).
     meter: BudgetMeter,
@@ -216,9 +215,8 @@ impl Relaying<'_, '_> {
     async fn forward(&mut self, event: StreamEvent) -> bool {
         // A client that went away is not an error (the send fails, the output is drained);
         // only the deadline is.
-        tokio::time::timeout_at(self.deadline, self.events.send(event))
-            .await
-            .is_ok()
+        let sent = self.events.send(event);
+        self.deadline.bound(sent).await.is_some()
     }
 
     /// The deadline passed: the client's response is cut off (told so if there is room in
@@ -293,8 +291,8 @@ impl Relaying<'_, '_> {
         loop {
             let merged = std::future::poll_fn(|cx| frames.poll_merged(cx));
             tokio::select! {
-                merged = tokio::time::timeout_at(self.deadline, merged) => {
-                    return merged.ok().map(Ok);
+                merged = self.deadline.bound(merged) => {
+                    return merged.map(Ok);
                 }
                 () = self.events.closed(), if !self.client_gone => {
                     self.client_gone = true;

@@ -4,77 +4,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::HeaderValue;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
 
-use super::init::InitWatch;
+pub(crate) use super::answer::{Answer, StreamEvent};
+pub(crate) use super::deadline::Deadline;
+use super::instances::Instances;
 use crate::emulator::access_log::Responses;
 use crate::emulator::config::EmulatorConfig;
 use crate::emulator::failure::PlatformFailure;
-use crate::wire::{FunctionError, ResponseHead};
-
-/// What the function answered, as the fronts need it.
-pub(crate) enum Answer {
-    /// A streamed response whose prelude was read: body events follow on the channel.
-    Stream {
-        head: ResponseHead,
-        prelude_len: usize,
-        events: mpsc::Receiver<StreamEvent>,
-    },
-    /// A buffered `/response` payload and the runtime's content type.
-    Payload {
-        content_type: Option<HeaderValue>,
-        body: Bytes,
-    },
-    /// `/error`.
-    Error(FunctionError),
-    /// The invocation failed on the platform side: the URL client gets `502`.
-    Failed(PlatformFailure),
-}
-
-/// Body events of a streamed response, in order.
-#[derive(Debug)]
-pub(crate) enum StreamEvent {
-    Data(Bytes),
-    /// The last chunk arrived with no error.
-    End,
-    /// The last chunk arrived with error trailers.
-    Error(FunctionError),
-    /// The stream failed on the platform side (truncated, over budget, timed out): the client
-    /// response is cut off.
-    Failed(PlatformFailure),
-}
-
-/// When an invocation must be over, and the function timeout that set it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    pub(crate) at: Instant,
-    pub(crate) timeout: Duration,
-}
-
-impl Deadline {
-    /// What a front that waits for the function sees at the deadline.
-    pub(crate) fn failure(&self) -> PlatformFailure {
-        PlatformFailure::Timeout(self.timeout)
-    }
-
-    /// The stream's next event; a timeout failure at the deadline, a truncation when the
-    /// relay is gone without its last event.
-    pub(crate) async fn next_event(&self, events: &mut mpsc::Receiver<StreamEvent>) -> StreamEvent {
-        match tokio::time::timeout_at(self.at, events.recv()).await {
-            Ok(Some(event)) => event,
-            Ok(None) => StreamEvent::Failed(PlatformFailure::Truncated(
-                "function connection lost".to_owned(),
-            )),
-            Err(_) => StreamEvent::Failed(self.failure()),
-        }
-    }
-}
 
 /// One slot of the concurrency limit. It is held by the invocation's entry in [`State`], which
 /// is removed when the function has answered, or at the deadline by the invocation's watch:
@@ -126,6 +67,27 @@ struct Entry {
     watch: AbortHandle,
 }
 
+impl Entry {
+    /// Ends the invocation with `failure`: its watch stops, its slot is freed, and then its
+    /// front, if still waiting, is told; in that order, so a client told of the end finds the
+    /// slot free. The instance that was working on it, if any.
+    fn close(self, failure: PlatformFailure) -> Option<usize> {
+        let Entry {
+            reply,
+            instance,
+            _slot: slot,
+            watch,
+            ..
+        } = self;
+        watch.abort();
+        drop(slot);
+        if let Some(reply) = reply {
+            let _ = reply.send(Answer::Failed(failure));
+        }
+        instance
+    }
+}
+
 /// See [`State::answering`].
 pub(crate) struct Answering<'a> {
     state: &'a State,
@@ -171,8 +133,9 @@ pub(crate) struct State {
     /// Per instance: woken when one of its invocations timed out, so its environment must be
     /// reset (the process killed and restarted).
     resets: Mutex<HashMap<usize, Arc<Notify>>>,
-    /// Whether the function fails its start-up, so requests are answered at once.
-    pub(crate) init: InitWatch,
+    /// The supervised instances: whether the function fails its start-up (requests are then
+    /// answered at once), which are being reset.
+    pub(crate) init: Instances,
     /// The client responses still open.
     pub(crate) responses: Arc<Responses>,
 }
@@ -196,7 +159,7 @@ impl State {
             invocations: Mutex::new(HashMap::new()),
             ended: Notify::new(),
             resets: Mutex::new(HashMap::new()),
-            init: InitWatch::default(),
+            init: Instances::default(),
             responses: Arc::default(),
         }
     }
@@ -211,26 +174,25 @@ impl State {
     /// ([`State::expire`]).
     pub(crate) fn start(self: &Arc<Self>, request_id: &str, event: Bytes, slot: Slot) -> Pending {
         let timeout = self.config.timeout();
-        let deadline = Deadline {
-            at: Instant::now() + timeout,
-            timeout,
-        };
+        let deadline = Deadline::new(timeout);
         let (reply, answer) = oneshot::channel();
         if let Some(failure) = self.init.failure() {
+            drop(slot);
             let _ = reply.send(Answer::Failed(failure));
             return Pending { answer, deadline };
         }
         let watch = {
+            let at = deadline.at;
             let state = self.clone();
             let request_id = request_id.to_owned();
             tokio::spawn(async move {
-                tokio::time::sleep_until(deadline.at).await;
+                tokio::time::sleep_until(at).await;
                 state.expire(&request_id);
             })
         };
         let entry = Entry {
             reply: Some(reply),
-            deadline,
+            deadline: deadline.clone(),
             wall_deadline: SystemTime::now() + timeout,
             instance: None,
             _slot: slot,
@@ -250,6 +212,13 @@ impl State {
     pub(crate) async fn next(&self, instance: usize) -> NextInvocation {
         self.init.ready(instance);
         loop {
+            if self.init.is_resetting(instance) {
+                // Its process is about to be stopped: it must not take an invocation it would
+                // fail (the wake-up it may have taken goes to another instance). Its connection
+                // closes with it.
+                self.queued.notify_one();
+                std::future::pending::<()>().await;
+            }
             let popped = lock(&self.queue).pop_front();
             let Some(queued) = popped else {
                 self.queued.notified().await;
@@ -280,7 +249,7 @@ impl State {
         let reply = entry.reply.take()?;
         Some(Taken {
             reply,
-            deadline: entry.deadline,
+            deadline: entry.deadline.clone(),
         })
     }
 
@@ -321,14 +290,15 @@ impl State {
         };
         let timeout = entry.deadline.timeout;
         tracing::error!(request_id, ?timeout, "function timed out");
-        if let Some(reply) = entry.reply {
-            let _ = reply.send(Answer::Failed(entry.deadline.failure()));
-        }
-        if let Some(instance) = entry.instance
+        let deadline = entry.deadline.clone();
+        if let Some(instance) = entry.close(deadline.failure())
             && self.config.environment_concurrency() == 1
         {
+            self.init.resetting(instance);
             self.reset_signal(instance).notify_one();
         }
+        // Only now, with the slot free, does everything waiting on the deadline act.
+        deadline.pass();
     }
 
     /// Completes when one of `instance`'s invocations timed out: its process must be
@@ -361,11 +331,7 @@ impl State {
         };
         self.ended.notify_waiters();
         for entry in failed {
-            entry.watch.abort();
-            if let Some(reply) = entry.reply {
-                let failure = PlatformFailure::FunctionGone(reason.to_owned());
-                let _ = reply.send(Answer::Failed(failure));
-            }
+            entry.close(PlatformFailure::FunctionGone(reason.to_owned()));
         }
     }
 
@@ -374,10 +340,7 @@ impl State {
         let queued: Vec<Queued> = lock(&self.queue).drain(..).collect();
         for queued in queued {
             if let Some(entry) = self.end(&queued.request_id) {
-                entry.watch.abort();
-                if let Some(reply) = entry.reply {
-                    let _ = reply.send(Answer::Failed(failure.clone()));
-                }
+                entry.close(failure.clone());
             }
         }
     }

@@ -1,21 +1,25 @@
-//! A function that fails its start-up: while every instance keeps failing its init (its
-//! process exits before it asks for an invocation, or it posts `/runtime/init/error`),
-//! invocations are answered at once with that failure, as Lambda answers them with the init
-//! error, instead of each waiting out the function timeout for a `/next` that never comes.
+//! The supervised function instances (processes run by `lambda-stream serve`), as Lambda's
+//! execution environments: which fail their start-up and which are being reset.
+//!
+//! While every instance keeps failing its init (its process exits before it asks for an
+//! invocation, or it posts `/runtime/init/error`), invocations are answered at once with that
+//! failure, as Lambda answers them with the init error, instead of each waiting out the function
+//! timeout for a `/next` that never comes. An instance being reset after a timeout takes no
+//! more invocations until its new process starts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::emulator::failure::PlatformFailure;
 
-/// Which supervised instances fail their init, and how.
+/// Which supervised instances fail their init, and which are being reset.
 #[derive(Debug, Default)]
-pub(crate) struct InitWatch {
-    inner: Mutex<Instances>,
+pub(crate) struct Instances {
+    inner: Mutex<Known>,
 }
 
 #[derive(Debug, Default)]
-struct Instances {
+struct Known {
     /// Instances run as supervised processes (embedded loops are not: they cannot fail init).
     supervised: HashSet<usize>,
     /// Instances that asked for an invocation since their process started.
@@ -24,10 +28,12 @@ struct Instances {
     failing: HashMap<usize, PlatformFailure>,
     /// An `/init/error` report waiting for its process to exit.
     reported: HashMap<usize, PlatformFailure>,
+    /// Instances whose process is to be stopped and started again.
+    resetting: HashSet<usize>,
 }
 
-impl InitWatch {
-    fn lock(&self) -> MutexGuard<'_, Instances> {
+impl Instances {
+    fn lock(&self) -> MutexGuard<'_, Known> {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -39,6 +45,19 @@ impl InitWatch {
         instances.supervised.insert(instance);
         instances.ready.remove(&instance);
         instances.reported.remove(&instance);
+        instances.resetting.remove(&instance);
+    }
+
+    /// `instance` is to be reset; `false` when it is not supervised (the in-process loops of
+    /// embedded mode, which stop their own handler at the deadline).
+    pub(crate) fn resetting(&self, instance: usize) -> bool {
+        let mut instances = self.lock();
+        instances.supervised.contains(&instance) && instances.resetting.insert(instance)
+    }
+
+    /// Whether `instance` is being reset (its process takes no more invocations).
+    pub(crate) fn is_resetting(&self, instance: usize) -> bool {
+        self.lock().resetting.contains(&instance)
     }
 
     /// `instance` asked for an invocation: its init succeeded.
@@ -95,7 +114,7 @@ mod tests {
 
     #[test]
     fn only_a_process_that_never_served_fails_its_init() {
-        let watch = InitWatch::default();
+        let watch = Instances::default();
         watch.starting(1);
         watch.ready(1);
         assert_eq!(
@@ -118,7 +137,7 @@ mod tests {
 
     #[test]
     fn a_reported_init_error_is_the_failure_and_one_healthy_instance_serves() {
-        let watch = InitWatch::default();
+        let watch = Instances::default();
         let reported = PlatformFailure::InitFailed("Function.InitError: no database".into());
         watch.starting(1);
         watch.starting(2);
