@@ -83,7 +83,7 @@ impl AccessLog {
     /// disconnect as the emulator's config says, and counted among its open responses.
     pub(crate) fn for_request<B>(
         request: &http::Request<B>,
-        config: &super::EmulatorConfig,
+        config: &super::config::EmulatorConfig,
         responses: &Arc<Responses>,
     ) -> Self {
         let mut log = AccessLog::new(request.method(), request.uri().path(), config.access_log())

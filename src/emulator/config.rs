@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::auth::cors::Cors;
 use super::auth::iam::{AuthType, IamKey};
-use super::front::kind::Front;
+use super::front_kind::Front;
 use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode, env_value};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};

@@ -19,6 +19,7 @@ mod auth;
 mod config;
 mod failure;
 mod front;
+mod front_kind;
 mod lifecycle;
 mod listener;
 mod router;
@@ -43,16 +44,12 @@ pub use config::{
     THROTTLE_ENV, TIMEOUT_ENV,
 };
 pub use front::invoke_api::ASYNC_PAYLOAD_LIMIT;
-pub use front::kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
+pub use front_kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
 use listener::{ConnectionLimits, serve};
+use runtime::RUNTIME_MAX_HEADER_SIZE;
 use runtime::state::State;
 
 use crate::RuntimeApiAddress;
-
-/// The largest head, or trailer section, a function may send the Runtime API: 64 KiB, four
-/// times hyper's default, so that another runtime's large error trailers are still read
-/// (and reported) rather than cutting the response. Ours caps its own well below.
-pub(crate) const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
 
 /// The Runtime API has no header read timeout: hyper's timer also runs while a kept-alive
 /// connection is idle, and a function's connections may idle as long as its environment lives

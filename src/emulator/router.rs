@@ -10,8 +10,8 @@ use hyper::body::Incoming;
 
 use super::front::function_url::FunctionUrl;
 use super::front::invoke_api::{self, InvokeApi};
-use super::front::kind::Front;
 use super::front::rest_api::RestApi;
+use super::front_kind::Front;
 use super::lifecycle::client_body::ClientBody;
 use super::lifecycle::serve;
 use super::runtime::state::State;

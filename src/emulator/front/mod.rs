@@ -5,5 +5,4 @@
 pub(crate) mod event_stream;
 pub(crate) mod function_url;
 pub(crate) mod invoke_api;
-pub(crate) mod kind;
 pub(crate) mod rest_api;

@@ -14,12 +14,12 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::kind::{EndpointType, REST_API_BANDWIDTH, REST_API_MAX_STREAM};
 use crate::InvokeMode;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::{AuthType, Scope};
 use crate::emulator::config::EmulatorConfig;
 use crate::emulator::failure::PlatformFailure;
+use crate::emulator::front_kind::{EndpointType, REST_API_BANDWIDTH, REST_API_MAX_STREAM};
 use crate::emulator::lifecycle::admission::{Admitted, Refusal};
 use crate::emulator::lifecycle::client_body::{ClientBody, GatewayLimits, Relay, RelayOptions};
 use crate::emulator::lifecycle::collect::collect_stream;

@@ -8,3 +8,8 @@ mod instances;
 mod relay;
 mod reply;
 pub(crate) mod state;
+
+/// The largest head, or trailer section, a function may send the Runtime API: 64 KiB, four
+/// times hyper's default, so that another runtime's large error trailers are still read
+/// (and reported) rather than cutting the response. Ours caps its own well below.
+pub(crate) const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;

@@ -79,7 +79,7 @@ type Prelude = Result<(ResponseHead, BytesMut, usize), (Answer, RuntimeResponse)
 async fn read_prelude(body: &mut Incoming, deadline: &Deadline, state: &State) -> Prelude {
     // A REST API reads the metadata's multiValueHeaders too; a Function URL ignores them.
     let mut decoder = match state.config.front() {
-        crate::emulator::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
+        crate::emulator::front_kind::Front::RestApi(_) => PreludeDecoder::for_rest_api(),
         _ => PreludeDecoder::new(),
     };
     let mut buf = BytesMut::new();
@@ -142,7 +142,7 @@ fn broken_reason(error: &hyper::Error) -> String {
         if cause.to_string().contains("trailers bytes over limit") {
             return format!(
                 "the function's trailer section is over the Runtime API's {} KiB limit: its error report was lost",
-                crate::emulator::RUNTIME_MAX_HEADER_SIZE / 1024
+                super::RUNTIME_MAX_HEADER_SIZE / 1024
             );
         }
         source = cause.source();
