@@ -68,18 +68,6 @@ impl ErrorType {
     pub const INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Function.InitError"));
     /// What Lambda substitutes for an invalid error type.
     pub const UNKNOWN: ErrorType = ErrorType(Cow::Borrowed("Runtime.Unknown"));
-    /// The platform's: the function did not finish within its timeout.
-    pub(crate) const SANDBOX_TIMEDOUT: ErrorType = ErrorType(Cow::Borrowed("Sandbox.Timedout"));
-    /// The platform's: the function process exited before answering.
-    pub(crate) const EXIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.ExitError"));
-    /// The platform's: the function failed its start-up.
-    pub(crate) const RUNTIME_INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.InitError"));
-    /// The platform's: a response it cannot read (undocumented by AWS for a bad prelude).
-    pub(crate) const RUNTIME_INVALID_RESPONSE: ErrorType =
-        ErrorType(Cow::Borrowed("Runtime.InvalidResponse"));
-    /// The platform's: the response ended without its last chunk.
-    pub(crate) const TRUNCATED_RESPONSE: ErrorType =
-        ErrorType(Cow::Borrowed("Runtime.TruncatedResponse"));
 
     /// Validates `value` as a Lambda error type.
     ///
@@ -98,6 +86,23 @@ impl ErrorType {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The error types the platform itself reports (the emulator's), which a function cannot send.
+#[cfg(feature = "emulator")]
+impl ErrorType {
+    /// The platform's: the function did not finish within its timeout.
+    pub(crate) const SANDBOX_TIMEDOUT: ErrorType = ErrorType(Cow::Borrowed("Sandbox.Timedout"));
+    /// The platform's: the function process exited before answering.
+    pub(crate) const EXIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.ExitError"));
+    /// The platform's: the function failed its start-up.
+    pub(crate) const RUNTIME_INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.InitError"));
+    /// The platform's: a response it cannot read (undocumented by AWS for a bad prelude).
+    pub(crate) const RUNTIME_INVALID_RESPONSE: ErrorType =
+        ErrorType(Cow::Borrowed("Runtime.InvalidResponse"));
+    /// The platform's: the response ended without its last chunk.
+    pub(crate) const TRUNCATED_RESPONSE: ErrorType =
+        ErrorType(Cow::Borrowed("Runtime.TruncatedResponse"));
 }
 
 impl fmt::Display for ErrorType {
