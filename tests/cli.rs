@@ -104,24 +104,33 @@ async fn bad_arguments_exit_2_with_usage() {
     assert!(stderr.contains("usage: lambda-stream serve"), "{stderr}");
 }
 
-#[tokio::test]
-async fn the_readme_first_command_serves_the_greeting_locally() {
-    use common::{read_all, send, within};
-    // `cargo run --example hello` with no AWS_LAMBDA_RUNTIME_API: the embedded emulator.
+/// `examples/hello` in embedded mode (no `AWS_LAMBDA_RUNTIME_API`) on a free port.
+async fn hello_embedded() -> (std::net::SocketAddr, tokio::process::Child) {
     let mut command = Command::new(example_binary("hello").await);
     command
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env("LAMBDA_STREAM_PORT", "0");
-    let (port, mut hello) = spawn_announced(command).await;
-    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    // curl -N -d '{"name":"Alice"}' localhost:9000/
-    let request = http::Request::post("/")
+    let (port, hello) = spawn_announced(command).await;
+    (std::net::SocketAddr::from(([127, 0, 0, 1], port)), hello)
+}
+
+/// A POST of `json` to `/`, as `curl -d` sends it.
+fn greet(json: &'static str) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::post("/")
         .header("host", "localhost")
         .body(http_body_util::Full::new(bytes::Bytes::from_static(
-            br#"{"name":"Alice"}"#,
+            json.as_bytes(),
         )))
-        .unwrap();
-    let response = within(send(address, request)).await;
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_readme_first_command_serves_the_greeting_locally() {
+    use common::{read_all, send, within};
+    // `cargo run --example hello` with no AWS_LAMBDA_RUNTIME_API: the embedded emulator.
+    let (address, mut hello) = hello_embedded().await;
+    // curl -N -d '{"name":"Alice"}' localhost:9000/
+    let response = within(send(address, greet(r#"{"name":"Alice"}"#))).await;
     assert_eq!(response.headers()["content-type"], "application/json");
     let (body, _, clean) = within(read_all(response)).await;
     assert_eq!(
@@ -378,18 +387,8 @@ async fn a_function_failing_its_init_is_answered_at_once_with_the_init_error() {
         let (port, mut cli) =
             serve_python(&["--timeout", "60"], &[("PYTHON_RUNTIME_INIT", how)]).await;
         for _ in 0..3 {
-            let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            let body = r#"{"rawPath":"/"}"#;
-            let request = format!(
-                "POST /2015-03-31/functions/local/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut answer = Vec::new();
-            common::within(stream.read_to_end(&mut answer))
-                .await
-                .unwrap();
-            let answer = String::from_utf8_lossy(&answer);
+            let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let answer = common::invoke_raw(address, r#"{"rawPath":"/"}"#).await;
             assert!(
                 answer.contains("x-amz-function-error: Unhandled"),
                 "{answer}"
@@ -445,20 +444,9 @@ async fn a_managed_instances_timeout_fails_one_invocation_and_not_its_environmen
 #[tokio::test]
 async fn embedded_mode_finishes_the_invocations_in_flight_on_sigterm() {
     use common::{read_all, send, within};
-    let mut command = Command::new(example_binary("hello").await);
-    command
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("LAMBDA_STREAM_PORT", "0");
-    let (port, mut hello) = spawn_announced(command).await;
-    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let request = http::Request::post("/")
-        .header("host", "localhost")
-        .body(http_body_util::Full::new(bytes::Bytes::from_static(
-            br#"{"name":"Ada"}"#,
-        )))
-        .unwrap();
+    let (address, mut hello) = hello_embedded().await;
     // hello answers in three pieces, 300 ms apart: SIGTERM comes after the head.
-    let response = within(send(address, request)).await;
+    let response = within(send(address, greet(r#"{"name":"Ada"}"#))).await;
     assert_eq!(response.status(), 200);
     signal(hello.id().unwrap(), "TERM").await;
     let (body, _, clean) = within(read_all(response)).await;

@@ -158,16 +158,7 @@ async fn body_bytes_sent_with_the_prelude_count_against_the_budget() {
 #[tokio::test]
 async fn error_trailers_over_the_runtime_api_limit_are_a_truncation_naming_it() {
     let (address, mut cli) = serve(&[]).await;
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let body = r#"{"rawPath":"/huge-error"}"#;
-    let request = format!(
-        "POST /2015-03-31/functions/local/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    within(stream.read_to_end(&mut answer)).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = common::invoke_raw(address, r#"{"rawPath":"/huge-error"}"#).await;
     assert!(answer.contains("Runtime.TruncatedResponse"), "{answer}");
     assert!(
         answer.contains("trailer section is over the Runtime API's 64 KiB limit"),

@@ -48,6 +48,21 @@ pub(crate) fn get_with_trailers(path: &str) -> Request<Full<Bytes>> {
     request
 }
 
+/// `Invoke` (`RequestResponse`) of `payload` on a new raw connection: the whole answer as text,
+/// head included, read until the server closes.
+pub(crate) async fn invoke_raw(addr: SocketAddr, payload: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST /2015-03-31/functions/local/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    within(stream.read_to_end(&mut answer)).await.expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Reads the whole body: data, trailers, and whether it ended cleanly (false: truncated).
 pub(crate) async fn read_all(
     response: http::Response<Incoming>,
