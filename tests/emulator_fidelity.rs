@@ -440,3 +440,42 @@ async fn cancel_on_disconnect_drops_the_handler_stream() {
     );
     assert!(progress.chunks.load(Ordering::SeqCst) < 20);
 }
+
+/// `DryRun` checks that the caller may invoke and runs nothing: allowed on both invoke routes
+/// (the API takes `RequestResponse | DryRun` for `InvokeWithResponseStream`), answered `204`
+/// even while every concurrency slot is taken, since it takes none.
+#[tokio::test]
+async fn a_dry_run_runs_nothing_on_either_route_and_takes_no_slot() {
+    let release = Arc::new(Notify::new());
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let gate = release.clone();
+    let emulator = serve_in_process(
+        EmulatorConfig::default().with_max_concurrency(1),
+        1,
+        move |_: Request, _: Context| {
+            let (gate, started_tx) = (gate.clone(), started_tx.clone());
+            async move {
+                let _ = started_tx.send(());
+                gate.notified().await;
+                http::Response::builder().body(Body::from("done"))
+            }
+        },
+    )
+    .await;
+    let address = emulator.url_addr();
+    let busy = tokio::spawn(send(address, common::get("/")));
+    within(started.recv()).await.unwrap();
+    for path in [
+        "/2015-03-31/functions/local/invocations",
+        "/2021-11-15/functions/local/response-streaming-invocations",
+    ] {
+        let dry = request("POST", path, &[("x-amz-invocation-type", "DryRun")], "{}");
+        let response = within(send(address, dry)).await;
+        assert_eq!(response.status(), 204, "{path}");
+        assert!(within(read_all(response)).await.0.is_empty());
+    }
+    assert!(started.try_recv().is_err(), "nothing ran");
+    release.notify_waiters();
+    let response = within(busy).await.unwrap();
+    assert_eq!(within(read_all(response)).await.0, b"done");
+}

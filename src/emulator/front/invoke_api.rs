@@ -149,7 +149,8 @@ fn invocation_type(
     match (route, text) {
         (_, "RequestResponse") => Ok(InvocationType::RequestResponse),
         (InvokeRoute::Invoke, "Event") => Ok(InvocationType::Event),
-        (InvokeRoute::Invoke, "DryRun") => Ok(InvocationType::DryRun),
+        // `InvokeWithResponseStream` takes `RequestResponse | DryRun` (the Lambda API reference).
+        (_, "DryRun") => Ok(InvocationType::DryRun),
         (_, other) => Err(format!("invalid X-Amz-Invocation-Type {other:?}")),
     }
 }
