@@ -317,14 +317,21 @@ async fn invoke_request_response_event_and_errors() {
     );
 }
 
-#[tokio::test]
-async fn one_request_over_the_concurrency_limit_gets_429() {
+/// An emulator with `slots` concurrency slots and as many runtime loops, whose function says
+/// when it starts an invocation and answers `done` only when released.
+async fn gated(
+    slots: usize,
+) -> (
+    lambda_stream::emulator::Emulator,
+    Arc<Notify>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
     let release = Arc::new(Notify::new());
-    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
     let gate = release.clone();
     let emulator = serve_in_process(
-        EmulatorConfig::default().with_max_concurrency(2),
-        2,
+        EmulatorConfig::default().with_max_concurrency(slots),
+        slots,
         move |_: Request, _: Context| {
             let (gate, started_tx) = (gate.clone(), started_tx.clone());
             async move {
@@ -335,6 +342,12 @@ async fn one_request_over_the_concurrency_limit_gets_429() {
         },
     )
     .await;
+    (emulator, release, started)
+}
+
+#[tokio::test]
+async fn one_request_over_the_concurrency_limit_gets_429() {
+    let (emulator, release, mut started) = gated(2).await;
     let address = emulator.url_addr();
     let busy: Vec<_> = (0..2)
         .map(|_| tokio::spawn(send(address, common::get("/"))))
@@ -446,22 +459,7 @@ async fn cancel_on_disconnect_drops_the_handler_stream() {
 /// even while every concurrency slot is taken, since it takes none.
 #[tokio::test]
 async fn a_dry_run_runs_nothing_on_either_route_and_takes_no_slot() {
-    let release = Arc::new(Notify::new());
-    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
-    let gate = release.clone();
-    let emulator = serve_in_process(
-        EmulatorConfig::default().with_max_concurrency(1),
-        1,
-        move |_: Request, _: Context| {
-            let (gate, started_tx) = (gate.clone(), started_tx.clone());
-            async move {
-                let _ = started_tx.send(());
-                gate.notified().await;
-                http::Response::builder().body(Body::from("done"))
-            }
-        },
-    )
-    .await;
+    let (emulator, release, mut started) = gated(1).await;
     let address = emulator.url_addr();
     let busy = tokio::spawn(send(address, common::get("/")));
     within(started.recv()).await.unwrap();

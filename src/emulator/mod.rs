@@ -207,10 +207,9 @@ impl Emulator {
     /// instance does, requests are answered at once with that failure until one starts
     /// serving, instead of each waiting out the function timeout.
     pub fn instance_exited(&self, instance: InstanceId, status: &str) {
-        let exited =
-            failure::PlatformFailure::FunctionGone(format!("the function exited ({status})"));
-        self.state
-            .fail_in_flight(Some(instance.0), &format!("the function exited ({status})"));
+        let reason = format!("the function exited ({status})");
+        self.state.fail_in_flight(Some(instance.0), &reason);
+        let exited = failure::PlatformFailure::FunctionGone(reason);
         if self.state.init.exited(instance.0, exited).is_some()
             && let Some(failure) = self.state.init.failure()
         {
