@@ -133,7 +133,13 @@ where
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());
     // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
     // ends cleanly before the emulator would cut it.
-    let runtime_config = Config::new(emulator.runtime_api())
+    let runtime_api = emulator.runtime_api();
+    let function = crate::FunctionInfo::default().with_metadata_endpoint(
+        runtime_api.authority().to_owned(),
+        emulator.metadata_token().to_owned(),
+    );
+    let runtime_config = Config::new(runtime_api)
+        .with_function_info(function)
         .with_invoke_mode(mode)
         .with_budget(crate::Budget::bytes(budget));
     // One runtime loop per concurrent execution, as Lambda runs one instance per request.

@@ -69,8 +69,8 @@ pub use entry::{run, run_with, run_with_init};
 pub use error::Error;
 pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, DEFAULT_MAX_EVENT_SIZE,
-    EarlyErrors, FunctionInfo, Handler, Hold, INVOKE_MODE_ENV, InvokeMode, Outcome, Runtime,
-    RuntimeApiAddress,
+    EarlyErrors, ExecutionEnvironment, FunctionInfo, Handler, Hold, INVOKE_MODE_ENV, InvokeMode,
+    MetadataError, Outcome, Runtime, RuntimeApiAddress,
 };
 #[cfg(feature = "tower")]
 pub use function::{ServiceHandler, service};

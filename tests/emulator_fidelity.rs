@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, Full};
 use lambda_stream::emulator::{Cors, EmulatorConfig};
-use lambda_stream::wire::{ErrorType, FunctionError};
+use lambda_stream::wire::{ErrorType, FunctionError, PreludeDecoder};
 use lambda_stream::{Body, Context, Request};
 use tokio::sync::Notify;
 
@@ -210,8 +210,16 @@ async fn invoke_with_response_stream_is_a_live_event_stream() {
             buffer: BytesMut::new(),
             decoder: MessageFrameDecoder::new(),
         };
-        let (kind, data) = within(reader.next()).await.unwrap();
-        assert_eq!((kind.as_str(), &data[..]), ("PayloadChunk", &b"first"[..]));
+        // The function's bytes as written, as AWS passes them: its prelude, 8 NULs, then
+        // "first" (in as many PayloadChunks as the relay made of them).
+        let mut payload = Vec::new();
+        while !payload.ends_with(b"first") {
+            let (kind, data) = within(reader.next()).await.unwrap();
+            assert_eq!(kind, "PayloadChunk");
+            payload.extend_from_slice(&data);
+        }
+        let (head, body) = PreludeDecoder::split_payload(&payload).unwrap();
+        assert_eq!((head.status.as_u16(), body), (200, &b"first"[..]));
         let first_at = started.elapsed();
         // Only now may the function go on: the first chunk came live, not buffered.
         release.notify_one();
@@ -270,7 +278,11 @@ async fn invoke_request_response_event_and_errors() {
     let response = within(send(address, request("POST", path, &[], r#"{"a":1}"#))).await;
     assert_eq!(response.status(), 200);
     assert!(!response.headers().contains_key("x-amz-function-error"));
-    assert_eq!(within(read_all(response)).await.0, br#"echo {"a":1}"#);
+    // The function's bytes as written: AWS does not read the prelude on Invoke.
+    let payload = within(read_all(response)).await.0;
+    assert!(payload.starts_with(br#"{"statusCode":200"#), "{payload:?}");
+    let (head, body) = PreludeDecoder::split_payload(&payload).unwrap();
+    assert_eq!((head.status.as_u16(), body), (200, &br#"echo {"a":1}"#[..]));
     assert_eq!(seen.recv().await.unwrap(), Bytes::from(r#"{"a":1}"#));
 
     let response = within(send(address, request("POST", path, &[], "\"boom\""))).await;

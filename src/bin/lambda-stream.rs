@@ -37,13 +37,17 @@ options:
                         <burst>:<bytes-per-second> for another model
   --cancel-on-disconnect
                         stop a function whose client went away (AWS lets it run on)
+  --tenant-isolation    Lambda's tenant isolation mode: each Invoke names its tenant
+                        (X-Amz-Tenant-Id), a process serves one tenant, no Function URL
   --front <front>       function-url (default), or an API Gateway REST API proxying every
                         path to the function: rest-api (regional), rest-api-edge,
                         rest-api-private (payload 1.0 events, the gateway's limits and errors)
   -h, --help            this text
 
-Also served on the same port: POST /2015-03-31/functions/<name>/invocations (Invoke) and
-.../response-streaming-invocations (InvokeWithResponseStream, a live event stream).";
+Also served on the same port, the Lambda API's invoke routes (the function's bytes as written,
+prelude included, as AWS passes them):
+  POST /2015-03-31/functions/<name>/invocations                    Invoke
+  POST /2021-11-15/functions/<name>/response-streaming-invocations InvokeWithResponseStream";
 
 #[derive(Debug, Clone, PartialEq)]
 struct ServeArgs {
@@ -60,6 +64,7 @@ struct ServeArgs {
     iam_keys: Option<String>,
     throttle: Option<BandwidthModel>,
     cancel_on_disconnect: bool,
+    tenant_isolation: bool,
     front: Front,
     command: Vec<String>,
 }
@@ -107,6 +112,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
         iam_keys: None,
         throttle: None,
         cancel_on_disconnect: false,
+        tenant_isolation: false,
         front: Front::FunctionUrl,
         command: Vec::new(),
     };
@@ -184,6 +190,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             }
             "--iam-keys" => parsed.iam_keys = Some(value(arg)?),
             "--cancel-on-disconnect" => parsed.cancel_on_disconnect = true,
+            "--tenant-isolation" => parsed.tenant_isolation = true,
             "--front" => {
                 let v = value(arg)?;
                 parsed.front = v.parse().map_err(|_| invalid(arg, &v))?;
@@ -256,6 +263,7 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .with_region(serve.region.clone())
         .with_auth_type(serve.auth_type)
         .with_cancel_on_disconnect(serve.cancel_on_disconnect)
+        .with_tenant_isolation(serve.tenant_isolation)
         .with_front(serve.front);
     if serve.auth_type == AuthType::AwsIam {
         let keys = match &serve.iam_keys {
@@ -379,6 +387,9 @@ async fn supervise(
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_REGION", &serve.region)
+            // The Lambda metadata endpoint answers beside the Runtime API, as on Lambda.
+            .env("AWS_LAMBDA_METADATA_API", api.authority())
+            .env("AWS_LAMBDA_METADATA_TOKEN", emulator.metadata_token())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
@@ -459,7 +470,7 @@ mod tests {
     #[test]
     fn parses_serve_with_every_option() {
         let parsed = parse_args(&args(
-            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --environment-concurrency 8 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect --front rest-api-edge -- node index.mjs --flag",
+            "serve --port 9100 --invoke-mode BUFFERED --timeout 2.5 --budget 1000 --function-name f --concurrency 3 --environment-concurrency 8 --auth-type AWS_IAM --region eu-west-1 --cors {\"AllowOrigins\":[\"*\"]} --throttle aws --cancel-on-disconnect --tenant-isolation --front rest-api-edge -- node index.mjs --flag",
         ))
         .unwrap();
         assert_eq!(
@@ -478,6 +489,7 @@ mod tests {
                 iam_keys: None,
                 throttle: Some(BandwidthModel::AWS),
                 cancel_on_disconnect: true,
+                tenant_isolation: true,
                 front: Front::RestApi(lambda_stream::emulator::EndpointType::Edge),
                 command: args("node index.mjs --flag"),
             }))

@@ -127,6 +127,7 @@ mod tests {
             memory_mb: 128,
             log_group: "/aws/lambda/f".into(),
             log_stream: "s".into(),
+            ..crate::FunctionInfo::default()
         };
         let now = SystemTime::now();
         let ours = Context::from_headers(&headers, Arc::new(function), now).unwrap();

@@ -65,6 +65,7 @@ pub struct EmulatorConfig {
     body_read_timeout: Duration,
     front: Front,
     environment_concurrency: usize,
+    tenant_isolation: bool,
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
@@ -93,6 +94,7 @@ impl Default for EmulatorConfig {
             body_read_timeout: Duration::from_secs(30),
             front: Front::FunctionUrl,
             environment_concurrency: 1,
+            tenant_isolation: false,
         }
     }
 }
@@ -324,6 +326,21 @@ impl EmulatorConfig {
     /// How many invocations one function instance serves at once.
     pub fn environment_concurrency(&self) -> usize {
         self.environment_concurrency
+    }
+
+    /// Lambda's tenant isolation mode (`TenancyConfig: PER_TENANT`, default off): every
+    /// invocation names its tenant (`X-Amz-Tenant-Id`), which the function reads as
+    /// `Lambda-Runtime-Aws-Tenant-Id`; an execution environment serves one tenant only (a
+    /// supervised process serving another tenant is restarted first); the function has no
+    /// Function URL.
+    pub fn with_tenant_isolation(mut self, isolated: bool) -> Self {
+        self.tenant_isolation = isolated;
+        self
+    }
+
+    /// Whether the function uses tenant isolation.
+    pub fn tenant_isolation(&self) -> bool {
+        self.tenant_isolation
     }
 
     /// Bytes of request bodies being read at once, over all clients.

@@ -20,7 +20,7 @@ pub(crate) enum PlatformFailure {
     #[error("the function failed its init ({0})")]
     InitFailed(String),
     /// A buffered payload, or a streamed one read into a buffered answer, over its limit.
-    #[error("response payload over the {limit}-byte limit")]
+    #[error("Response payload size exceeded maximum allowed payload size ({limit} bytes).")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: u64,

@@ -153,6 +153,13 @@ impl Emulator {
         RuntimeApiAddress::from_socket_addr(self.runtime_addr)
     }
 
+    /// The token a function presents to the Lambda metadata endpoint, which answers on every
+    /// instance's Runtime API address: give it as `AWS_LAMBDA_METADATA_TOKEN`, with the
+    /// Runtime API's address as `AWS_LAMBDA_METADATA_API`.
+    pub fn metadata_token(&self) -> &str {
+        &self.state.metadata_token
+    }
+
     /// The instance whose Runtime API [`runtime_api`](Self::runtime_api) gives: the one the
     /// emulator starts with. A supervisor runs its first function process on it, and
     /// [`add_instance`](Self::add_instance)s for more.

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::metadata::{ExecutionEnvironment, MetadataEndpoint, MetadataError};
 use super::stats::{CompletionHook, CompletionStats};
 use crate::budget::{BandwidthModel, Budget};
 use crate::settings::{BUDGET_ENV, MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
@@ -227,6 +228,9 @@ pub struct FunctionInfo {
     pub log_group: String,
     /// `AWS_LAMBDA_LOG_STREAM_NAME`.
     pub log_stream: String,
+    /// `AWS_LAMBDA_METADATA_API` and `AWS_LAMBDA_METADATA_TOKEN`, when the platform offers
+    /// its metadata endpoint (read it with [`execution_environment`](Self::execution_environment)).
+    pub(crate) metadata: Option<MetadataEndpoint>,
 }
 
 impl FunctionInfo {
@@ -238,7 +242,33 @@ impl FunctionInfo {
             memory_mb: var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").parse().unwrap_or(0),
             log_group: var("AWS_LAMBDA_LOG_GROUP_NAME"),
             log_stream: var("AWS_LAMBDA_LOG_STREAM_NAME"),
+            metadata: MetadataEndpoint::from_env(),
         }
+    }
+
+    /// The same, reading the metadata endpoint at `authority` with `token` (the local
+    /// emulator's, in embedded mode).
+    #[cfg(feature = "emulator")]
+    pub(crate) fn with_metadata_endpoint(mut self, authority: String, token: String) -> Self {
+        self.metadata = Some(MetadataEndpoint { authority, token });
+        self
+    }
+
+    /// The execution environment's metadata (its Availability Zone id) from the Lambda
+    /// metadata endpoint. It does not change for the environment's life: read it once, at
+    /// init, and keep it.
+    ///
+    /// ```no_run
+    /// # async fn handler(context: lambda_stream::Context) -> Result<(), lambda_stream::MetadataError> {
+    /// let environment = context.function.execution_environment().await?;
+    /// println!("running in {}", environment.availability_zone_id);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A [`MetadataError`] when the platform offers no endpoint, or it cannot be read.
+    pub async fn execution_environment(&self) -> Result<ExecutionEnvironment, MetadataError> {
+        super::metadata::execution_environment(self.metadata.as_ref()).await
     }
 }
 

@@ -23,7 +23,7 @@ use crate::body::{Chunk, ChunkBuilder};
 use crate::budget::Budget;
 use crate::wire::{
     ErrorType, FunctionError, HeadFormat, InvocationHeaders, RawEvent, RequestId, ResponseHead,
-    request_from_event,
+    is_invoke_completion_notice, request_from_event,
 };
 use crate::{Body, Error, Response};
 
@@ -308,6 +308,14 @@ async fn answer<H: Handler>(
             return answering.early_failure(error).await;
         }
     };
+    if is_invoke_completion_notice(&event) {
+        // API Gateway's reported notice after a streamed REST response: not a request.
+        tracing::debug!(event = %String::from_utf8_lossy(&event), "acknowledged API Gateway's invocation-completion notice without running the handler");
+        let Answering {
+            client, request_id, ..
+        } = answering;
+        return client.buffered_response(&request_id, Vec::new()).await;
+    }
     let mut request = match request_from_event(&event) {
         Ok(request) => request,
         Err(error) => {

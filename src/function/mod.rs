@@ -8,6 +8,7 @@ mod flush_rule;
 mod handler;
 mod invoke;
 mod limited;
+mod metadata;
 mod request_body;
 mod runtime;
 #[cfg(feature = "tower")]
@@ -20,6 +21,7 @@ pub use config::{
 };
 pub use context::Context;
 pub use handler::Handler;
+pub use metadata::{ExecutionEnvironment, MetadataError};
 #[cfg(test)]
 pub(crate) use request_body::test_exports;
 #[cfg(feature = "testing")]

@@ -45,6 +45,7 @@ pub use prelude::{
     HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
     PreludeError, encode_prelude,
 };
+pub(crate) use rest_event::is_invoke_completion_notice;
 pub use rest_event::{RestRequestContext, rest_event_from_request};
 pub(crate) use rest_event::{is_rest_event, request_from_rest_event};
 pub(crate) use rest_response::HeadFormat;

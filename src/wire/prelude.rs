@@ -64,6 +64,9 @@ pub enum PreludeError {
     /// `cookies` is not an array of strings.
     #[error("the prelude cookies field is not an array of strings")]
     InvalidCookies,
+    /// A whole payload ended before its prelude's 8 NULs.
+    #[error("the payload ends before its prelude does (no 8-NUL delimiter)")]
+    Incomplete,
 }
 
 struct JoinedHeadersJson<'a>(&'a [(&'a str, String)]);
@@ -219,6 +222,34 @@ impl PreludeDecoder {
         let _ = buf.split_to(json_len + PRELUDE_DELIMITER.len());
         self.scanned = 0;
         Ok(Some(head))
+    }
+
+    /// Splits a whole payload, as the Lambda API's `Invoke` returns a streaming function's
+    /// answer (or as the `PayloadChunk`s of `InvokeWithResponseStream` add up to), into its
+    /// head and its body. Lambda reads the prelude only for Function URLs and API Gateway;
+    /// an Invoke caller gets the bytes as written and reads the head itself.
+    ///
+    /// ```
+    /// use lambda_stream::wire::PreludeDecoder;
+    /// let payload = b"{\"statusCode\":201,\"headers\":{\"content-type\":\"text/csv\"}}\0\0\0\0\0\0\0\0a,b\n";
+    /// let (head, body) = PreludeDecoder::split_payload(payload)?;
+    /// assert_eq!(head.status, 201);
+    /// assert_eq!(head.headers["content-type"], "text/csv");
+    /// assert_eq!(body, b"a,b\n");
+    /// # Ok::<(), lambda_stream::wire::PreludeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`PreludeError`] when the payload does not start with a prelude
+    /// ([`PreludeError::Incomplete`] when it ends before one does).
+    pub fn split_payload(payload: &[u8]) -> Result<(ResponseHead, &[u8]), PreludeError> {
+        // Only the prelude's room is copied: the body may be megabytes.
+        let start = &payload[..payload.len().min(MAX_PRELUDE_LEN)];
+        let mut buf = BytesMut::from(start);
+        let head = Self::new()
+            .decode(&mut buf)?
+            .ok_or(PreludeError::Incomplete)?;
+        Ok((head, &payload[start.len() - buf.len()..]))
     }
 
     fn check_len(&self, needed: usize) -> Result<(), PreludeError> {
@@ -566,6 +597,25 @@ mod tests {
             })
     }
 
+    #[test]
+    fn a_whole_payload_splits_into_head_and_body_whatever_its_size() {
+        let mut payload = br#"{"statusCode":200}"#.to_vec();
+        payload.extend_from_slice(&PRELUDE_DELIMITER);
+        payload.extend(std::iter::repeat_n(b'x', 3 * MAX_PRELUDE_LEN));
+        let (head, body) = PreludeDecoder::split_payload(&payload).unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(body.len(), 3 * MAX_PRELUDE_LEN);
+        let cut = &payload[..br#"{"statusCode":200}"#.len() + 3];
+        assert!(matches!(
+            PreludeDecoder::split_payload(cut),
+            Err(PreludeError::Incomplete)
+        ));
+        assert!(matches!(
+            PreludeDecoder::split_payload(b"plain text, no prelude"),
+            Err(PreludeError::Incomplete)
+        ));
+    }
+
     proptest! {
         #[test]
         fn prelude_round_trips(head in arb_head(), body in proptest::collection::vec(any::<u8>(), 0..64), split in any::<prop::sample::Index>()) {
@@ -578,8 +628,11 @@ mod tests {
             let first = decoder.decode(&mut buf).unwrap();
             buf.extend_from_slice(&wire[split..]);
             let decoded = match first { Some(h) => h, None => decoder.decode(&mut buf).unwrap().unwrap() };
-            prop_assert_eq!(decoded, head);
+            prop_assert_eq!(&decoded, &head);
             prop_assert_eq!(&buf[..], &body[..]);
+            let (whole_head, whole_body) = PreludeDecoder::split_payload(&wire).unwrap();
+            prop_assert_eq!(whole_head, head);
+            prop_assert_eq!(whole_body, &body[..]);
         }
 
         #[test]

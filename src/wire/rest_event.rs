@@ -220,6 +220,31 @@ fn rest_identity(context: &EventContext, user_agent: Option<String>) -> Value {
 /// The stage the local REST API serves.
 const REST_STAGE: &str = "local";
 
+/// Whether `event` is the notice API Gateway is reported to send a function after a REST API
+/// streamed its response: `{"invokeCompletionStatus": "Success", "requestId": "..."}`, an
+/// invocation that is no HTTP request. The function acknowledges it without running the
+/// handler.
+///
+/// Evidence: one third-party report ("observed AWS behavior as of 2026-03", in a crate's
+/// documentation), not AWS's own documentation; hence the narrow match: an object with a
+/// string `invokeCompletionStatus`, a `requestId`, and nothing of an HTTP event.
+pub(crate) fn is_invoke_completion_notice(event: &[u8]) -> bool {
+    const KEY: &[u8] = b"invokeCompletionStatus";
+    // Cheap first: HTTP events are large and never carry the key.
+    if event.len() > 4096 || !event.windows(KEY.len()).any(|window| window == KEY) {
+        return false;
+    }
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(event) else {
+        return false;
+    };
+    fields
+        .get("invokeCompletionStatus")
+        .is_some_and(Value::is_string)
+        && fields.contains_key("requestId")
+        && !fields.contains_key("httpMethod")
+        && !fields.contains_key("requestContext")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +299,25 @@ mod tests {
         let url = br#"{"version":"2.0","rawPath":"/p","requestContext":{"http":{"method":"GET"},"timeEpoch":0},"isBase64Encoded":false}"#;
         let request = request_from_event(url).unwrap();
         assert!(request.extensions().get::<RestRequestContext>().is_none());
+    }
+
+    #[test]
+    fn the_gateways_completion_notice_is_recognised_and_nothing_else() {
+        assert!(is_invoke_completion_notice(
+            br#"{"invokeCompletionStatus":"Success","requestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef"}"#
+        ));
+        assert!(is_invoke_completion_notice(
+            br#"{"invokeCompletionStatus": "Failure", "requestId": "r"}"#
+        ));
+        for other in [
+            &br#"{"invokeCompletionStatus":"Success"}"#[..],
+            br#"{"invokeCompletionStatus":1,"requestId":"r"}"#,
+            br#"{"invokeCompletionStatus":"Success","requestId":"r","httpMethod":"GET"}"#,
+            br#"{"httpMethod":"POST","body":"invokeCompletionStatus"}"#,
+            b"not json invokeCompletionStatus",
+            b"{}",
+        ] {
+            assert!(!is_invoke_completion_notice(other), "{other:?}");
+        }
     }
 }

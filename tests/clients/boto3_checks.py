@@ -56,6 +56,17 @@ def stream_events(path, **kwargs):
     return [(time.monotonic() - started, event) for event in response["EventStream"]]
 
 
+PRELUDE = b'{"statusCode": 200, "headers": {"content-type": "text/plain"}}' + b"\0" * 8
+
+
+def split_prelude(payload):
+    """The head and body of a streaming function's payload: AWS passes the runtime's bytes
+    as written on Invoke and InvokeWithResponseStream, prelude and 8 NULs included."""
+    head, delimiter, body = payload.partition(b"\0" * 8)
+    check("the payload starts with its prelude", delimiter == b"\0" * 8, payload[:80])
+    return json.loads(head), body
+
+
 def chunks_and_complete(events):
     chunks = [e["PayloadChunk"]["Payload"] for _, e in events if "PayloadChunk" in e]
     completes = [e["InvokeComplete"] for _, e in events if "InvokeComplete" in e]
@@ -66,27 +77,33 @@ def chunks_and_complete(events):
 response = client().invoke(FunctionName="local", Payload=payload("/hello"))
 body = response["Payload"].read()
 check("invoke: 200", response["StatusCode"] == 200, response)
-check("invoke: the function's body", body == b"python streams /hello", body)
+check("invoke: the function's bytes as written", body == PRELUDE + b"python streams /hello", body)
+check("invoke: the prelude parses", split_prelude(body) == ({"statusCode": 200, "headers": {"content-type": "text/plain"}}, b"python streams /hello"), body)
 check("invoke: no FunctionError", "FunctionError" not in response, response.get("FunctionError"))
 
 # InvokeWithResponseStream: PayloadChunk events as the bytes arrive, then InvokeComplete.
 events = stream_events("/slow", Qualifier="$LATEST")
 chunks, completes = chunks_and_complete(events)
-check("stream /slow: two chunks", chunks == [b"python streams ", b"/slow"], chunks)
-times = [at for at, e in events if "PayloadChunk" in e]
+check("stream /slow: the bytes as written", b"".join(chunks) == PRELUDE + b"python streams /slow", chunks)
+timed = [(at, e["PayloadChunk"]["Payload"]) for at, e in events if "PayloadChunk" in e]
+received, first_part_at = b"", None
+for at, chunk in timed:
+    received += chunk
+    if first_part_at is None and received.endswith(b"python streams "):
+        first_part_at = at
 # The function pauses 1.5 s between its chunks: the first arrives before the second exists.
-check("stream /slow: the first chunk arrived before the pause", times[1] - times[0] > 1.0, times)
+check("stream /slow: the first part arrived before the pause", first_part_at is not None and timed[-1][0] - first_part_at > 1.0, timed)
 check("stream /slow: InvokeComplete without an error", completes and not completes[0].get("ErrorCode"), completes)
 
 # A mid-stream failure: the error trailers become InvokeComplete's ErrorCode / ErrorDetails.
 chunks, completes = chunks_and_complete(stream_events("/fail-mid"))
-check("stream /fail-mid: the chunk before the error", chunks == [b"python streams "], chunks)
+check("stream /fail-mid: the bytes before the error", b"".join(chunks) == PRELUDE + b"python streams ", chunks)
 check("stream /fail-mid: ErrorCode", completes[0].get("ErrorCode") == "Function.StreamError", completes)
 check("stream /fail-mid: ErrorDetails", completes[0].get("ErrorDetails") == "the database went away", completes)
 
 # A truncated stream (the runtime's connection closed without its last chunk).
 chunks, completes = chunks_and_complete(stream_events("/truncate"))
-check("stream /truncate: the chunk before the cut", chunks == [b"python streams "], chunks)
+check("stream /truncate: the bytes before the cut", b"".join(chunks) == PRELUDE + b"python streams ", chunks)
 check("stream /truncate: Runtime.TruncatedResponse", completes[0].get("ErrorCode") == "Runtime.TruncatedResponse", completes)
 
 # Signatures the Invoke API must refuse, on both routes.

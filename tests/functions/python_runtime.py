@@ -18,7 +18,10 @@ such as `{"rawPath": "/slow"}`) chooses how it behaves, good or hostile:
 - `/prelude-with-body`: the prelude, its NULs and 8,000 body bytes in one chunk;
 - `/huge-error`: a chunk, then error trailers over the Runtime API's 64 KiB limit;
 - `/stall-buffered`: starts a buffered answer of 100 bytes, sends 10 and stalls (the
-  connection stays open while the runtime goes on to its next invocation).
+  connection stays open while the runtime goes on to its next invocation);
+- `/tenant`: answers `<Lambda-Runtime-Aws-Tenant-Id> <process id>`;
+- `/metadata`: answers what the Lambda metadata endpoint (`AWS_LAMBDA_METADATA_API`, with
+  `AWS_LAMBDA_METADATA_TOKEN`) answered: `<status> <body>`.
 
 With `AWS_LAMBDA_MAX_CONCURRENCY=n` it runs n loops, each on its own `/next`, as a Lambda
 Managed Instances runtime does. With `PYTHON_RUNTIME_INIT=crash` it exits at start-up, with
@@ -46,7 +49,16 @@ def error_trailers(message):
     )
 
 
-def answer(conn, request_id, path):
+def metadata():
+    endpoint = http.client.HTTPConnection(os.environ["AWS_LAMBDA_METADATA_API"])
+    token = os.environ["AWS_LAMBDA_METADATA_TOKEN"]
+    endpoint.request("GET", "/2026-01-15/metadata/execution-environment",
+                     headers={"Authorization": f"Bearer {token}"})
+    response = endpoint.getresponse()
+    return f"{response.status} {response.read().decode()}"
+
+
+def answer(conn, request_id, path, reply=None):
     conn.putrequest("POST", f"{base}/{request_id}/response")
     conn.putheader("Content-Type", "application/vnd.awslambda.http-integration-response")
     conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
@@ -93,7 +105,7 @@ def answer(conn, request_id, path):
         return
     if path == "/slow":
         time.sleep(1.5)
-    chunk(path.encode())
+    chunk((reply or path).encode())
     conn.send(b"0\r\n\r\n")
 
 
@@ -142,7 +154,12 @@ def serve():
             stall_buffered(request_id)
             conn.close()
             continue
-        answer(conn, request_id, path)
+        reply = None
+        if path == "/tenant":
+            reply = f"{response.getheader('Lambda-Runtime-Aws-Tenant-Id')} {os.getpid()}"
+        if path == "/metadata":
+            reply = metadata()
+        answer(conn, request_id, path, reply)
         try:
             conn.getresponse().read()
         except (ConnectionError, http.client.HTTPException, OSError):

@@ -18,7 +18,7 @@ use crate::emulator::lifecycle::client_body::{ClientBody, Relay, RelayOptions};
 use crate::emulator::lifecycle::collect::collect_stream;
 use crate::emulator::lifecycle::response::{closing, plain, typed_error};
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
-use crate::emulator::runtime::state::{Answer, Deadline, Pending, State};
+use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, EventContext, decode_buffered_response, event_from_request,
 };
@@ -44,7 +44,18 @@ fn wants_trailers<B>(request: &Request<B>) -> bool {
 impl FrontEnd for FunctionUrl {
     type Plan = UrlPlan;
 
-    fn plan(&self, _: &EmulatorConfig, request: &Request<Incoming>) -> Result<UrlPlan, Refusal> {
+    fn plan(
+        &self,
+        config: &EmulatorConfig,
+        request: &Request<Incoming>,
+    ) -> Result<UrlPlan, Refusal> {
+        if config.tenant_isolation() {
+            return Err(Refusal::Unavailable(
+                "a function with tenant isolation has no Function URL (as on AWS): invoke it \
+                 through the Invoke API with X-Amz-Tenant-Id"
+                    .to_owned(),
+            ));
+        }
         Ok(UrlPlan {
             forward_trailers: wants_trailers(request),
         })
@@ -70,9 +81,9 @@ impl FrontEnd for FunctionUrl {
         _: &UrlPlan,
         admitted: Admitted,
         context: EventContext,
-    ) -> Result<Option<Bytes>, Refusal> {
+    ) -> Result<Option<Invocation>, Refusal> {
         let event = event_from_request(&admitted.into_request(), &context);
-        Ok(Some(Bytes::from(event.to_string())))
+        Ok(Some(Invocation::http(Bytes::from(event.to_string()))))
     }
 
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
@@ -139,12 +150,19 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
                 &outcome,
             ))
         }
-        Refusal::Unreadable | Refusal::InvalidParameter(_) | Refusal::UnknownFunction(_) => {
+        Refusal::Unreadable
+        | Refusal::InvalidParameter(_)
+        | Refusal::UnknownFunction(_)
+        | Refusal::InvalidContent(_) => {
             let status = StatusCode::BAD_REQUEST;
             let outcome = "unreadable request body";
             closing(plain(log, status, "text/plain", "Bad Request", outcome))
         }
         Refusal::Forbidden(error) => forbidden(log, error),
+        Refusal::Unavailable(message) => {
+            let outcome = format!("404: {message}");
+            plain(log, StatusCode::NOT_FOUND, "text/plain", message, &outcome)
+        }
         Refusal::Throttled { limit } => throttled(log, *limit),
     }
 }
@@ -181,9 +199,9 @@ fn failure_outcome(answer: &Answer) -> String {
 
 fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response<ClientBody> {
     match answer {
-        Answer::Stream {
-            mut head, events, ..
-        } => {
+        Answer::Stream { head, events, .. } => {
+            // A Function URL and a REST API always read the prelude.
+            let mut head = head.unwrap_or_default();
             // Lambda renames a content-length it cannot honour on a stream.
             if let Some(length) = head.headers.remove(CONTENT_LENGTH) {
                 head.headers
@@ -229,7 +247,10 @@ async fn buffered(
             head,
             prelude_len,
             events,
-        } => collect_stream(head, prelude_len, events, limit, deadline).await,
+        } => {
+            let head = head.unwrap_or_default();
+            collect_stream(head, prelude_len, events, limit, deadline).await
+        }
         failure => Err(failure_outcome(&failure)),
     };
     match mapped {

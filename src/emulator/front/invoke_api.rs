@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::event_stream::{Failure, event_stream_response};
+use super::tenant;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::Scope;
 use crate::emulator::config::EmulatorConfig;
@@ -23,7 +24,7 @@ use crate::emulator::lifecycle::client_body::ClientBody;
 use crate::emulator::lifecycle::collect::{Keep, read_to_end};
 use crate::emulator::lifecycle::response::{closing, typed_error};
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
-use crate::emulator::runtime::state::{Answer, Deadline, Pending, State};
+use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
 use crate::wire::EventContext;
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
@@ -54,18 +55,17 @@ pub(crate) fn route(path: &str) -> Option<(&str, InvokeRoute)> {
     Some((name, InvokeRoute::InvokeWithResponseStream))
 }
 
-/// Whether `name` (a name, a partial or full ARN, with an optional qualifier) names `function`.
-fn names_function(name: &str, function: &str) -> bool {
+/// The function name and qualifier `name` gives (a name, a partial or full ARN, each with an
+/// optional qualifier); an empty name when it names no function.
+fn function_and_qualifier(name: &str) -> (String, Option<String>) {
     let name = percent_decode(name);
-    let unqualified = |text: &str| -> String {
-        let parts: Vec<&str> = text.split(':').collect();
-        match parts.as_slice() {
-            [name] | [name, _] => (*name).to_owned(),
-            [.., "function", name] | [.., "function", name, _] => (*name).to_owned(),
-            _ => String::new(),
-        }
+    let parts: Vec<&str> = name.split(':').collect();
+    let (function, qualifier) = match parts.as_slice() {
+        [name] | [.., "function", name] => (*name, None),
+        [name, qualifier] | [.., "function", name, qualifier] => (*name, Some(*qualifier)),
+        _ => ("", None),
     };
-    unqualified(&name) == function
+    (function.to_owned(), qualifier.map(str::to_owned))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -122,6 +122,10 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
             let status = StatusCode::BAD_REQUEST;
             api_error(log, status, "InvalidParameterValueException", message)
         }
+        Refusal::InvalidContent(message) | Refusal::Unavailable(message) => {
+            let status = StatusCode::BAD_REQUEST;
+            api_error(log, status, "InvalidRequestContentException", message)
+        }
         Refusal::UnknownFunction(arn) => {
             let message = format!("Function not found: {arn}");
             let status = StatusCode::NOT_FOUND;
@@ -142,16 +146,48 @@ fn invocation_type(
     request: &Request<Incoming>,
     route: InvokeRoute,
 ) -> Result<InvocationType, String> {
-    let header = request.headers().get("x-amz-invocation-type");
-    let text = header
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("RequestResponse");
+    let text = header_text(request, "x-amz-invocation-type").unwrap_or("RequestResponse");
     match (route, text) {
         (_, "RequestResponse") => Ok(InvocationType::RequestResponse),
         (InvokeRoute::Invoke, "Event") => Ok(InvocationType::Event),
         // `InvokeWithResponseStream` takes `RequestResponse | DryRun` (the Lambda API reference).
         (_, "DryRun") => Ok(InvocationType::DryRun),
         (_, other) => Err(format!("invalid X-Amz-Invocation-Type {other:?}")),
+    }
+}
+
+fn header_text<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// What an invoke request asks for, read from its head.
+#[derive(Debug, Clone)]
+pub(crate) struct InvokePlan {
+    kind: InvocationType,
+    /// `?Qualifier=`, or the one the function name carries.
+    qualifier: Option<String>,
+    /// `X-Amz-Tenant-Id`.
+    tenant_id: Option<String>,
+}
+
+impl InvokePlan {
+    fn read(request: &Request<Incoming>, route: InvokeRoute) -> Result<Self, String> {
+        let kind = invocation_type(request, route)?;
+        match header_text(request, "x-amz-log-type") {
+            None | Some("None" | "Tail") => {}
+            Some(other) => return Err(format!("invalid X-Amz-Log-Type {other:?}")),
+        }
+        let qualifier = request.uri().query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "Qualifier")
+                .map(|(_, value)| value.into_owned())
+        });
+        let tenant_id = tenant::requested(request.headers())?;
+        Ok(InvokePlan {
+            kind,
+            qualifier,
+            tenant_id,
+        })
     }
 }
 
@@ -163,19 +199,49 @@ pub(crate) struct InvokeApi {
     pub(crate) route: InvokeRoute,
 }
 
-impl FrontEnd for InvokeApi {
-    type Plan = InvocationType;
+impl InvokeApi {
+    /// The request's function, qualifier and tenant, checked against the function served:
+    /// only `$LATEST` exists here, and a tenant id goes with tenant isolation only.
+    fn check_target(&self, config: &EmulatorConfig, plan: &InvokePlan) -> Result<(), Refusal> {
+        let (name, named_qualifier) = function_and_qualifier(&self.name);
+        let qualifier = plan.qualifier.as_deref().or(named_qualifier.as_deref());
+        if name != config.function_name() || qualifier.is_some_and(|q| q != "$LATEST") {
+            let mut arn = format!(
+                "arn:aws:lambda:{}:123456789012:function:{name}",
+                config.region()
+            );
+            if let Some(qualifier) = qualifier {
+                arn = format!("{arn}:{qualifier}");
+            }
+            return Err(Refusal::UnknownFunction(arn));
+        }
+        tenant::check(config, plan.tenant_id.as_deref())
+    }
+}
 
-    fn plan(
-        &self,
-        _: &EmulatorConfig,
-        request: &Request<Incoming>,
-    ) -> Result<InvocationType, Refusal> {
-        invocation_type(request, self.route).map_err(Refusal::InvalidParameter)
+/// A payload the API takes: empty, or JSON (AWS answers anything else with
+/// `400 InvalidRequestContentException`).
+fn check_payload(payload: &[u8]) -> Result<(), Refusal> {
+    if payload.is_empty() {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(Refusal::InvalidContent(format!(
+            "Could not parse request body into json: Could not parse payload into json: {error}"
+        ))),
+    }
+}
+
+impl FrontEnd for InvokeApi {
+    type Plan = InvokePlan;
+
+    fn plan(&self, _: &EmulatorConfig, request: &Request<Incoming>) -> Result<InvokePlan, Refusal> {
+        InvokePlan::read(request, self.route).map_err(Refusal::InvalidParameter)
     }
 
-    fn request_limit(&self, config: &EmulatorConfig, kind: &InvocationType) -> usize {
-        match kind {
+    fn request_limit(&self, config: &EmulatorConfig, plan: &InvokePlan) -> usize {
+        match plan.kind {
             InvocationType::Event => ASYNC_PAYLOAD_LIMIT,
             _ => config.request_limit(),
         }
@@ -195,20 +261,22 @@ impl FrontEnd for InvokeApi {
     fn event(
         &self,
         config: &EmulatorConfig,
-        kind: &InvocationType,
+        plan: &InvokePlan,
         admitted: Admitted,
         _: EventContext,
-    ) -> Result<Option<Bytes>, Refusal> {
-        if !names_function(&self.name, config.function_name()) {
-            let arn = format!(
-                "arn:aws:lambda:{}:123456789012:function:{}",
-                config.region(),
-                self.name
-            );
-            return Err(Refusal::UnknownFunction(arn));
-        }
+    ) -> Result<Option<Invocation>, Refusal> {
+        self.check_target(config, plan)?;
+        check_payload(&admitted.body)?;
         // `DryRun`: the caller may invoke; nothing runs (the lifecycle's `204`).
-        Ok((*kind != InvocationType::DryRun).then_some(admitted.body))
+        Ok((plan.kind != InvocationType::DryRun).then(|| Invocation {
+            event: admitted.body,
+            reads_prelude: false,
+            tenant_id: plan.tenant_id.clone(),
+        }))
+    }
+
+    fn queues_when_busy(&self, plan: &InvokePlan) -> bool {
+        plan.kind == InvocationType::Event
     }
 
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
@@ -218,11 +286,11 @@ impl FrontEnd for InvokeApi {
     async fn answer(
         &self,
         state: &Arc<State>,
-        kind: InvocationType,
+        plan: InvokePlan,
         invocation: Pending,
         log: AccessLog,
     ) -> Response<ClientBody> {
-        if kind == InvocationType::Event {
+        if plan.kind == InvocationType::Event {
             return asynchronous(invocation, log);
         }
         let (answer, deadline) = invocation.answer().await;
@@ -346,17 +414,32 @@ mod tests {
     }
 
     #[test]
-    fn names_and_arns_name_the_function() {
-        for name in [
-            "f",
-            "f:$LATEST",
-            "123456789012:function:f",
-            "arn:aws:lambda:us-east-1:123456789012:function:f",
-            "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af%3Aprod",
-        ] {
-            assert!(names_function(name, "f"), "{name}");
-        }
-        assert!(!names_function("g", "f"));
-        assert!(!names_function("arn:aws:lambda:us-east-1:1:layer:f", "f"));
+    fn names_and_arns_give_the_function_and_its_qualifier() {
+        let read = |name: &str| function_and_qualifier(name);
+        let plain = ("f".to_owned(), None);
+        let latest = ("f".to_owned(), Some("$LATEST".to_owned()));
+        assert_eq!(read("f"), plain);
+        assert_eq!(read("123456789012:function:f"), plain);
+        assert_eq!(
+            read("arn:aws:lambda:us-east-1:123456789012:function:f"),
+            plain
+        );
+        assert_eq!(read("f:$LATEST"), latest);
+        assert_eq!(
+            read("arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af%3Aprod"),
+            ("f".to_owned(), Some("prod".to_owned()))
+        );
+        assert_eq!(read("arn:aws:lambda:us-east-1:1:layer:f").0, "");
+    }
+
+    #[test]
+    fn payloads_are_empty_or_json() {
+        assert!(check_payload(b"").is_ok());
+        assert!(check_payload(br#"{"a":[1,2]}"#).is_ok());
+        assert!(check_payload(b"\"text\"").is_ok());
+        let Err(Refusal::InvalidContent(message)) = check_payload(b"not json") else {
+            panic!("not JSON must be refused");
+        };
+        assert!(message.starts_with("Could not parse request body into json"));
     }
 }

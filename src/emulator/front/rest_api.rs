@@ -14,6 +14,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::tenant;
 use crate::InvokeMode;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::{AuthType, Scope};
@@ -25,7 +26,7 @@ use crate::emulator::lifecycle::client_body::{ClientBody, GatewayLimits, Relay, 
 use crate::emulator::lifecycle::collect::collect_stream;
 use crate::emulator::lifecycle::response::typed_error;
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
-use crate::emulator::runtime::state::{Answer, Deadline, Pending, State};
+use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
 use crate::wire::{EventContext, decode_rest_buffered_response, rest_event_from_request};
 
 /// An API Gateway REST API with a Lambda proxy integration on `/{proxy+}`.
@@ -54,15 +55,23 @@ impl FrontEnd for RestApi {
             .map_or(CorsModel::None, CorsModel::PreflightOnly)
     }
 
+    /// The proxy event; for a tenant-isolated function, the tenant id the integration maps
+    /// from the client's `X-Amz-Tenant-Id` header.
     fn event(
         &self,
-        _: &EmulatorConfig,
+        config: &EmulatorConfig,
         _: &Self::Plan,
         admitted: Admitted,
         context: EventContext,
-    ) -> Result<Option<Bytes>, Refusal> {
-        let event = rest_event_from_request(&admitted.into_request(), &context);
-        Ok(Some(Bytes::from(event.to_string())))
+    ) -> Result<Option<Invocation>, Refusal> {
+        let request = admitted.into_request();
+        let tenant_id = tenant::requested(request.headers()).map_err(Refusal::InvalidParameter)?;
+        let tenant_id = tenant_id.filter(|_| config.tenant_isolation());
+        tenant::check(config, tenant_id.as_deref())?;
+        let event = rest_event_from_request(&request, &context);
+        let mut invocation = Invocation::http(Bytes::from(event.to_string()));
+        invocation.tenant_id = tenant_id;
+        Ok(Some(invocation))
     }
 
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
@@ -160,7 +169,18 @@ fn refused(log: AccessLog, refusal: &Refusal) -> Response<ClientBody> {
             let outcome = format!("forbidden: {error}");
             gateway_error(log, StatusCode::FORBIDDEN, &message, error_type, &outcome)
         }
-        Refusal::Unreadable | Refusal::InvalidParameter(_) | Refusal::UnknownFunction(_) => {
+        // The Lambda API refused the invocation (a tenant-isolated function invoked with no
+        // tenant id): a 500, as for any rejected invocation.
+        Refusal::InvalidParameter(message) => {
+            let outcome = format!("the Lambda API refused the invocation: {message}");
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            let error_type = "InternalServerErrorException";
+            gateway_error(log, status, "Internal server error", error_type, &outcome)
+        }
+        Refusal::Unreadable
+        | Refusal::UnknownFunction(_)
+        | Refusal::InvalidContent(_)
+        | Refusal::Unavailable(_) => {
             let status = StatusCode::BAD_REQUEST;
             gateway_error(
                 log,
@@ -197,9 +217,9 @@ fn relay_options(
 /// A streamed answer, relayed as it comes (the head as soon as the metadata is read).
 fn streamed(answer: Answer, relay: RelayOptions, mut log: AccessLog) -> Response<ClientBody> {
     match answer {
-        Answer::Stream {
-            mut head, events, ..
-        } => {
+        Answer::Stream { head, events, .. } => {
+            // A Function URL and a REST API always read the prelude.
+            let mut head = head.unwrap_or_default();
             head.headers.remove(CONTENT_LENGTH);
             head.headers.remove(http::header::TRANSFER_ENCODING);
             head.headers.remove(http::header::CONNECTION);
@@ -228,7 +248,10 @@ async fn buffered(
             head,
             prelude_len,
             events,
-        } => collect_stream(head, prelude_len, events, limit, deadline).await,
+        } => {
+            let head = head.unwrap_or_default();
+            collect_stream(head, prelude_len, events, limit, deadline).await
+        }
         failure => return failed(log, &failure),
     };
     match mapped {

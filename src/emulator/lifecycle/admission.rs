@@ -33,8 +33,13 @@ pub(crate) enum Refusal {
     Throttled { limit: usize },
     /// A request parameter the front does not accept (the Invoke API's invocation type).
     InvalidParameter(String),
-    /// The request names a function this emulator does not serve (the Invoke API).
+    /// The request names a function (or a version or alias) this emulator does not serve
+    /// (the Invoke API): its ARN.
     UnknownFunction(String),
+    /// A payload the front does not take (the Invoke API's payload that is not JSON).
+    InvalidContent(String),
+    /// The front does not exist for this function (a tenant-isolated function's URL).
+    Unavailable(String),
 }
 
 /// A request admitted: its body, who signed it, and when it arrived.

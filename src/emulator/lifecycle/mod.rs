@@ -7,7 +7,8 @@
 //! 4. admission: declared size, SigV4 fields (the front's signing scope), the body within its
 //!    size, time and memory limits, the signature over the body;
 //! 5. the event the front builds (or no invocation at all: a dry run, an unknown function);
-//! 6. a concurrency slot, only now: a client still sending its body holds none;
+//! 6. a concurrency slot, only now: a client still sending its body holds none (when every
+//!    slot is taken, the front's plan says whether to wait for one or be throttled);
 //! 7. the invocation, with its deadline (the slot is freed at the deadline whatever happens);
 //! 8. the answer, streamed or buffered, in the front's shapes;
 //! 9. CORS headers and the request id on whatever goes out.
@@ -23,7 +24,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::ORIGIN;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -35,7 +35,7 @@ use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::cors::Cors;
 use crate::emulator::auth::iam::Scope;
 use crate::emulator::config::EmulatorConfig;
-use crate::emulator::runtime::state::{Pending, State};
+use crate::emulator::runtime::state::{Invocation, Pending, State};
 use crate::wire::EventContext;
 
 /// How a front treats browsers' cross-origin requests.
@@ -82,17 +82,24 @@ pub(crate) trait FrontEnd: Send + Sync {
     /// The front's CORS model.
     fn cors<'a>(&self, config: &'a EmulatorConfig) -> CorsModel<'a>;
 
-    /// The event for an admitted request; `None` when nothing is to run (a dry run).
+    /// The invocation for an admitted request; `None` when nothing is to run (a dry run).
     ///
     /// # Errors
-    /// A refusal after admission (a request for a function that is not served).
+    /// A refusal after admission (a request for a function that is not served, a payload the
+    /// API does not take).
     fn event(
         &self,
         config: &EmulatorConfig,
         plan: &Self::Plan,
         admitted: Admitted,
         context: EventContext,
-    ) -> Result<Option<Bytes>, Refusal>;
+    ) -> Result<Option<Invocation>, Refusal>;
+
+    /// Whether the plan waits for a slot when every slot is taken (Lambda queues asynchronous
+    /// invocations) instead of being throttled (`429`).
+    fn queues_when_busy(&self, _plan: &Self::Plan) -> bool {
+        false
+    }
 
     /// The front's answer to a refused request.
     fn refused(&self, log: AccessLog, refusal: &Refusal) -> Response<ClientBody>;
@@ -178,21 +185,24 @@ async fn invoke<F: FrontEnd>(
         Err(refusal) => return front.refused(log, &refusal),
     };
     let context = event_context(config, &log, &admitted, remote);
-    let event = match front.event(config, &plan, admitted, context) {
-        Ok(Some(event)) if event.len() > limit => {
+    let invocation = match front.event(config, &plan, admitted, context) {
+        Ok(Some(invocation)) if invocation.event.len() > limit => {
             return front.refused(log, &Refusal::TooLarge { limit });
         }
-        Ok(Some(event)) => event,
+        Ok(Some(invocation)) => invocation,
         Ok(None) => return front.ran_nothing(log),
         Err(refusal) => return front.refused(log, &refusal),
     };
-    let Some(slot) = state.try_slot() else {
-        let limit = config.max_concurrency();
-        return front.refused(log, &Refusal::Throttled { limit });
+    let pending = match state.try_slot() {
+        Some(slot) => state.start(&log.request_id, invocation, slot),
+        None if front.queues_when_busy(&plan) => state.start_when_free(&log.request_id, invocation),
+        None => {
+            let limit = config.max_concurrency();
+            return front.refused(log, &Refusal::Throttled { limit });
+        }
     };
-    let invocation = state.start(&log.request_id, event, slot);
-    log.deadline = Some(invocation.deadline.at);
-    front.answer(state, plan, invocation, log).await
+    log.deadline = pending.deadline_at();
+    front.answer(state, plan, pending, log).await
 }
 
 fn event_context(

@@ -10,9 +10,13 @@ use crate::wire::{FunctionError, ResponseHead};
 
 /// What the function answered, as the fronts need it.
 pub(crate) enum Answer {
-    /// A streamed response whose prelude was read: body events follow on the channel.
+    /// A streamed response: body events follow on the channel.
     Stream {
-        head: ResponseHead,
+        /// The head read from the prelude, for a front that reads it (a Function URL, a REST
+        /// API); `None` for the Lambda API's invoke routes, whose body events are the
+        /// function's bytes as written, prelude and 8 NULs included.
+        head: Option<ResponseHead>,
+        /// The prelude's length on the wire (0 when it was not read).
         prelude_len: usize,
         events: mpsc::Receiver<StreamEvent>,
     },

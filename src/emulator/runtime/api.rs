@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use super::metadata;
 use super::relay::relay_stream;
 use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
 use super::state::{Answer, State, Taken};
@@ -24,6 +25,10 @@ pub(crate) async fn handle(
     instance: usize,
     request: Request<Incoming>,
 ) -> Result<RuntimeResponse, Infallible> {
+    if metadata::is_metadata_path(request.uri().path()) {
+        let region = state.config.region();
+        return Ok(metadata::answer(&request, region, &state.metadata_token));
+    }
     let route = match RuntimeRoute::parse(request.method(), request.uri().path()) {
         Ok(route) => route,
         Err(unknown) => {
@@ -55,8 +60,10 @@ pub(crate) async fn handle(
 }
 
 async fn next(state: &State, instance: usize) -> RuntimeResponse {
-    let (request_id, event, deadline) = state.next(instance).await;
-    let deadline_ms = deadline
+    let next = state.next(instance).await;
+    let request_id = next.request_id;
+    let deadline_ms = next
+        .deadline
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
@@ -83,7 +90,8 @@ async fn next(state: &State, instance: usize) -> RuntimeResponse {
     headers.deadline_ms = u64::try_from(deadline_ms).ok();
     headers.invoked_function_arn = Some(arn);
     headers.trace_id = Some(trace);
-    let mut response = Response::new(Full::new(event));
+    headers.tenant_id = next.tenant_id;
+    let mut response = Response::new(Full::new(next.event));
     let map = response.headers_mut();
     map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.write_to(map);

@@ -30,6 +30,9 @@ struct Known {
     reported: HashMap<usize, PlatformFailure>,
     /// Instances whose process is to be stopped and started again.
     resetting: HashSet<usize>,
+    /// The tenant each instance of a tenant-isolated function serves since its process
+    /// started.
+    tenants: HashMap<usize, String>,
 }
 
 impl Instances {
@@ -46,6 +49,22 @@ impl Instances {
         instances.ready.remove(&instance);
         instances.reported.remove(&instance);
         instances.resetting.remove(&instance);
+        instances.tenants.remove(&instance);
+    }
+
+    /// Whether `instance` may serve `tenant`: it serves no other since its process started
+    /// (its first tenant binds it). An instance that is not supervised (embedded mode) cannot
+    /// be restarted for another tenant: it serves them all.
+    pub(crate) fn serves_tenant(&self, instance: usize, tenant: &str) -> bool {
+        let mut instances = self.lock();
+        if !instances.supervised.contains(&instance) {
+            return true;
+        }
+        let bound = instances
+            .tenants
+            .entry(instance)
+            .or_insert_with(|| tenant.to_owned());
+        bound == tenant
     }
 
     /// `instance` is to be reset; `false` when it is not supervised (the in-process loops of
@@ -133,6 +152,19 @@ mod tests {
         );
         watch.ready(1);
         assert_eq!(watch.failure(), None);
+    }
+
+    #[test]
+    fn an_instance_serves_the_first_tenant_it_met_until_it_restarts() {
+        let watch = Instances::default();
+        assert!(watch.serves_tenant(0, "blue"), "embedded: not supervised");
+        assert!(watch.serves_tenant(0, "green"));
+        watch.starting(1);
+        assert!(watch.serves_tenant(1, "blue"));
+        assert!(watch.serves_tenant(1, "blue"));
+        assert!(!watch.serves_tenant(1, "green"));
+        watch.starting(1);
+        assert!(watch.serves_tenant(1, "green"), "a new process");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod answer;
 pub(crate) mod api;
 mod deadline;
 mod instances;
+pub(crate) mod metadata;
 mod relay;
 mod reply;
 pub(crate) mod state;

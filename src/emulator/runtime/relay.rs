@@ -159,8 +159,20 @@ pub(crate) async fn relay_stream(
     taken: Taken,
     mut body: Incoming,
 ) -> RuntimeResponse {
-    let Taken { reply, deadline } = taken;
-    let (head, rest, prelude_len) = match read_prelude(&mut body, &deadline, state).await {
+    let Taken {
+        reply,
+        deadline,
+        reads_prelude,
+    } = taken;
+    let prelude = if reads_prelude {
+        read_prelude(&mut body, &deadline, state)
+            .await
+            .map(|(head, rest, len)| (Some(head), rest, len))
+    } else {
+        // The Lambda API's callers get the bytes as written: Lambda does not read them.
+        Ok((None, BytesMut::new(), 0))
+    };
+    let (head, rest, prelude_len) = match prelude {
         Ok(prelude) => prelude,
         Err((answer, response)) => {
             if matches!(answer, Answer::Failed(PlatformFailure::Timeout(_))) {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
@@ -22,38 +22,92 @@ use crate::emulator::failure::PlatformFailure;
 /// no path of the function or the client can keep it longer.
 pub(crate) struct Slot(#[allow(dead_code, reason = "held for its drop")] OwnedSemaphorePermit);
 
-/// An invocation a front started: its answer arrives through [`Pending::answer`].
-pub(crate) struct Pending {
-    answer: oneshot::Receiver<Answer>,
-    pub(crate) deadline: Deadline,
+/// What a front asks the function to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    /// The event `/next` hands out.
+    pub(crate) event: Bytes,
+    /// Whether a streamed answer is read as an HTTP response (its prelude, then the body), as
+    /// a Function URL and API Gateway read it. The Lambda API's invoke routes do not: their
+    /// callers get the function's bytes as written, prelude and 8 NULs included.
+    pub(crate) reads_prelude: bool,
+    /// The tenant a tenant-isolated function serves this invocation for (`X-Amz-Tenant-Id`).
+    pub(crate) tenant_id: Option<String>,
 }
 
-impl Pending {
-    /// The function's answer, or the platform's failure (at the deadline at the latest: the
-    /// invocation's watch answers then).
-    pub(crate) async fn answer(self) -> (Answer, Deadline) {
-        let answer = self.answer.await.unwrap_or_else(|_| {
-            let gone = "its runtime dropped the invocation".to_owned();
-            Answer::Failed(PlatformFailure::FunctionGone(gone))
-        });
-        (answer, self.deadline)
+impl Invocation {
+    /// An HTTP request's event, for a front that reads the answer's prelude.
+    pub(crate) fn http(event: Bytes) -> Self {
+        Invocation {
+            event,
+            reads_prelude: true,
+            tenant_id: None,
+        }
     }
 }
 
-/// The invocation `/next` hands out: its id, event and deadline.
-pub(crate) type NextInvocation = (String, Bytes, SystemTime);
+/// An invocation a front started, or queued until a slot frees: its answer arrives through
+/// [`Pending::answer`].
+pub(crate) struct Pending(Start);
 
-/// An invocation taken by a function (`/response`, `/error`): where its answer goes, and
-/// until when.
+enum Start {
+    Now(oneshot::Receiver<Answer>, Deadline),
+    /// Queued for a slot: started (with its deadline) once one frees.
+    Queued(oneshot::Receiver<Pending>),
+}
+
+impl Pending {
+    /// When the invocation's deadline passes; `None` while it waits for a slot.
+    pub(crate) fn deadline_at(&self) -> Option<tokio::time::Instant> {
+        match &self.0 {
+            Start::Now(_, deadline) => Some(deadline.at),
+            Start::Queued(_) => None,
+        }
+    }
+
+    /// The function's answer, or the platform's failure (at the deadline at the latest: the
+    /// invocation's watch answers then).
+    pub(crate) async fn answer(self) -> (Answer, Deadline) {
+        let (answer, deadline) = match self.0 {
+            Start::Now(answer, deadline) => (answer, deadline),
+            Start::Queued(started) => match started.await {
+                Ok(Pending(Start::Now(answer, deadline))) => (answer, deadline),
+                _ => {
+                    let stopped = "the emulator stopped before a slot freed".to_owned();
+                    let failure = PlatformFailure::FunctionGone(stopped);
+                    return (Answer::Failed(failure), Deadline::new(Duration::ZERO));
+                }
+            },
+        };
+        let answer = answer.await.unwrap_or_else(|_| {
+            let gone = "its runtime dropped the invocation".to_owned();
+            Answer::Failed(PlatformFailure::FunctionGone(gone))
+        });
+        (answer, deadline)
+    }
+}
+
+/// The invocation `/next` hands out.
+pub(crate) struct NextInvocation {
+    pub(crate) request_id: String,
+    pub(crate) event: Bytes,
+    pub(crate) deadline: SystemTime,
+    pub(crate) tenant_id: Option<String>,
+}
+
+/// An invocation taken by a function (`/response`, `/error`): where its answer goes, until
+/// when, and whether its front reads a streamed answer's prelude.
 pub(crate) struct Taken {
     pub(crate) reply: oneshot::Sender<Answer>,
     pub(crate) deadline: Deadline,
+    pub(crate) reads_prelude: bool,
 }
 
 /// An invocation waiting for `/next`.
 struct Queued {
     request_id: String,
     event: Bytes,
+    tenant_id: Option<String>,
 }
 
 /// An invocation from its start until it is over.
@@ -61,6 +115,7 @@ struct Entry {
     reply: Option<oneshot::Sender<Answer>>,
     deadline: Deadline,
     wall_deadline: SystemTime,
+    reads_prelude: bool,
     /// The function instance working on it, once `/next` handed it out.
     instance: Option<usize>,
     _slot: Slot,
@@ -138,6 +193,8 @@ pub(crate) struct State {
     pub(crate) init: Instances,
     /// The client responses still open.
     pub(crate) responses: Arc<Responses>,
+    /// The bearer token of the metadata endpoint (`AWS_LAMBDA_METADATA_TOKEN`).
+    pub(crate) metadata_token: String,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical
@@ -161,6 +218,7 @@ impl State {
             resets: Mutex::new(HashMap::new()),
             init: Instances::default(),
             responses: Arc::default(),
+            metadata_token: uuid::Uuid::new_v4().to_string(),
         }
     }
 
@@ -169,17 +227,41 @@ impl State {
         self.slots.clone().try_acquire_owned().ok().map(Slot)
     }
 
+    /// Starts `invocation` once a slot frees (an asynchronous invocation, which Lambda queues
+    /// rather than throttles). Slots go to waiters in order, before any request that comes
+    /// later.
+    pub(crate) fn start_when_free(
+        self: &Arc<Self>,
+        request_id: &str,
+        invocation: Invocation,
+    ) -> Pending {
+        let (started, queued) = oneshot::channel();
+        let state = self.clone();
+        let request_id = request_id.to_owned();
+        tokio::spawn(async move {
+            if let Ok(permit) = state.slots.clone().acquire_owned().await {
+                let _ = started.send(state.start(&request_id, invocation, Slot(permit)));
+            }
+        });
+        Pending(Start::Queued(queued))
+    }
+
     /// Starts an invocation: queued for the next `/next`, its slot held until the function has
     /// answered or the function timeout passes. At the timeout the invocation's watch ends it
     /// ([`State::expire`]).
-    pub(crate) fn start(self: &Arc<Self>, request_id: &str, event: Bytes, slot: Slot) -> Pending {
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        request_id: &str,
+        invocation: Invocation,
+        slot: Slot,
+    ) -> Pending {
         let timeout = self.config.timeout();
         let deadline = Deadline::new(timeout);
         let (reply, answer) = oneshot::channel();
         if let Some(failure) = self.init.failure() {
             drop(slot);
             let _ = reply.send(Answer::Failed(failure));
-            return Pending { answer, deadline };
+            return Pending(Start::Now(answer, deadline));
         }
         let watch = {
             let at = deadline.at;
@@ -194,6 +276,7 @@ impl State {
             reply: Some(reply),
             deadline: deadline.clone(),
             wall_deadline: SystemTime::now() + timeout,
+            reads_prelude: invocation.reads_prelude,
             instance: None,
             _slot: slot,
             watch: watch.abort_handle(),
@@ -201,10 +284,11 @@ impl State {
         lock(&self.invocations).insert(request_id.to_owned(), entry);
         lock(&self.queue).push_back(Queued {
             request_id: request_id.to_owned(),
-            event,
+            event: invocation.event,
+            tenant_id: invocation.tenant_id,
         });
         self.queued.notify_one();
-        Pending { answer, deadline }
+        Pending(Start::Now(answer, deadline))
     }
 
     /// Waits for the next invocation whose client is still waiting, and marks it taken by
@@ -224,6 +308,16 @@ impl State {
                 self.queued.notified().await;
                 continue;
             };
+            if let Some(tenant) = &queued.tenant_id
+                && !self.init.serves_tenant(instance, tenant)
+            {
+                // An environment serves one tenant: this one is restarted before it serves
+                // another (the invocation waits for the new process, or another instance).
+                lock(&self.queue).push_front(queued);
+                self.init.resetting(instance);
+                self.reset_signal(instance).notify_one();
+                continue;
+            }
             let mut invocations = lock(&self.invocations);
             let Some(entry) = invocations.get_mut(&queued.request_id) else {
                 continue;
@@ -235,7 +329,12 @@ impl State {
                 continue;
             }
             entry.instance = Some(instance);
-            return (queued.request_id, queued.event, entry.wall_deadline);
+            return NextInvocation {
+                request_id: queued.request_id,
+                event: queued.event,
+                deadline: entry.wall_deadline,
+                tenant_id: queued.tenant_id,
+            };
         }
     }
 
@@ -250,6 +349,7 @@ impl State {
         Some(Taken {
             reply,
             deadline: entry.deadline.clone(),
+            reads_prelude: entry.reads_prelude,
         })
     }
 

@@ -1,0 +1,266 @@
+//! The Lambda API's invoke routes as AWS serves them, beyond the bytes (which
+//! `emulator_fidelity` and the RIE differential suite check): asynchronous invocations queued
+//! for a slot, qualifiers, payloads that are not JSON, tenant isolation, the metadata
+//! endpoint, and API Gateway's completion notice. Each runs the real emulator on
+//! `127.0.0.1:0`, read with hyper.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use lambda_stream::emulator::EmulatorConfig;
+use lambda_stream::{Body, Context, Request};
+use tokio::sync::Notify;
+
+mod common;
+use common::{read_all, send, serve_in_process, spawn_announced, within};
+
+const INVOKE: &str = "/2015-03-31/functions/local/invocations";
+
+const PYTHON_RUNTIME: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/functions/python_runtime.py"
+);
+
+fn invoke(path: &str, headers: &[(&str, &str)], payload: &str) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::post(path).header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Full::new(Bytes::from(payload.to_owned())))
+        .unwrap()
+}
+
+/// Status, error type (`x-amzn-errortype`) and body of one call.
+async fn call(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (u16, String, Vec<u8>) {
+    let response = within(send(addr, request)).await;
+    let status = response.status().as_u16();
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, error_type, within(read_all(response)).await.0)
+}
+
+/// An emulator with one slot whose function says when it starts and answers only when
+/// released; it counts the invocations it ran.
+async fn one_gated_slot() -> (
+    lambda_stream::emulator::Emulator,
+    Arc<Notify>,
+    tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+) {
+    let release = Arc::new(Notify::new());
+    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
+    let gate = release.clone();
+    let emulator = serve_in_process(
+        EmulatorConfig::default().with_max_concurrency(1),
+        1,
+        move |request: Request, _: Context| {
+            let (gate, started_tx) = (gate.clone(), started_tx.clone());
+            async move {
+                let _ = started_tx.send(request.body().clone());
+                gate.notified().await;
+                http::Response::builder().body(Body::from("done"))
+            }
+        },
+    )
+    .await;
+    (emulator, release, started)
+}
+
+#[tokio::test]
+async fn an_async_invocation_is_queued_for_a_slot_where_a_sync_one_gets_429() {
+    let (emulator, release, mut started) = one_gated_slot().await;
+    let address = emulator.url_addr();
+    let busy = tokio::spawn(send(address, invoke(INVOKE, &[], r#"{"n":1}"#)));
+    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":1}"#);
+    // The only slot is taken: a synchronous call is throttled, an Event is accepted.
+    let (status, error_type, _) = call(address, invoke(INVOKE, &[], r#"{"n":2}"#)).await;
+    assert_eq!(
+        (status, error_type.as_str()),
+        (429, "TooManyRequestsException")
+    );
+    let event = [("x-amz-invocation-type", "Event")];
+    let (status, _, body) = call(address, invoke(INVOKE, &event, r#"{"n":3}"#)).await;
+    assert_eq!((status, body.is_empty()), (202, true));
+    assert!(started.try_recv().is_err(), "queued, not running");
+    // The slot frees: the queued event runs then, before any later request.
+    release.notify_one();
+    within(read_all(within(busy).await.unwrap())).await;
+    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":3}"#);
+    release.notify_one();
+}
+
+/// An emulator whose function echoes its event and counts its invocations.
+async fn echo() -> (lambda_stream::emulator::Emulator, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let emulator = serve_in_process(
+        EmulatorConfig::default(),
+        1,
+        move |request: Request, _: Context| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let body = request.body().clone();
+            async move { http::Response::builder().body(Body::from(body)) }
+        },
+    )
+    .await;
+    (emulator, runs)
+}
+
+#[tokio::test]
+async fn only_latest_exists_and_payloads_must_be_json() {
+    let (emulator, runs) = echo().await;
+    let address = emulator.url_addr();
+    for path in [
+        "/2015-03-31/functions/local/invocations?Qualifier=%24LATEST",
+        "/2015-03-31/functions/local:$LATEST/invocations",
+    ] {
+        assert_eq!(
+            call(address, invoke(path, &[], "{}")).await.0,
+            200,
+            "{path}"
+        );
+    }
+    for path in [
+        "/2015-03-31/functions/local/invocations?Qualifier=prod",
+        "/2015-03-31/functions/local:7/invocations",
+        "/2021-11-15/functions/local/response-streaming-invocations?Qualifier=live",
+    ] {
+        let (status, error_type, body) = call(address, invoke(path, &[], "{}")).await;
+        assert_eq!(
+            (status, error_type.as_str()),
+            (404, "ResourceNotFoundException")
+        );
+        let message = String::from_utf8(body).unwrap();
+        assert!(message.contains("function:local:"), "{message}");
+    }
+    let (status, error_type, body) = call(address, invoke(INVOKE, &[], "not json")).await;
+    assert_eq!(
+        (status, error_type.as_str()),
+        (400, "InvalidRequestContentException")
+    );
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("Could not parse request body into json")
+    );
+    let log_type = [("x-amz-log-type", "Everything")];
+    let (status, error_type, _) = call(address, invoke(INVOKE, &log_type, "{}")).await;
+    assert_eq!(
+        (status, error_type.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "only the two $LATEST calls ran"
+    );
+}
+
+#[tokio::test]
+async fn api_gateways_completion_notice_is_acknowledged_without_the_handler() {
+    let (emulator, runs) = echo().await;
+    let notice = r#"{"invokeCompletionStatus":"Success","requestId":"5b6f1d2e-0000-4000-8000-000000000000"}"#;
+    let (status, _, body) = call(emulator.url_addr(), invoke(INVOKE, &[], notice)).await;
+    assert_eq!((status, body.is_empty()), (200, true));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "the handler did not run");
+    // Anything else still reaches it.
+    let other = r#"{"invokeCompletionStatus":"Success"}"#;
+    call(emulator.url_addr(), invoke(INVOKE, &[], other)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+async fn serve_python(options: &[&str]) -> Option<(u16, tokio::process::Child)> {
+    if tokio::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .await
+        .is_err()
+    {
+        eprintln!("SKIPPED: python3 not found");
+        return None;
+    }
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-stream"));
+    command
+        .args(["serve", "--port", "0"])
+        .args(options)
+        .args(["--", "python3", PYTHON_RUNTIME]);
+    Some(spawn_announced(command).await)
+}
+
+/// The body after the python runtime's prelude and its `python streams ` prefix.
+fn python_answer(payload: &[u8]) -> String {
+    let (_, body) = lambda_stream::wire::PreludeDecoder::split_payload(payload).unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    text.trim_start_matches("python streams ").to_owned()
+}
+
+#[tokio::test]
+async fn a_tenant_isolated_function_gets_its_tenant_and_an_environment_per_tenant() {
+    let Some((port, _serve)) = serve_python(&["--tenant-isolation"]).await else {
+        return;
+    };
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let as_tenant = |tenant: &'static str| {
+        let headers = [("x-amz-tenant-id", tenant)];
+        invoke(INVOKE, &headers, r#"{"rawPath":"/tenant"}"#)
+    };
+    let blue = python_answer(&call(address, as_tenant("blue")).await.2);
+    let (tenant, blue_pid) = blue.split_once(' ').unwrap();
+    assert_eq!(tenant, "blue");
+    let again = python_answer(&call(address, as_tenant("blue")).await.2);
+    assert_eq!(again, blue, "the same tenant, the same environment");
+    let green = python_answer(&call(address, as_tenant("green")).await.2);
+    let (tenant, green_pid) = green.split_once(' ').unwrap();
+    assert_eq!(tenant, "green");
+    assert_ne!(
+        green_pid, blue_pid,
+        "another tenant never shares an environment"
+    );
+    let untenanted = invoke(INVOKE, &[], r#"{"rawPath":"/tenant"}"#);
+    let (status, error_type, _) = call(address, untenanted).await;
+    assert_eq!(
+        (status, error_type.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    // Tenant isolation has no Function URL.
+    let (status, _, body) = call(address, common::get("/tenant")).await;
+    assert_eq!(status, 404);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("tenant isolation")
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_id_for_a_function_without_isolation_is_refused() {
+    let (emulator, runs) = echo().await;
+    let headers = [("x-amz-tenant-id", "blue")];
+    let (status, error_type, _) = call(emulator.url_addr(), invoke(INVOKE, &headers, "{}")).await;
+    assert_eq!(
+        (status, error_type.as_str()),
+        (400, "InvalidParameterValueException")
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_metadata_endpoint_answers_the_function_its_availability_zone() {
+    let Some((port, _serve)) = serve_python(&["--region", "eu-west-1"]).await else {
+        return;
+    };
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let (status, _, payload) =
+        call(address, invoke(INVOKE, &[], r#"{"rawPath":"/metadata"}"#)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        python_answer(&payload),
+        r#"200 {"AvailabilityZoneID":"euw1-az1"}"#
+    );
+}
