@@ -336,7 +336,7 @@ async fn gated(
 ) -> (
     lambda_stream::emulator::Emulator,
     Arc<Notify>,
-    tokio::sync::mpsc::UnboundedReceiver<()>,
+    tokio::sync::mpsc::UnboundedReceiver<Bytes>,
 ) {
     let release = Arc::new(Notify::new());
     let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
@@ -344,10 +344,10 @@ async fn gated(
     let emulator = serve_in_process(
         EmulatorConfig::default().with_max_concurrency(slots),
         slots,
-        move |_: Request, _: Context| {
+        move |request: Request, _: Context| {
             let (gate, started_tx) = (gate.clone(), started_tx.clone());
             async move {
-                let _ = started_tx.send(());
+                let _ = started_tx.send(request.body().clone());
                 gate.notified().await;
                 http::Response::builder().body(Body::from("done"))
             }
@@ -488,4 +488,30 @@ async fn a_dry_run_runs_nothing_on_either_route_and_takes_no_slot() {
     release.notify_waiters();
     let response = within(busy).await.unwrap();
     assert_eq!(within(read_all(response)).await.0, b"done");
+}
+
+#[tokio::test]
+async fn an_async_invocation_is_queued_for_a_slot_where_a_sync_one_gets_429() {
+    let (emulator, release, mut started) = gated(1).await;
+    let address = emulator.url_addr();
+    let path = "/2015-03-31/functions/local/invocations";
+    let busy = tokio::spawn(send(address, request("POST", path, &[], r#"{"n":1}"#)));
+    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":1}"#);
+    // The only slot is taken: a synchronous call is throttled, an Event is accepted.
+    let sync = within(send(address, request("POST", path, &[], r#"{"n":2}"#))).await;
+    assert_eq!(sync.status(), 429);
+    assert_eq!(
+        sync.headers()["x-amzn-errortype"],
+        "TooManyRequestsException"
+    );
+    let event = [("x-amz-invocation-type", "Event")];
+    let queued = within(send(address, request("POST", path, &event, r#"{"n":3}"#))).await;
+    assert_eq!(queued.status(), 202);
+    assert!(within(read_all(queued)).await.0.is_empty());
+    assert!(started.try_recv().is_err(), "queued, not running");
+    // The slot frees: the queued event runs then, before any later request.
+    release.notify_one();
+    within(read_all(within(busy).await.unwrap())).await;
+    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":3}"#);
+    release.notify_one();
 }

@@ -1,6 +1,6 @@
 //! The Lambda API's invoke routes as AWS serves them, beyond the bytes (which
-//! `emulator_fidelity` and the RIE differential suite check): asynchronous invocations queued
-//! for a slot, qualifiers, payloads that are not JSON, tenant isolation, the metadata
+//! `emulator_fidelity` and the RIE differential suite check, with the queue of asynchronous
+//! invocations): qualifiers, payloads that are not JSON, tenant isolation, the metadata
 //! endpoint, and API Gateway's completion notice. Each runs the real emulator on
 //! `127.0.0.1:0`, read with hyper.
 
@@ -12,7 +12,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use lambda_stream::emulator::EmulatorConfig;
 use lambda_stream::{Body, Context, Request};
-use tokio::sync::Notify;
 
 mod common;
 use common::{read_all, send, serve_in_process, spawn_announced, within};
@@ -44,55 +43,6 @@ async fn call(addr: SocketAddr, request: http::Request<Full<Bytes>>) -> (u16, St
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     (status, error_type, within(read_all(response)).await.0)
-}
-
-/// An emulator with one slot whose function says when it starts and answers only when
-/// released; it counts the invocations it ran.
-async fn one_gated_slot() -> (
-    lambda_stream::emulator::Emulator,
-    Arc<Notify>,
-    tokio::sync::mpsc::UnboundedReceiver<Bytes>,
-) {
-    let release = Arc::new(Notify::new());
-    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
-    let gate = release.clone();
-    let emulator = serve_in_process(
-        EmulatorConfig::default().with_max_concurrency(1),
-        1,
-        move |request: Request, _: Context| {
-            let (gate, started_tx) = (gate.clone(), started_tx.clone());
-            async move {
-                let _ = started_tx.send(request.body().clone());
-                gate.notified().await;
-                http::Response::builder().body(Body::from("done"))
-            }
-        },
-    )
-    .await;
-    (emulator, release, started)
-}
-
-#[tokio::test]
-async fn an_async_invocation_is_queued_for_a_slot_where_a_sync_one_gets_429() {
-    let (emulator, release, mut started) = one_gated_slot().await;
-    let address = emulator.url_addr();
-    let busy = tokio::spawn(send(address, invoke(INVOKE, &[], r#"{"n":1}"#)));
-    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":1}"#);
-    // The only slot is taken: a synchronous call is throttled, an Event is accepted.
-    let (status, error_type, _) = call(address, invoke(INVOKE, &[], r#"{"n":2}"#)).await;
-    assert_eq!(
-        (status, error_type.as_str()),
-        (429, "TooManyRequestsException")
-    );
-    let event = [("x-amz-invocation-type", "Event")];
-    let (status, _, body) = call(address, invoke(INVOKE, &event, r#"{"n":3}"#)).await;
-    assert_eq!((status, body.is_empty()), (202, true));
-    assert!(started.try_recv().is_err(), "queued, not running");
-    // The slot frees: the queued event runs then, before any later request.
-    release.notify_one();
-    within(read_all(within(busy).await.unwrap())).await;
-    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":3}"#);
-    release.notify_one();
 }
 
 /// An emulator whose function echoes its event and counts its invocations.
