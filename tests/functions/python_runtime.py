@@ -21,7 +21,11 @@ such as `{"rawPath": "/slow"}`) chooses how it behaves, good or hostile:
   connection stays open while the runtime goes on to its next invocation);
 - `/tenant`: answers `<Lambda-Runtime-Aws-Tenant-Id> <process id>`;
 - `/metadata`: answers what the Lambda metadata endpoint (`AWS_LAMBDA_METADATA_API`, with
-  `AWS_LAMBDA_METADATA_TOKEN`) answered: `<status> <body>`.
+  `AWS_LAMBDA_METADATA_TOKEN`) answered: `<status> <body>`;
+- `/buffered`: a buffered (not streamed) answer, a JSON document naming the path; with a
+  `"size": n` field in the event, a JSON string of exactly n bytes instead;
+- `/stream-size`: a streamed answer of the prelude, its NULs and `"size": n` body bytes;
+- `/error`: reports a handler error (`/invocation/{id}/error`) before any answer.
 
 With `AWS_LAMBDA_MAX_CONCURRENCY=n` it runs n loops, each on its own `/next`, as a Lambda
 Managed Instances runtime does. With `PYTHON_RUNTIME_INIT=crash` it exits at start-up, with
@@ -109,6 +113,42 @@ def answer(conn, request_id, path, reply=None):
     conn.send(b"0\r\n\r\n")
 
 
+def buffered(conn, request_id, event):
+    """A buffered answer: `{"python": "buffers", "path": ...}`, or a JSON string of `size` bytes."""
+    size = event.get("size")
+    if size is None:
+        payload = json.dumps({"python": "buffers", "path": event.get("rawPath")}).encode()
+    else:
+        payload = b'"' + b"x" * (size - 2) + b'"'
+    conn.request("POST", f"{base}/{request_id}/response", payload,
+                 {"Content-Type": "application/json"})
+
+
+def stream_size(conn, request_id, size):
+    """A streamed answer: the prelude, its NULs, then `size` body bytes in 64 KiB chunks."""
+    conn.putrequest("POST", f"{base}/{request_id}/response")
+    conn.putheader("Content-Type", "application/vnd.awslambda.http-integration-response")
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    prelude = json.dumps({"statusCode": 200, "headers": {"content-type": "text/plain"}})
+    for data in (prelude.encode(), b"\0" * 8):
+        conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
+    while size > 0:
+        data = b"s" * min(size, 65536)
+        conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
+        size -= len(data)
+    conn.send(b"0\r\n\r\n")
+
+
+def handler_error(conn, request_id):
+    """Reports a handler error before any answer, as a runtime client does for an exception."""
+    body = json.dumps({"errorType": "OrderError", "errorMessage": "no such order"})
+    conn.request("POST", f"{base}/{request_id}/error", body,
+                 {"Lambda-Runtime-Function-Error-Type": "OrderError",
+                  "Content-Type": "application/json"})
+
+
 stalled = []
 
 
@@ -159,7 +199,14 @@ def serve():
             reply = f"{response.getheader('Lambda-Runtime-Aws-Tenant-Id')} {os.getpid()}"
         if path == "/metadata":
             reply = metadata()
-        answer(conn, request_id, path, reply)
+        if path == "/buffered":
+            buffered(conn, request_id, event)
+        elif path == "/stream-size":
+            stream_size(conn, request_id, event["size"])
+        elif path == "/error":
+            handler_error(conn, request_id)
+        else:
+            answer(conn, request_id, path, reply)
         try:
             conn.getresponse().read()
         except (ConnectionError, http.client.HTTPException, OSError):
