@@ -201,6 +201,14 @@ impl Body {
         self
     }
 
+    /// The bytes a stage of this body writes at its end (a compressor's continuation), which
+    /// the budget must hold besides the head.
+    pub(crate) fn closing_room(&self) -> u64 {
+        self.budget_view
+            .as_ref()
+            .map_or(0, BudgetView::closing_room)
+    }
+
     pub(crate) fn take_budget_view(&mut self) -> Option<BudgetView> {
         self.budget_view.take()
     }

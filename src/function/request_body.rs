@@ -127,12 +127,15 @@ impl StreamingBody {
         policy.reserve(reserve);
         // The head is part of what Lambda counts.
         let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
-        if policy.charge_head(head).is_err() {
+        // A compressor's continuation is reserved by the compressor itself; its room is
+        // checked here all the same.
+        let closing_room = body.closing_room();
+        if policy.charge_head(head).is_err() || policy.meter().remaining() < closing_room {
             let limit = limits.budget.limit();
             return Err(BudgetTooSmall {
                 limit,
                 head,
-                reserve,
+                reserve: reserve.max(closing_room),
             });
         }
         let streaming = StreamingBody {
