@@ -214,3 +214,59 @@ async fn the_metadata_endpoint_answers_the_function_its_availability_zone() {
         r#"200 {"AvailabilityZoneID":"euw1-az1"}"#
     );
 }
+
+/// The log tail of one call: the decoded `X-Amz-Log-Result`, and the request id.
+async fn tail_of(addr: SocketAddr, payload: &str) -> (Option<String>, String) {
+    let tail = [("x-amz-log-type", "Tail")];
+    let response = within(send(addr, invoke(INVOKE, &tail, payload))).await;
+    let request_id = response.headers()["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let result = response.headers().get("x-amz-log-result").map(|value| {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value.as_bytes())
+            .unwrap();
+        String::from_utf8(decoded).unwrap()
+    });
+    within(read_all(response)).await;
+    (result, request_id)
+}
+
+#[tokio::test]
+async fn a_tail_is_the_invocations_log_framed_as_lambda_frames_it() {
+    let Some((port, _serve)) = serve_python(&[]).await else {
+        return;
+    };
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let (tail, id) = tail_of(address, r#"{"rawPath":"/log"}"#).await;
+    let tail = tail.expect("X-Amz-Log-Result");
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines[0], format!("START RequestId: {id} Version: $LATEST"));
+    assert!(lines.contains(&"log line to stdout"), "{tail}");
+    assert!(lines.contains(&"log line to stderr"), "{tail}");
+    assert_eq!(lines[lines.len() - 2], format!("END RequestId: {id}"));
+    let report = lines[lines.len() - 1];
+    assert!(
+        report.starts_with(&format!("REPORT RequestId: {id}\tDuration: ")),
+        "{report}"
+    );
+    assert!(report.contains(" ms\tBilled Duration: "), "{report}");
+    assert!(report.ends_with("\tMemory Size: 128 MB\t"), "{report}");
+    // Only this invocation's lines: the next tail starts after them.
+    let (next, _) = tail_of(address, r#"{"rawPath":"/hello"}"#).await;
+    assert!(!next.unwrap().contains("log line"));
+    // The last 4 KB only, as AWS keeps.
+    let (long, id) = tail_of(address, r#"{"rawPath":"/log","size":10000}"#).await;
+    let long = long.unwrap();
+    assert_eq!(long.len(), 4096);
+    assert!(long.ends_with("Memory Size: 128 MB\t\n"), "{long}");
+    assert!(!long.contains("START"), "the start is cut");
+    assert!(long.contains(&format!("END RequestId: {id}")));
+    // Without Tail, no tail.
+    let (status, _, _) = call(address, invoke(INVOKE, &[], r#"{"rawPath":"/log"}"#)).await;
+    assert_eq!(status, 200);
+    let plain = within(send(address, invoke(INVOKE, &[], "{}"))).await;
+    assert!(!plain.headers().contains_key("x-amz-log-result"));
+}

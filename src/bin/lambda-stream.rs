@@ -363,6 +363,29 @@ fn function_command(command: &[String]) -> Command {
     plain
 }
 
+/// How a process ended, in Lambda's words (its runtime is written in Go, whose wording this is):
+/// `exit status 3`, `signal: killed`.
+fn exit_description(status: &std::process::ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            let name = match signal {
+                6 => "aborted".to_owned(),
+                9 => "killed".to_owned(),
+                11 => "segmentation fault".to_owned(),
+                15 => "terminated".to_owned(),
+                other => other.to_string(),
+            };
+            return format!("signal: {name}");
+        }
+    }
+    status.to_string()
+}
+
 /// Runs one function process on its own Runtime API, restarting it when it exits and failing
 /// only its own invocations.
 async fn supervise(
@@ -380,22 +403,35 @@ async fn supervise(
             command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
         }
         emulator.instance_starting(instance);
-        let mut child = command
+        command
             .env("AWS_LAMBDA_RUNTIME_API", api.authority())
             .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string(),
+            )
             .env("AWS_REGION", &serve.region)
             // The Lambda metadata endpoint answers beside the Runtime API, as on Lambda.
             .env("AWS_LAMBDA_METADATA_API", api.authority())
             .env("AWS_LAMBDA_METADATA_TOKEN", emulator.metadata_token())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        // Its log goes through the emulator (echoed here), which keeps it for log tails.
+        #[cfg(target_os = "linux")]
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
+        #[cfg(target_os = "linux")]
+        if let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) {
+            emulator.capture_output(instance, stdout, stderr);
+        }
         let started = tokio::time::Instant::now();
         let status = tokio::select! {
-            status = child.wait() => status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            status = child.wait() => status.map_or_else(|e| e.to_string(), |s| exit_description(&s)),
             () = emulator.instance_timed_out(instance) => {
                 // As Lambda resets the execution environment of a timed-out invocation.
                 let _ = child.kill().await;
@@ -548,5 +584,28 @@ mod tests {
             "invalid value \"fast\" for --throttle"
         );
         assert_eq!(parse_args(&args("--help")).unwrap(), Parsed::Help);
+    }
+
+    #[test]
+    fn the_help_names_each_invoke_route_in_full() {
+        for route in [
+            "POST /2015-03-31/functions/<name>/invocations",
+            "POST /2021-11-15/functions/<name>/response-streaming-invocations",
+        ] {
+            assert!(USAGE.contains(route), "{route}");
+        }
+        assert!(!USAGE.contains(".../"), "no route abbreviated");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exits_are_worded_as_lambda_words_them() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited = std::process::ExitStatus::from_raw(3 << 8);
+        assert_eq!(exit_description(&exited), "exit status 3");
+        let killed = std::process::ExitStatus::from_raw(9);
+        assert_eq!(exit_description(&killed), "signal: killed");
+        let other = std::process::ExitStatus::from_raw(10);
+        assert_eq!(exit_description(&other), "signal: 10");
     }
 }

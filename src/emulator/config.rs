@@ -16,6 +16,10 @@ pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
 /// Default function timeout for local streaming work: 60 s, like a configured function.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The memory size the emulator gives its function, in MB: `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
+/// for the processes `lambda-stream serve` runs, and `Memory Size` in log tails' `REPORT` lines.
+pub const FUNCTION_MEMORY_MB: u32 = 128;
+
 /// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
 /// longer local timeout is for a function held at a debugger's breakpoint.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::wire::ErrorType;
 
 /// A failure the platform (not the function's own error report) puts on an invocation.
@@ -15,10 +17,19 @@ pub(crate) enum PlatformFailure {
     /// The function process (or its runtime loop) went away before answering.
     #[error("the function stopped before answering ({0})")]
     FunctionGone(String),
-    /// The function fails its start-up (it reported an init error, or exited before it asked
-    /// for an invocation): requests are answered at once while it does.
-    #[error("the function failed its init ({0})")]
-    InitFailed(String),
+    /// The function's runtime process exited (`status`, worded as Lambda words it: `exit
+    /// status 3`, `signal: killed`).
+    #[error("Runtime exited with error: {0}")]
+    RuntimeExited(String),
+    /// The function reported an init error (`/runtime/init/error`): requests are answered at
+    /// once with it while every instance fails its init.
+    #[error("the function failed its init ({summary})")]
+    InitFailed {
+        /// Its type and message.
+        summary: String,
+        /// The error document the runtime posted, which the Invoke API passes on as posted.
+        document: Bytes,
+    },
     /// A buffered payload, or a streamed one read into a buffered answer, over its limit.
     #[error("Response payload size exceeded maximum allowed payload size ({limit} bytes).")]
     PayloadTooLarge {
@@ -46,8 +57,10 @@ impl PlatformFailure {
     pub(crate) fn error_type(&self) -> ErrorType {
         match self {
             PlatformFailure::Timeout(_) => ErrorType::SANDBOX_TIMEDOUT,
-            PlatformFailure::FunctionGone(_) => ErrorType::EXIT_ERROR,
-            PlatformFailure::InitFailed(_) => ErrorType::RUNTIME_INIT_ERROR,
+            PlatformFailure::FunctionGone(_) | PlatformFailure::RuntimeExited(_) => {
+                ErrorType::EXIT_ERROR
+            }
+            PlatformFailure::InitFailed { .. } => ErrorType::RUNTIME_INIT_ERROR,
             PlatformFailure::PayloadTooLarge { .. } | PlatformFailure::OverBudget { .. } => {
                 ErrorType::RESPONSE_SIZE_TOO_LARGE
             }
@@ -61,8 +74,10 @@ impl PlatformFailure {
     pub(crate) fn outcome(&self) -> String {
         let kind = match self {
             PlatformFailure::Timeout(_) => "timeout",
-            PlatformFailure::FunctionGone(_) => "function exited",
-            PlatformFailure::InitFailed(_) => "init failed",
+            PlatformFailure::FunctionGone(_) | PlatformFailure::RuntimeExited(_) => {
+                "function exited"
+            }
+            PlatformFailure::InitFailed { .. } => "init failed",
             PlatformFailure::PayloadTooLarge { .. } => "payload too large",
             PlatformFailure::OverBudget { .. } => "budget",
             PlatformFailure::InvalidPrelude(_) => "invalid response",
@@ -88,6 +103,10 @@ mod tests {
                 "Runtime.ExitError",
             ),
             (
+                PlatformFailure::RuntimeExited("exit status 1".into()),
+                "Runtime.ExitError",
+            ),
+            (
                 PlatformFailure::PayloadTooLarge { limit: 6 },
                 "Function.ResponseSizeTooLarge",
             ),
@@ -108,6 +127,10 @@ mod tests {
             assert_eq!(failure.error_type().as_str(), error_type);
             assert!(failure.outcome().contains(error_type));
         }
+        assert_eq!(
+            PlatformFailure::RuntimeExited("exit status 3".into()).to_string(),
+            "Runtime exited with error: exit status 3"
+        );
         assert_eq!(
             PlatformFailure::Timeout(Duration::from_secs(2)).to_string(),
             "Task timed out after 2.00 seconds"

@@ -40,8 +40,8 @@ pub use auth::iam::{AuthType, IamKey, MAX_CLOCK_SKEW};
 pub use auth::sigv4;
 pub use config::{
     AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
-    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, MAX_TIMEOUT, PORT_ENV, STREAM_BUDGET_ENV,
-    THROTTLE_ENV, TIMEOUT_ENV,
+    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, FUNCTION_MEMORY_MB, MAX_TIMEOUT, PORT_ENV,
+    STREAM_BUDGET_ENV, THROTTLE_ENV, TIMEOUT_ENV,
 };
 pub use front::invoke_api::ASYNC_PAYLOAD_LIMIT;
 pub use front_kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
@@ -203,20 +203,35 @@ impl Emulator {
         Ok((InstanceId(instance), address))
     }
 
+    /// Reads what `instance`'s process writes to its `stdout` and `stderr` pipes (its log),
+    /// echoing it to this process's own, and keeps it for the Invoke API's
+    /// `X-Amz-Log-Type: Tail` (Linux: the pipes are read up to what they hold when a tail is
+    /// taken).
+    #[cfg(target_os = "linux")]
+    pub fn capture_output<O, E>(&self, instance: InstanceId, stdout: O, stderr: E)
+    where
+        O: tokio::io::AsyncRead + std::os::fd::AsFd + Unpin + Send + 'static,
+        E: tokio::io::AsyncRead + std::os::fd::AsFd + Unpin + Send + 'static,
+    {
+        let output = self.state.tails.output(instance.0);
+        output.capture(stdout, tokio::io::stdout());
+        output.capture(stderr, tokio::io::stderr());
+    }
+
     /// A process for `instance` is starting. Until it asks for an invocation, its exit is an
     /// init failure ([`instance_exited`](Self::instance_exited)).
     pub fn instance_starting(&self, instance: InstanceId) {
         self.state.init.starting(instance.0);
     }
 
-    /// `instance`'s process exited (`status` says how): its invocations are answered with
-    /// `502`. When it exited before asking for an invocation (it failed its init) and every
-    /// instance does, requests are answered at once with that failure until one starts
-    /// serving, instead of each waiting out the function timeout.
+    /// `instance`'s process exited (`status` says how, as Lambda words it: `exit status 3`,
+    /// `signal: killed`): its invocations fail with `Runtime.ExitError`. When it exited before
+    /// asking for an invocation (it failed its init) and every instance does, requests are
+    /// answered at once with that failure until one starts serving, instead of each waiting
+    /// out the function timeout.
     pub fn instance_exited(&self, instance: InstanceId, status: &str) {
-        let reason = format!("the function exited ({status})");
-        self.state.fail_in_flight(Some(instance.0), &reason);
-        let exited = failure::PlatformFailure::FunctionGone(reason);
+        let exited = failure::PlatformFailure::RuntimeExited(status.to_owned());
+        self.state.fail_with(Some(instance.0), &exited);
         if self.state.init.exited(instance.0, exited).is_some()
             && let Some(failure) = self.state.init.failure()
         {

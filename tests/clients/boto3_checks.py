@@ -5,6 +5,7 @@ with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY set to a key the emulator accepts
 function served by tests/functions/python_runtime.py. Prints one line per check; exits
 non-zero at the first failed one.
 """
+import base64
 import json
 import os
 import sys
@@ -80,6 +81,12 @@ check("invoke: 200", response["StatusCode"] == 200, response)
 check("invoke: the function's bytes as written", body == PRELUDE + b"python streams /hello", body)
 check("invoke: the prelude parses", split_prelude(body) == ({"statusCode": 200, "headers": {"content-type": "text/plain"}}, b"python streams /hello"), body)
 check("invoke: no FunctionError", "FunctionError" not in response, response.get("FunctionError"))
+
+# LogType="Tail": the invocation's log, base64, framed by START / END / REPORT.
+response = client().invoke(FunctionName="local", Payload=payload("/log"), LogType="Tail")
+log = base64.b64decode(response["LogResult"]).decode()
+check("invoke Tail: the function's log lines", "log line to stdout\nlog line to stderr\n" in log or "log line to stderr\nlog line to stdout\n" in log, log)
+check("invoke Tail: START, END, REPORT", log.startswith("START RequestId: ") and "\nEND RequestId: " in log and "\nREPORT RequestId: " in log, log)
 
 # InvokeWithResponseStream: PayloadChunk events as the bytes arrive, then InvokeComplete.
 events = stream_events("/slow", Qualifier="$LATEST")

@@ -25,7 +25,9 @@ such as `{"rawPath": "/slow"}`) chooses how it behaves, good or hostile:
 - `/buffered`: a buffered (not streamed) answer, a JSON document naming the path; with a
   `"size": n` field in the event, a JSON string of exactly n bytes instead;
 - `/stream-size`: a streamed answer of the prelude, its NULs and `"size": n` body bytes;
-- `/error`: reports a handler error (`/invocation/{id}/error`) before any answer.
+- `/error`: reports a handler error (`/invocation/{id}/error`) before any answer;
+- `/log`: writes `log line to stdout` and `log line to stderr` (and, with `"size": n`, a
+  line of n `l`s to stdout), then answers.
 
 With `AWS_LAMBDA_MAX_CONCURRENCY=n` it runs n loops, each on its own `/next`, as a Lambda
 Managed Instances runtime does. With `PYTHON_RUNTIME_INIT=crash` it exits at start-up, with
@@ -199,6 +201,11 @@ def serve():
             reply = f"{response.getheader('Lambda-Runtime-Aws-Tenant-Id')} {os.getpid()}"
         if path == "/metadata":
             reply = metadata()
+        if path == "/log":
+            print("log line to stdout", flush=True)
+            print("log line to stderr", file=sys.stderr, flush=True)
+            if "size" in event:
+                print("l" * event["size"], flush=True)
         if path == "/buffered":
             buffered(conn, request_id, event)
         elif path == "/stream-size":

@@ -11,6 +11,7 @@ use http::{HeaderValue, Response};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::invoke_api::{LogTail, log_result};
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::failure::PlatformFailure;
 use crate::emulator::lifecycle::client_body::ClientBody;
@@ -24,13 +25,21 @@ use crate::wire::ErrorType;
 pub(crate) struct Failure {
     pub(crate) code: ErrorType,
     pub(crate) details: String,
+    /// The error document the runtime posted (`/error`, `/init/error`), which `Invoke` passes
+    /// on as posted, as AWS does.
+    pub(crate) document: Option<Bytes>,
 }
 
 impl From<&PlatformFailure> for Failure {
     fn from(failure: &PlatformFailure) -> Self {
+        let document = match failure {
+            PlatformFailure::InitFailed { document, .. } => Some(document.clone()),
+            _ => None,
+        };
         Failure {
             code: failure.error_type(),
             details: failure.to_string(),
+            document: document.filter(|document| !document.is_empty()),
         }
     }
 }
@@ -40,6 +49,17 @@ impl From<&crate::wire::FunctionError> for Failure {
         Failure {
             code: error.error_type().clone(),
             details: error.message().to_owned(),
+            document: None,
+        }
+    }
+}
+
+impl Failure {
+    /// An error the function reported, with the document it posted.
+    pub(crate) fn reported(error: &crate::wire::FunctionError, document: Option<Bytes>) -> Self {
+        Failure {
+            document: document.filter(|document| !document.is_empty()),
+            ..error.into()
         }
     }
 }
@@ -98,14 +118,18 @@ pub(crate) fn payload_chunk(data: Bytes) -> Bytes {
     event_message("PayloadChunk", "application/octet-stream", data)
 }
 
-/// The `InvokeComplete` event: `{}` on success, `ErrorCode` / `ErrorDetails` on failure.
-pub(crate) fn invoke_complete(failure: Option<&Failure>) -> Bytes {
-    let payload = match failure {
+/// The `InvokeComplete` event: `{}` on success, `ErrorCode` / `ErrorDetails` on failure, and
+/// `LogResult` (the log's tail, base64) when the caller asked for it.
+pub(crate) fn invoke_complete(failure: Option<&Failure>, log_result: Option<&str>) -> Bytes {
+    let mut payload = match failure {
         None => json!({}),
-        Some(Failure { code, details }) => {
+        Some(Failure { code, details, .. }) => {
             json!({"ErrorCode": code.as_str(), "ErrorDetails": details, "LogResult": ""})
         }
     };
+    if let Some(log_result) = log_result {
+        payload["LogResult"] = json!(log_result);
+    }
     event_message(
         "InvokeComplete",
         "application/json",
@@ -118,12 +142,13 @@ pub(crate) fn event_stream_response(
     answer: Answer,
     deadline: Deadline,
     mut log: AccessLog,
+    tail: Option<LogTail>,
 ) -> Response<ClientBody> {
     log.status = 200;
     let (events, first) = match answer {
         Answer::Stream { events, .. } => (Some(events), None),
         Answer::Payload { body, .. } => (None, Some(Ok(body))),
-        Answer::Error(error) => (None, Some(Err(Failure::from(&error)))),
+        Answer::Error(error, _) => (None, Some(Err(Failure::from(&error)))),
         Answer::Failed(failure) => (None, Some(Err(Failure::from(&failure)))),
     };
     let frames = EventFrames {
@@ -131,6 +156,7 @@ pub(crate) fn event_stream_response(
         first,
         deadline,
         log,
+        tail,
         done: false,
     };
     let body = futures_util::stream::unfold(frames, EventFrames::next_frame).boxed();
@@ -149,6 +175,8 @@ struct EventFrames {
     first: Option<Result<Bytes, Failure>>,
     deadline: Deadline,
     log: AccessLog,
+    /// Where the log tail comes from, when the caller asked for it.
+    tail: Option<LogTail>,
     done: bool,
 }
 
@@ -164,25 +192,27 @@ impl EventFrames {
                 self.log.data(body.len());
                 payload_chunk(body)
             }
-            Some(Err(failure)) => self.complete(Some(&failure)),
+            Some(Err(failure)) => self.complete(Some(&failure)).await,
             None => match self.events.as_mut() {
-                None => self.complete(None),
+                None => self.complete(None).await,
                 Some(events) => match self.deadline.next_event(events).await {
                     StreamEvent::Data(data) => {
                         self.log.data(data.len());
                         payload_chunk(data)
                     }
-                    event => self.complete(Failure::of_event(&event).as_ref()),
+                    event => self.complete(Failure::of_event(&event).as_ref()).await,
                 },
             },
         };
         Some((Ok(http_body::Frame::data(frame)), self))
     }
 
-    fn complete(&mut self, failure: Option<&Failure>) -> Bytes {
+    async fn complete(&mut self, failure: Option<&Failure>) -> Bytes {
         self.done = true;
         self.log.finish(&Failure::outcome(failure));
-        invoke_complete(failure)
+        let log_result = log_result(self.tail.take()).await;
+        let log_result = log_result.as_ref().and_then(|value| value.to_str().ok());
+        invoke_complete(failure, log_result)
     }
 }
 
@@ -212,8 +242,9 @@ mod tests {
         let failure = Failure {
             code: ErrorType::STREAM_ERROR,
             details: "db closed".to_owned(),
+            document: None,
         };
-        let complete = read_message_from(invoke_complete(Some(&failure))).unwrap();
+        let complete = read_message_from(invoke_complete(Some(&failure), None)).unwrap();
         assert_eq!(
             header(&complete, ":event-type").as_deref(),
             Some("InvokeComplete")
@@ -221,8 +252,10 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(complete.payload()).unwrap();
         assert_eq!(json["ErrorCode"], "Function.StreamError");
         assert_eq!(json["ErrorDetails"], "db closed");
-        let ok = read_message_from(invoke_complete(None)).unwrap();
+        let ok = read_message_from(invoke_complete(None, None)).unwrap();
         assert_eq!(&ok.payload()[..], b"{}");
+        let tailed = read_message_from(invoke_complete(None, Some("U1RBUlQ="))).unwrap();
+        assert_eq!(&tailed.payload()[..], br#"{"LogResult":"U1RBUlQ="}"#);
     }
 
     #[test]

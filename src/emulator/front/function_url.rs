@@ -191,7 +191,7 @@ fn throttled(log: AccessLog, limit: usize) -> Response<ClientBody> {
 
 fn failure_outcome(answer: &Answer) -> String {
     match answer {
-        Answer::Error(error) => error.to_string(),
+        Answer::Error(error, _) => error.to_string(),
         Answer::Failed(failure) => failure.outcome(),
         _ => String::new(),
     }

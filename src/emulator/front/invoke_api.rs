@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -18,14 +19,14 @@ use super::event_stream::{Failure, event_stream_response};
 use super::tenant;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::Scope;
-use crate::emulator::config::EmulatorConfig;
+use crate::emulator::config::{EmulatorConfig, FUNCTION_MEMORY_MB};
 use crate::emulator::lifecycle::admission::{Admitted, Refusal};
 use crate::emulator::lifecycle::client_body::ClientBody;
 use crate::emulator::lifecycle::collect::{Keep, read_to_end};
 use crate::emulator::lifecycle::response::{closing, typed_error};
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
 use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
-use crate::wire::EventContext;
+use crate::wire::{ErrorType, EventContext};
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
 pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
@@ -168,15 +169,19 @@ pub(crate) struct InvokePlan {
     qualifier: Option<String>,
     /// `X-Amz-Tenant-Id`.
     tenant_id: Option<String>,
+    /// `X-Amz-Log-Type: Tail` on a synchronous invocation: the answer carries the log's tail.
+    log_tail: bool,
 }
 
 impl InvokePlan {
     fn read(request: &Request<Incoming>, route: InvokeRoute) -> Result<Self, String> {
         let kind = invocation_type(request, route)?;
-        match header_text(request, "x-amz-log-type") {
-            None | Some("None" | "Tail") => {}
+        let log_tail = match header_text(request, "x-amz-log-type") {
+            None | Some("None") => false,
+            // AWS returns a tail to synchronous invocations only.
+            Some("Tail") => kind == InvocationType::RequestResponse,
             Some(other) => return Err(format!("invalid X-Amz-Log-Type {other:?}")),
-        }
+        };
         let qualifier = request.uri().query().and_then(|query| {
             form_urlencoded::parse(query.as_bytes())
                 .find(|(name, _)| name == "Qualifier")
@@ -187,6 +192,7 @@ impl InvokePlan {
             kind,
             qualifier,
             tenant_id,
+            log_tail,
         })
     }
 }
@@ -272,6 +278,7 @@ impl FrontEnd for InvokeApi {
             event: admitted.body,
             reads_prelude: false,
             tenant_id: plan.tenant_id.clone(),
+            log_tail: plan.log_tail,
         }))
     }
 
@@ -293,13 +300,24 @@ impl FrontEnd for InvokeApi {
         if plan.kind == InvocationType::Event {
             return asynchronous(invocation, log);
         }
+        // Made first: a caller that leaves while the function works lets the tail go.
+        let tail = plan.log_tail.then(|| LogTail {
+            state: state.clone(),
+            request_id: log.request_id.clone(),
+        });
         let (answer, deadline) = invocation.answer().await;
         match self.route {
             InvokeRoute::Invoke => {
                 let limit = state.config.buffered_limit();
-                invoke_response(answer, limit, deadline, log).await
+                let mut response = invoke_response(answer, limit, deadline, log).await;
+                if let Some(result) = log_result(tail).await {
+                    response.headers_mut().insert("x-amz-log-result", result);
+                }
+                response
             }
-            InvokeRoute::InvokeWithResponseStream => event_stream_response(answer, deadline, log),
+            InvokeRoute::InvokeWithResponseStream => {
+                event_stream_response(answer, deadline, log, tail)
+            }
         }
     }
 
@@ -309,6 +327,31 @@ impl FrontEnd for InvokeApi {
             HeaderValue::from_static("$LATEST"),
         );
     }
+}
+
+/// Where an invocation that asked for its log tail takes it from. Dropped untaken (the
+/// caller went away), it lets the tail go.
+pub(crate) struct LogTail {
+    pub(crate) state: Arc<State>,
+    pub(crate) request_id: String,
+}
+
+impl Drop for LogTail {
+    fn drop(&mut self) {
+        self.state.tails.forget(&self.request_id);
+    }
+}
+
+/// The invocation's log tail, base64, for `X-Amz-Log-Result` (and `LogResult`).
+pub(crate) async fn log_result(tail: Option<LogTail>) -> Option<HeaderValue> {
+    let tail = tail?;
+    let log = tail
+        .state
+        .tails
+        .take(&tail.request_id, FUNCTION_MEMORY_MB)
+        .await?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(log);
+    HeaderValue::from_str(&encoded).ok()
 }
 
 /// `Event`: the caller gets `202` at once; the answer is read to its end (so a stream is
@@ -335,7 +378,7 @@ fn asynchronous(invocation: Pending, mut log: AccessLog) -> Response<ClientBody>
 async fn drain(answer: Answer, deadline: Deadline) -> Result<u64, Failure> {
     match answer {
         Answer::Payload { body, .. } => Ok(body.len() as u64),
-        Answer::Error(error) => Err((&error).into()),
+        Answer::Error(error, document) => Err(Failure::reported(&error, document)),
         Answer::Failed(failure) => Err((&failure).into()),
         Answer::Stream { events, .. } => match read_to_end(events, Keep::Count, deadline).await {
             Ok((_, length)) => Ok(length),
@@ -348,7 +391,7 @@ async fn drain(answer: Answer, deadline: Deadline) -> Result<u64, Failure> {
 async fn collect(answer: Answer, limit: usize, deadline: Deadline) -> Result<Bytes, Failure> {
     match answer {
         Answer::Payload { body, .. } => Ok(body),
-        Answer::Error(error) => Err((&error).into()),
+        Answer::Error(error, document) => Err(Failure::reported(&error, document)),
         Answer::Failed(failure) => Err((&failure).into()),
         Answer::Stream { events, .. } => {
             match read_to_end(events, Keep::Within(limit), deadline).await {
@@ -357,6 +400,23 @@ async fn collect(answer: Answer, limit: usize, deadline: Deadline) -> Result<Byt
             }
         }
     }
+}
+
+/// The payload of a failed invocation, as AWS answers it: the error document the runtime
+/// posted, as posted; or the platform's `{"errorMessage","errorType"}`, whose
+/// `Runtime.ExitError` message names the request (`RequestId: <id> Error: Runtime exited with
+/// error: exit status 3`, as AWS's RIE words it).
+fn error_payload(failure: &Failure, request_id: &str) -> Bytes {
+    if let Some(document) = &failure.document {
+        return document.clone();
+    }
+    let message = if failure.code == ErrorType::EXIT_ERROR {
+        format!("RequestId: {request_id} Error: {}", failure.details)
+    } else {
+        failure.details.clone()
+    };
+    let body = json!({"errorMessage": message, "errorType": failure.code.as_str()});
+    Bytes::from(body.to_string())
 }
 
 /// `Invoke` `RequestResponse`: 200 with the payload, or 200 with `X-Amz-Function-Error`.
@@ -368,10 +428,7 @@ async fn invoke_response(
 ) -> Response<ClientBody> {
     let (body, failure) = match collect(answer, limit, deadline).await {
         Ok(body) => (body, None),
-        Err(failure) => {
-            let body = json!({"errorMessage": failure.details, "errorType": failure.code.as_str()});
-            (Bytes::from(body.to_string()), Some(failure))
-        }
+        Err(failure) => (error_payload(&failure, &log.request_id), Some(failure)),
     };
     log.status = 200;
     log.data(body.len());

@@ -136,7 +136,7 @@ fn failed(log: AccessLog, answer: &Answer) -> Response<ClientBody> {
             )
         }
         Answer::Failed(failure) => internal_error(log, &failure.outcome()),
-        Answer::Error(error) => internal_error(log, &error.to_string()),
+        Answer::Error(error, _) => internal_error(log, &error.to_string()),
         _ => internal_error(log, "unexpected answer"),
     }
 }

@@ -25,8 +25,9 @@ pub(crate) enum Answer {
         content_type: Option<HeaderValue>,
         body: Bytes,
     },
-    /// `/error`.
-    Error(FunctionError),
+    /// `/error` (or error trailers before the prelude): the error, and the document the
+    /// runtime posted, which the Invoke API passes on as posted (`None` for trailers).
+    Error(FunctionError, Option<Bytes>),
     /// The invocation failed on the platform side: the URL client gets `502`.
     Failed(PlatformFailure),
 }

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -43,17 +44,18 @@ pub(crate) async fn handle(
     let response = match route {
         RuntimeRoute::Next => next(&state, instance).await,
         RuntimeRoute::InitError => {
-            let error = read_error(request).await;
+            let (error, document) = read_error(request).await;
             tracing::error!(error_type = %error.error_type(), message = error.message(), "function init failed");
             eprintln!("lambda-stream: function init failed: {error}");
-            let failure = PlatformFailure::InitFailed(error.to_string());
+            let summary = error.to_string();
+            let failure = PlatformFailure::InitFailed { summary, document };
             state.init.reported(instance, failure);
             accepted()
         }
         RuntimeRoute::Response(id) => response(&state, &id, request).await,
         RuntimeRoute::Error(id) => {
-            let error = read_error(request).await;
-            deliver(&state, &id, Answer::Error(error))
+            let (error, document) = read_error(request).await;
+            deliver(&state, &id, Answer::Error(error, Some(document)))
         }
     };
     Ok(response)
@@ -117,15 +119,19 @@ fn unknown_request(request_id: &RequestId) -> RuntimeResponse {
     )
 }
 
-/// Reads an `/error` or `/init/error` request (body up to 1 MiB).
-async fn read_error(request: Request<Incoming>) -> FunctionError {
+/// Reads an `/error` or `/init/error` request (body up to 1 MiB): the error, and the document
+/// as posted.
+async fn read_error(request: Request<Incoming>) -> (FunctionError, Bytes) {
     let type_header = request.headers().get(ERROR_TYPE_TRAILER).cloned();
     let body = Limited::new(request.into_body(), 1024 * 1024)
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    FunctionError::from_error_request(type_header.as_ref(), &body)
+    (
+        FunctionError::from_error_request(type_header.as_ref(), &body),
+        body,
+    )
 }
 
 fn is_streaming(headers: &HeaderMap) -> bool {

@@ -128,7 +128,7 @@ mod tests {
     use super::*;
 
     fn exit() -> PlatformFailure {
-        PlatformFailure::FunctionGone("exit status: 1".into())
+        PlatformFailure::RuntimeExited("exit status 1".into())
     }
 
     #[test]
@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn a_reported_init_error_is_the_failure_and_one_healthy_instance_serves() {
         let watch = Instances::default();
-        let reported = PlatformFailure::InitFailed("Function.InitError: no database".into());
+        let reported = PlatformFailure::InitFailed {
+            summary: "Function.InitError: no database".into(),
+            document: bytes::Bytes::from_static(b"{}"),
+        };
         watch.starting(1);
         watch.starting(2);
         watch.reported(1, reported.clone());

@@ -6,6 +6,7 @@ pub(crate) mod api;
 mod deadline;
 mod instances;
 pub(crate) mod metadata;
+pub(crate) mod output;
 mod relay;
 mod reply;
 pub(crate) mod state;

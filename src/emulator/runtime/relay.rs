@@ -103,7 +103,7 @@ async fn read_prelude(body: &mut Incoming, deadline: &Deadline, state: &State) -
                                 "stream ended before its prelude",
                             )
                         });
-                    return Err((Answer::Error(error), accepted()));
+                    return Err((Answer::Error(error, None), accepted()));
                 }
             },
             None => {

@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 pub(crate) use super::answer::{Answer, StreamEvent};
 pub(crate) use super::deadline::Deadline;
 use super::instances::Instances;
+use super::output::Tails;
 use crate::emulator::access_log::Responses;
 use crate::emulator::config::EmulatorConfig;
 use crate::emulator::failure::PlatformFailure;
@@ -33,6 +34,8 @@ pub(crate) struct Invocation {
     pub(crate) reads_prelude: bool,
     /// The tenant a tenant-isolated function serves this invocation for (`X-Amz-Tenant-Id`).
     pub(crate) tenant_id: Option<String>,
+    /// Whether the caller asked for the invocation's log tail (`X-Amz-Log-Type: Tail`).
+    pub(crate) log_tail: bool,
 }
 
 impl Invocation {
@@ -42,6 +45,7 @@ impl Invocation {
             event,
             reads_prelude: true,
             tenant_id: None,
+            log_tail: false,
         }
     }
 }
@@ -108,6 +112,7 @@ struct Queued {
     request_id: String,
     event: Bytes,
     tenant_id: Option<String>,
+    log_tail: bool,
 }
 
 /// An invocation from its start until it is over.
@@ -195,6 +200,9 @@ pub(crate) struct State {
     pub(crate) responses: Arc<Responses>,
     /// The bearer token of the metadata endpoint (`AWS_LAMBDA_METADATA_TOKEN`).
     pub(crate) metadata_token: String,
+    /// The function instances' output, and where the invocations that asked for their log
+    /// tail start in it.
+    pub(crate) tails: Tails,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical
@@ -219,6 +227,7 @@ impl State {
             init: Instances::default(),
             responses: Arc::default(),
             metadata_token: uuid::Uuid::new_v4().to_string(),
+            tails: Tails::default(),
         }
     }
 
@@ -286,6 +295,7 @@ impl State {
             request_id: request_id.to_owned(),
             event: invocation.event,
             tenant_id: invocation.tenant_id,
+            log_tail: invocation.log_tail,
         });
         self.queued.notify_one();
         Pending(Start::Now(answer, deadline))
@@ -329,6 +339,9 @@ impl State {
                 continue;
             }
             entry.instance = Some(instance);
+            if queued.log_tail {
+                self.tails.started(&queued.request_id, instance);
+            }
             return NextInvocation {
                 request_id: queued.request_id,
                 event: queued.event,
@@ -416,6 +429,12 @@ impl State {
     /// Fails the invocations `instance` works on (every instance: `None`): its function
     /// process died or was reset. Their slots are freed.
     pub(crate) fn fail_in_flight(&self, instance: Option<usize>, reason: &str) {
+        self.fail_with(instance, &PlatformFailure::FunctionGone(reason.to_owned()));
+    }
+
+    /// Fails the invocations `instance` works on (every instance: `None`) with `failure`.
+    /// Their slots are freed.
+    pub(crate) fn fail_with(&self, instance: Option<usize>, failure: &PlatformFailure) {
         let failed: Vec<Entry> = {
             let mut invocations = lock(&self.invocations);
             let ids: Vec<String> = invocations
@@ -431,7 +450,7 @@ impl State {
         };
         self.ended.notify_waiters();
         for entry in failed {
-            entry.close(PlatformFailure::FunctionGone(reason.to_owned()));
+            entry.close(failure.clone());
         }
     }
 
