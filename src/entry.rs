@@ -133,15 +133,7 @@ where
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());
     // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
     // ends cleanly before the emulator would cut it.
-    let runtime_api = emulator.runtime_api();
-    let function = crate::FunctionInfo::default().with_metadata_endpoint(
-        runtime_api.authority().to_owned(),
-        emulator.metadata_token().to_owned(),
-    );
-    let runtime_config = Config::new(runtime_api)
-        .with_function_info(function)
-        .with_invoke_mode(mode)
-        .with_budget(crate::Budget::bytes(budget));
+    let runtime_config = embedded_config(&emulator, mode, budget);
     // One runtime loop per concurrent execution, as Lambda runs one instance per request.
     let runtime = Runtime::new(configure(runtime_config));
     let handler = Arc::new(handler);
@@ -169,6 +161,22 @@ where
     };
     let _ = tokio::time::timeout(timeout, drained).await;
     result
+}
+
+/// The function's settings in embedded mode: the emulator's Runtime API and metadata endpoint,
+/// its invoke mode, and the platform's budget (so the function ends cleanly before the
+/// emulator would cut it).
+#[cfg(feature = "emulator")]
+fn embedded_config(emulator: &Emulator, mode: crate::InvokeMode, budget: u64) -> Config {
+    let runtime_api = emulator.runtime_api();
+    let function = crate::FunctionInfo::default().with_metadata_endpoint(
+        runtime_api.authority().to_owned(),
+        emulator.metadata_token().to_owned(),
+    );
+    Config::new(runtime_api)
+        .with_function_info(function)
+        .with_invoke_mode(mode)
+        .with_budget(crate::Budget::bytes(budget))
 }
 
 /// Starts the emulator on a thread and runtime of its own, as Lambda's front end is not the

@@ -509,10 +509,17 @@ async fn an_async_invocation_is_queued_for_a_slot_where_a_sync_one_gets_429() {
     let queued = within(send(address, request("POST", path, &event, r#"{"n":3}"#))).await;
     assert_eq!(queued.status(), 202);
     assert!(within(read_all(queued)).await.0.is_empty());
-    assert!(started.try_recv().is_err(), "queued, not running");
-    // The slot frees: the queued event runs then, before any later request.
+    // A second event waits behind it.
+    let queued = within(send(address, request("POST", path, &event, r#"{"n":4}"#))).await;
+    assert_eq!(queued.status(), 202);
+    // The slot frees: the queued events run then, in order, each before any later request.
     release.notify_one();
     within(read_all(within(busy).await.unwrap())).await;
     assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":3}"#);
+    let sync = within(send(address, request("POST", path, &[], r#"{"n":5}"#))).await;
+    assert_eq!(sync.status(), 429, "the first event holds the slot");
     release.notify_one();
+    assert_eq!(within(started.recv()).await.unwrap(), r#"{"n":4}"#);
+    release.notify_one();
+    assert!(started.try_recv().is_err(), "the refused call never ran");
 }

@@ -386,6 +386,48 @@ fn exit_description(status: &std::process::ExitStatus) -> String {
     status.to_string()
 }
 
+/// Starts one function process on the Runtime API `api`, with the variables Lambda sets; its
+/// log goes through the emulator (echoed here), which keeps it for log tails.
+fn spawn_function(
+    serve: &ServeArgs,
+    emulator: &Emulator,
+    instance: InstanceId,
+    api: &RuntimeApiAddress,
+) -> Result<tokio::process::Child, String> {
+    let mut command = function_command(&serve.command);
+    if serve.environment_concurrency > 1 {
+        // As Lambda Managed Instances set it; absent for one invocation at a time.
+        let concurrency = serve.environment_concurrency.to_string();
+        command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
+    }
+    let memory = lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string();
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", api.authority())
+        .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+        .env("AWS_REGION", &serve.region)
+        // The Lambda metadata endpoint answers beside the Runtime API, as on Lambda.
+        .env("AWS_LAMBDA_METADATA_API", api.authority())
+        .env("AWS_LAMBDA_METADATA_TOKEN", emulator.metadata_token())
+        .kill_on_drop(true);
+    #[cfg(target_os = "linux")]
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
+    #[cfg(target_os = "linux")]
+    if let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) {
+        emulator.capture_output(instance, stdout, stderr);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = instance;
+    Ok(child)
+}
+
 /// Runs one function process on its own Runtime API, restarting it when it exits and failing
 /// only its own invocations.
 async fn supervise(
@@ -396,47 +438,17 @@ async fn supervise(
 ) -> Result<(), String> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let mut command = function_command(&serve.command);
-        if serve.environment_concurrency > 1 {
-            // As Lambda Managed Instances set it; absent for one invocation at a time.
-            let concurrency = serve.environment_concurrency.to_string();
-            command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
-        }
         emulator.instance_starting(instance);
-        command
-            .env("AWS_LAMBDA_RUNTIME_API", api.authority())
-            .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string(),
-            )
-            .env("AWS_REGION", &serve.region)
-            // The Lambda metadata endpoint answers beside the Runtime API, as on Lambda.
-            .env("AWS_LAMBDA_METADATA_API", api.authority())
-            .env("AWS_LAMBDA_METADATA_TOKEN", emulator.metadata_token())
-            .kill_on_drop(true);
-        // Its log goes through the emulator (echoed here), which keeps it for log tails.
-        #[cfg(target_os = "linux")]
-        command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start `{}`: {e}", serve.command[0]))?;
-        #[cfg(target_os = "linux")]
-        if let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) {
-            emulator.capture_output(instance, stdout, stderr);
-        }
+        let mut child = spawn_function(&serve, &emulator, instance, &api)?;
         let started = tokio::time::Instant::now();
         let status = tokio::select! {
             status = child.wait() => status.map_or_else(|e| e.to_string(), |s| exit_description(&s)),
-            () = emulator.instance_timed_out(instance) => {
-                // As Lambda resets the execution environment of a timed-out invocation.
+            why = emulator.environment_reset(instance) => {
+                // As Lambda resets the execution environment of a timed-out invocation (or, with
+                // tenant isolation, starts a new one for another tenant).
                 let _ = child.kill().await;
-                eprintln!("lambda-stream: an invocation timed out; stopping the function and starting it again");
-                emulator.fail_instance(instance, "the function was reset after a timeout");
+                eprintln!("lambda-stream: {why}; stopping the function and starting it again");
+                emulator.fail_instance(instance, &format!("the function was reset: {why}"));
                 backoff = Duration::from_millis(100);
                 continue;
             }

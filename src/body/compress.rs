@@ -361,10 +361,11 @@ impl Compressing {
         Ok(Bytes::from(closing))
     }
 
-    /// What the continuation may take once compressed, with the encoder's epilogue.
+    /// What the continuation may take once compressed, with the encoder's epilogue (the room
+    /// the budget view announces).
     fn closing_room(&self) -> Option<u64> {
-        let reserve = self.continuation.as_ref()?.reserve;
-        Some(worst_case(usize::try_from(reserve).unwrap_or(usize::MAX)))
+        self.continuation.as_ref()?;
+        Some(self.view.closing_room())
     }
 
     /// Whether `raw` more input bytes might leave too little of `left` for the compressed

@@ -187,6 +187,15 @@ impl EmulatorConfig {
                 ),
             });
         }
+        if self.tenant_isolation && self.environment_concurrency > 1 {
+            return Err(ConfigError::OutOfRange {
+                name: "the environment concurrency with tenant isolation".to_owned(),
+                value: self.environment_concurrency.to_string(),
+                allowed: "1: an environment serving one tenant is restarted for another, which \
+                          would cut the invocations it runs at once"
+                    .to_owned(),
+            });
+        }
         Ok(())
     }
 
@@ -319,9 +328,10 @@ impl EmulatorConfig {
 
     /// How many invocations one function instance serves at once (default 1): more than one
     /// is a Lambda Managed Instances environment (`AWS_LAMBDA_MAX_CONCURRENCY`), which a timed
-    /// out invocation does not reset (see [`Emulator::instance_timed_out`]).
+    /// out invocation does not reset (see [`Emulator::environment_reset`]). Not with tenant
+    /// isolation.
     ///
-    /// [`Emulator::instance_timed_out`]: super::Emulator::instance_timed_out
+    /// [`Emulator::environment_reset`]: super::Emulator::environment_reset
     pub fn with_environment_concurrency(mut self, invocations: usize) -> Self {
         self.environment_concurrency = invocations.max(1);
         self

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::wire::ErrorType;
+use crate::wire::{ErrorType, FunctionError};
 
 /// A failure the platform (not the function's own error report) puts on an invocation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,10 +23,10 @@ pub(crate) enum PlatformFailure {
     RuntimeExited(String),
     /// The function reported an init error (`/runtime/init/error`): requests are answered at
     /// once with it while every instance fails its init.
-    #[error("the function failed its init ({summary})")]
+    #[error("the function failed its init ({error})")]
     InitFailed {
-        /// Its type and message.
-        summary: String,
+        /// The error it reported; its type is the invocations' error type.
+        error: FunctionError,
         /// The error document the runtime posted, which the Invoke API passes on as posted.
         document: Bytes,
     },
@@ -60,7 +60,7 @@ impl PlatformFailure {
             PlatformFailure::FunctionGone(_) | PlatformFailure::RuntimeExited(_) => {
                 ErrorType::EXIT_ERROR
             }
-            PlatformFailure::InitFailed { .. } => ErrorType::RUNTIME_INIT_ERROR,
+            PlatformFailure::InitFailed { error, .. } => error.error_type().clone(),
             PlatformFailure::PayloadTooLarge { .. } | PlatformFailure::OverBudget { .. } => {
                 ErrorType::RESPONSE_SIZE_TOO_LARGE
             }

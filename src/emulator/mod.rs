@@ -47,6 +47,7 @@ pub use front::invoke_api::ASYNC_PAYLOAD_LIMIT;
 pub use front_kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
 use listener::{ConnectionLimits, serve};
 use runtime::RUNTIME_MAX_HEADER_SIZE;
+pub use runtime::instances::Reset;
 use runtime::state::State;
 
 use crate::RuntimeApiAddress;
@@ -176,6 +177,8 @@ impl Emulator {
     /// The function stopped for good (`reason` says why): every invocation it was working on
     /// and every one still queued for it is answered with `502` at once.
     pub fn stop_function(&self, reason: &str) {
+        // Asynchronous invocations waiting for a slot are told at once too.
+        self.state.close_slots();
         self.state.fail_in_flight(None, reason);
         let gone = failure::PlatformFailure::FunctionGone(reason.to_owned());
         self.state.fail_queued(&gone);
@@ -213,7 +216,7 @@ impl Emulator {
         O: tokio::io::AsyncRead + std::os::fd::AsFd + Unpin + Send + 'static,
         E: tokio::io::AsyncRead + std::os::fd::AsFd + Unpin + Send + 'static,
     {
-        let output = self.state.tails.output(instance.0);
+        let output = self.state.outputs.of(instance.0);
         output.capture(stdout, tokio::io::stdout());
         output.capture(stderr, tokio::io::stderr());
     }
@@ -244,14 +247,15 @@ impl Emulator {
         self.state.fail_in_flight(Some(instance.0), reason);
     }
 
-    /// Completes when an invocation `instance` was working on timed out and its environment
-    /// must be reset: stop the instance's process and start it again (as `lambda-stream
-    /// serve` does), or it stays stuck on the invocation. The invocation's slot is already
-    /// free. An environment serving several invocations at once (Lambda Managed Instances,
-    /// [`EmulatorConfig::with_environment_concurrency`]) is not reset: the timed-out
-    /// invocation fails and the others go on, as on AWS.
-    pub async fn instance_timed_out(&self, instance: InstanceId) {
-        self.state.reset_requested(instance.0).await;
+    /// Completes when `instance`'s environment must be reset, with why: stop the instance's
+    /// process and start it again (as `lambda-stream serve` does). Either an invocation it was
+    /// working on timed out (its slot is already free; without a reset it stays stuck on it),
+    /// or, with tenant isolation, an invocation of another tenant waits for it. An environment
+    /// serving several invocations at once (Lambda Managed Instances,
+    /// [`EmulatorConfig::with_environment_concurrency`]) is not reset for a timeout: the
+    /// timed-out invocation fails and the others go on, as on AWS.
+    pub async fn environment_reset(&self, instance: InstanceId) -> Reset {
+        self.state.reset_requested(instance.0).await
     }
 
     /// Completes when no invocation is running and every client response has ended (or been

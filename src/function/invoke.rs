@@ -120,6 +120,18 @@ impl Answering<'_> {
 
     /// A failure before the head was committed: reported to `/error`, or answered as a 500
     /// JSON response, as configured.
+    /// API Gateway's reported notice after a streamed REST response is no request: it is
+    /// acknowledged (an empty answer) without running the handler.
+    async fn acknowledge_notice(self, event: &[u8]) -> Result<(), Error> {
+        tracing::debug!(
+            event = %String::from_utf8_lossy(event),
+            "acknowledged API Gateway's invocation-completion notice without running the handler"
+        );
+        self.client
+            .buffered_response(&self.request_id, Vec::new())
+            .await
+    }
+
     async fn early_failure(self, error: FunctionError) -> Result<(), Error> {
         tracing::error!(
             request_id = %self.request_id,
@@ -309,12 +321,7 @@ async fn answer<H: Handler>(
         }
     };
     if is_invoke_completion_notice(&event) {
-        // API Gateway's reported notice after a streamed REST response: not a request.
-        tracing::debug!(event = %String::from_utf8_lossy(&event), "acknowledged API Gateway's invocation-completion notice without running the handler");
-        let Answering {
-            client, request_id, ..
-        } = answering;
-        return client.buffered_response(&request_id, Vec::new()).await;
+        return answering.acknowledge_notice(&event).await;
     }
     let mut request = match request_from_event(&event) {
         Ok(request) => request,

@@ -95,8 +95,6 @@ impl ErrorType {
     pub(crate) const SANDBOX_TIMEDOUT: ErrorType = ErrorType(Cow::Borrowed("Sandbox.Timedout"));
     /// The platform's: the function process exited before answering.
     pub(crate) const EXIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.ExitError"));
-    /// The platform's: the function failed its start-up.
-    pub(crate) const RUNTIME_INIT_ERROR: ErrorType = ErrorType(Cow::Borrowed("Runtime.InitError"));
     /// The platform's: a response it cannot read (undocumented by AWS for a bad prelude).
     pub(crate) const RUNTIME_INVALID_RESPONSE: ErrorType =
         ErrorType(Cow::Borrowed("Runtime.InvalidResponse"));

@@ -28,6 +28,9 @@ pub(crate) struct Failure {
     /// The error document the runtime posted (`/error`, `/init/error`), which `Invoke` passes
     /// on as posted, as AWS does.
     pub(crate) document: Option<Bytes>,
+    /// Whether `Invoke`'s error message names the request (`RequestId: <id> Error: ...`), as
+    /// AWS words a runtime's exit.
+    pub(crate) names_request: bool,
 }
 
 impl From<&PlatformFailure> for Failure {
@@ -39,9 +42,15 @@ impl From<&PlatformFailure> for Failure {
         Failure {
             code: failure.error_type(),
             details: failure.to_string(),
-            document: document.filter(|document| !document.is_empty()),
+            document: posted(document),
+            names_request: matches!(failure, PlatformFailure::RuntimeExited(_)),
         }
     }
+}
+
+/// A posted error document, if it has anything in it.
+fn posted(document: Option<Bytes>) -> Option<Bytes> {
+    document.filter(|document| !document.is_empty())
 }
 
 impl From<&crate::wire::FunctionError> for Failure {
@@ -50,6 +59,7 @@ impl From<&crate::wire::FunctionError> for Failure {
             code: error.error_type().clone(),
             details: error.message().to_owned(),
             document: None,
+            names_request: false,
         }
     }
 }
@@ -58,7 +68,7 @@ impl Failure {
     /// An error the function reported, with the document it posted.
     pub(crate) fn reported(error: &crate::wire::FunctionError, document: Option<Bytes>) -> Self {
         Failure {
-            document: document.filter(|document| !document.is_empty()),
+            document: posted(document),
             ..error.into()
         }
     }
@@ -243,6 +253,7 @@ mod tests {
             code: ErrorType::STREAM_ERROR,
             details: "db closed".to_owned(),
             document: None,
+            names_request: false,
         };
         let complete = read_message_from(invoke_complete(Some(&failure), None)).unwrap();
         assert_eq!(

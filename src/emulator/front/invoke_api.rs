@@ -25,8 +25,9 @@ use crate::emulator::lifecycle::client_body::ClientBody;
 use crate::emulator::lifecycle::collect::{Keep, read_to_end};
 use crate::emulator::lifecycle::response::{closing, typed_error};
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
+use crate::emulator::runtime::output::TailRequest;
 use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
-use crate::wire::{ErrorType, EventContext};
+use crate::wire::EventContext;
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
 pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
@@ -170,7 +171,7 @@ pub(crate) struct InvokePlan {
     /// `X-Amz-Tenant-Id`.
     tenant_id: Option<String>,
     /// `X-Amz-Log-Type: Tail` on a synchronous invocation: the answer carries the log's tail.
-    log_tail: bool,
+    log_tail: Option<Arc<TailRequest>>,
 }
 
 impl InvokePlan {
@@ -192,7 +193,7 @@ impl InvokePlan {
             kind,
             qualifier,
             tenant_id,
-            log_tail,
+            log_tail: log_tail.then(Arc::default),
         })
     }
 }
@@ -278,7 +279,7 @@ impl FrontEnd for InvokeApi {
             event: admitted.body,
             reads_prelude: false,
             tenant_id: plan.tenant_id.clone(),
-            log_tail: plan.log_tail,
+            log_tail: plan.log_tail.clone(),
         }))
     }
 
@@ -300,9 +301,8 @@ impl FrontEnd for InvokeApi {
         if plan.kind == InvocationType::Event {
             return asynchronous(invocation, log);
         }
-        // Made first: a caller that leaves while the function works lets the tail go.
-        let tail = plan.log_tail.then(|| LogTail {
-            state: state.clone(),
+        let tail = plan.log_tail.map(|request| LogTail {
+            request,
             request_id: log.request_id.clone(),
         });
         let (answer, deadline) = invocation.answer().await;
@@ -329,26 +329,18 @@ impl FrontEnd for InvokeApi {
     }
 }
 
-/// Where an invocation that asked for its log tail takes it from. Dropped untaken (the
-/// caller went away), it lets the tail go.
+/// Where an invocation that asked for its log tail takes it from.
 pub(crate) struct LogTail {
-    pub(crate) state: Arc<State>,
+    pub(crate) request: Arc<TailRequest>,
     pub(crate) request_id: String,
-}
-
-impl Drop for LogTail {
-    fn drop(&mut self) {
-        self.state.tails.forget(&self.request_id);
-    }
 }
 
 /// The invocation's log tail, base64, for `X-Amz-Log-Result` (and `LogResult`).
 pub(crate) async fn log_result(tail: Option<LogTail>) -> Option<HeaderValue> {
     let tail = tail?;
     let log = tail
-        .state
-        .tails
-        .take(&tail.request_id, FUNCTION_MEMORY_MB)
+        .request
+        .log(&tail.request_id, FUNCTION_MEMORY_MB)
         .await?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(log);
     HeaderValue::from_str(&encoded).ok()
@@ -410,7 +402,7 @@ fn error_payload(failure: &Failure, request_id: &str) -> Bytes {
     if let Some(document) = &failure.document {
         return document.clone();
     }
-    let message = if failure.code == ErrorType::EXIT_ERROR {
+    let message = if failure.names_request {
         format!("RequestId: {request_id} Error: {}", failure.details)
     } else {
         failure.details.clone()

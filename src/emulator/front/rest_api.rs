@@ -65,8 +65,12 @@ impl FrontEnd for RestApi {
         context: EventContext,
     ) -> Result<Option<Invocation>, Refusal> {
         let request = admitted.into_request();
-        let tenant_id = tenant::requested(request.headers()).map_err(Refusal::InvalidParameter)?;
-        let tenant_id = tenant_id.filter(|_| config.tenant_isolation());
+        // Without tenant isolation the header is the client's own, passed on in the event.
+        let tenant_id = if config.tenant_isolation() {
+            tenant::requested(request.headers()).map_err(Refusal::InvalidParameter)?
+        } else {
+            None
+        };
         tenant::check(config, tenant_id.as_deref())?;
         let event = rest_event_from_request(&request, &context);
         let mut invocation = Invocation::http(Bytes::from(event.to_string()));

@@ -82,4 +82,15 @@ mod tests {
         assert!(check(&shared, None).is_ok());
         assert!(check(&shared, Some("blue")).is_err());
     }
+
+    #[test]
+    fn isolation_takes_one_invocation_per_environment() {
+        let isolated = EmulatorConfig::default().with_tenant_isolation(true);
+        assert!(isolated.validate().is_ok());
+        let error = isolated
+            .with_environment_concurrency(2)
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("tenant isolation"), "{error}");
+    }
 }

@@ -193,13 +193,14 @@ async fn invoke<F: FrontEnd>(
         Ok(None) => return front.ran_nothing(log),
         Err(refusal) => return front.refused(log, &refusal),
     };
-    let pending = match state.try_slot() {
-        Some(slot) => state.start(&log.request_id, invocation, slot),
+    let started = match state.try_slot() {
+        Some(slot) => Some(state.start(&log.request_id, invocation, slot)),
         None if front.queues_when_busy(&plan) => state.start_when_free(&log.request_id, invocation),
-        None => {
-            let limit = config.max_concurrency();
-            return front.refused(log, &Refusal::Throttled { limit });
-        }
+        None => None,
+    };
+    let Some(pending) = started else {
+        let limit = config.max_concurrency();
+        return front.refused(log, &Refusal::Throttled { limit });
     };
     log.deadline = pending.deadline_at();
     front.answer(state, plan, pending, log).await

@@ -47,8 +47,7 @@ pub(crate) async fn handle(
             let (error, document) = read_error(request).await;
             tracing::error!(error_type = %error.error_type(), message = error.message(), "function init failed");
             eprintln!("lambda-stream: function init failed: {error}");
-            let summary = error.to_string();
-            let failure = PlatformFailure::InitFailed { summary, document };
+            let failure = PlatformFailure::InitFailed { error, document };
             state.init.reported(instance, failure);
             accepted()
         }

@@ -12,6 +12,25 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::emulator::failure::PlatformFailure;
 
+/// Why an execution environment is reset (its process stopped and started again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    /// One of its invocations timed out.
+    TimedOut,
+    /// An invocation of another tenant came for it (tenant isolation: an environment serves
+    /// one tenant).
+    AnotherTenant,
+}
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reset::TimedOut => "an invocation timed out",
+            Reset::AnotherTenant => "an invocation of another tenant came",
+        })
+    }
+}
+
 /// Which supervised instances fail their init, and which are being reset.
 #[derive(Debug, Default)]
 pub(crate) struct Instances {
@@ -28,8 +47,8 @@ struct Known {
     failing: HashMap<usize, PlatformFailure>,
     /// An `/init/error` report waiting for its process to exit.
     reported: HashMap<usize, PlatformFailure>,
-    /// Instances whose process is to be stopped and started again.
-    resetting: HashSet<usize>,
+    /// Instances whose process is to be stopped and started again, and why.
+    resetting: HashMap<usize, Reset>,
     /// The tenant each instance of a tenant-isolated function serves since its process
     /// started.
     tenants: HashMap<usize, String>,
@@ -67,16 +86,22 @@ impl Instances {
         bound == tenant
     }
 
-    /// `instance` is to be reset; `false` when it is not supervised (the in-process loops of
-    /// embedded mode, which stop their own handler at the deadline).
-    pub(crate) fn resetting(&self, instance: usize) -> bool {
+    /// `instance` is to be reset for `why`; `false` when it is not supervised (the in-process
+    /// loops of embedded mode, which stop their own handler at the deadline) or already is.
+    pub(crate) fn resetting(&self, instance: usize, why: Reset) -> bool {
         let mut instances = self.lock();
-        instances.supervised.contains(&instance) && instances.resetting.insert(instance)
+        instances.supervised.contains(&instance)
+            && instances.resetting.insert(instance, why).is_none()
     }
 
     /// Whether `instance` is being reset (its process takes no more invocations).
     pub(crate) fn is_resetting(&self, instance: usize) -> bool {
-        self.lock().resetting.contains(&instance)
+        self.lock().resetting.contains_key(&instance)
+    }
+
+    /// Why `instance` is being reset.
+    pub(crate) fn reset_reason(&self, instance: usize) -> Option<Reset> {
+        self.lock().resetting.get(&instance).copied()
     }
 
     /// `instance` asked for an invocation: its init succeeded.
@@ -171,7 +196,10 @@ mod tests {
     fn a_reported_init_error_is_the_failure_and_one_healthy_instance_serves() {
         let watch = Instances::default();
         let reported = PlatformFailure::InitFailed {
-            summary: "Function.InitError: no database".into(),
+            error: crate::wire::FunctionError::new(
+                crate::wire::ErrorType::new("Function.InitError").unwrap(),
+                "no database",
+            ),
             document: bytes::Bytes::from_static(b"{}"),
         };
         watch.starting(1);

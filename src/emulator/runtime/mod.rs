@@ -4,7 +4,7 @@
 mod answer;
 pub(crate) mod api;
 mod deadline;
-mod instances;
+pub(crate) mod instances;
 pub(crate) mod metadata;
 pub(crate) mod output;
 mod relay;

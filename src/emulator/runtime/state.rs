@@ -3,6 +3,8 @@
 //! one deadline watch that ends each of them, whatever the function or the client does.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -12,8 +14,8 @@ use tokio::task::AbortHandle;
 
 pub(crate) use super::answer::{Answer, StreamEvent};
 pub(crate) use super::deadline::Deadline;
-use super::instances::Instances;
-use super::output::Tails;
+use super::instances::{Instances, Reset};
+use super::output::{Outputs, TailRequest};
 use crate::emulator::access_log::Responses;
 use crate::emulator::config::EmulatorConfig;
 use crate::emulator::failure::PlatformFailure;
@@ -22,6 +24,10 @@ use crate::emulator::failure::PlatformFailure;
 /// is removed when the function has answered, or at the deadline by the invocation's watch:
 /// no path of the function or the client can keep it longer.
 pub(crate) struct Slot(#[allow(dead_code, reason = "held for its drop")] OwnedSemaphorePermit);
+
+/// Asynchronous invocations that may wait for a slot at once: AWS's queue is larger, but each
+/// holds up to 1 MB here; past this, they are throttled.
+pub(crate) const MAX_WAITING: usize = 1024;
 
 /// What a front asks the function to run.
 #[derive(Debug, Clone)]
@@ -34,8 +40,8 @@ pub(crate) struct Invocation {
     pub(crate) reads_prelude: bool,
     /// The tenant a tenant-isolated function serves this invocation for (`X-Amz-Tenant-Id`).
     pub(crate) tenant_id: Option<String>,
-    /// Whether the caller asked for the invocation's log tail (`X-Amz-Log-Type: Tail`).
-    pub(crate) log_tail: bool,
+    /// The caller's request for the invocation's log tail (`X-Amz-Log-Type: Tail`).
+    pub(crate) log_tail: Option<Arc<TailRequest>>,
 }
 
 impl Invocation {
@@ -45,7 +51,7 @@ impl Invocation {
             event,
             reads_prelude: true,
             tenant_id: None,
-            log_tail: false,
+            log_tail: None,
         }
     }
 }
@@ -112,7 +118,7 @@ struct Queued {
     request_id: String,
     event: Bytes,
     tenant_id: Option<String>,
-    log_tail: bool,
+    log_tail: Option<Arc<TailRequest>>,
 }
 
 /// An invocation from its start until it is over.
@@ -200,9 +206,10 @@ pub(crate) struct State {
     pub(crate) responses: Arc<Responses>,
     /// The bearer token of the metadata endpoint (`AWS_LAMBDA_METADATA_TOKEN`).
     pub(crate) metadata_token: String,
-    /// The function instances' output, and where the invocations that asked for their log
-    /// tail start in it.
-    pub(crate) tails: Tails,
+    /// What the function instances write, for log tails.
+    pub(crate) outputs: Outputs,
+    /// Asynchronous invocations waiting for a slot ([`State::start_when_free`]).
+    waiting: AtomicUsize,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical
@@ -227,7 +234,8 @@ impl State {
             init: Instances::default(),
             responses: Arc::default(),
             metadata_token: uuid::Uuid::new_v4().to_string(),
-            tails: Tails::default(),
+            outputs: Outputs::default(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -237,22 +245,44 @@ impl State {
     }
 
     /// Starts `invocation` once a slot frees (an asynchronous invocation, which Lambda queues
-    /// rather than throttles). Slots go to waiters in order, before any request that comes
-    /// later.
+    /// rather than throttles); `None` when [`MAX_WAITING`] wait already. Slots go to waiters in
+    /// the order they came, before any request that comes later.
     pub(crate) fn start_when_free(
         self: &Arc<Self>,
         request_id: &str,
         invocation: Invocation,
-    ) -> Pending {
+    ) -> Option<Pending> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let mut acquire = Box::pin(self.slots.clone().acquire_owned());
+        // Polled once now, so it joins the semaphore's queue in the order requests came.
+        let first = acquire
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
         let (started, queued) = oneshot::channel();
         let state = self.clone();
         let request_id = request_id.to_owned();
         tokio::spawn(async move {
-            if let Ok(permit) = state.slots.clone().acquire_owned().await {
+            let permit = match first {
+                std::task::Poll::Ready(permit) => permit,
+                std::task::Poll::Pending => acquire.await,
+            };
+            // Closed: the function stopped; the waiting front is told so.
+            if let Ok(permit) = permit {
                 let _ = started.send(state.start(&request_id, invocation, Slot(permit)));
             }
+            // Only now, with the invocation started (or never to be), is it no longer waiting.
+            state.waiting.fetch_sub(1, Ordering::SeqCst);
+            state.ended.notify_waiters();
         });
-        Pending(Start::Queued(queued))
+        Some(Pending(Start::Queued(queued)))
+    }
+
+    /// The function stopped for good: invocations waiting for a slot will never get one.
+    pub(crate) fn close_slots(&self) {
+        self.slots.close();
     }
 
     /// Starts an invocation: queued for the next `/next`, its slot held until the function has
@@ -318,16 +348,6 @@ impl State {
                 self.queued.notified().await;
                 continue;
             };
-            if let Some(tenant) = &queued.tenant_id
-                && !self.init.serves_tenant(instance, tenant)
-            {
-                // An environment serves one tenant: this one is restarted before it serves
-                // another (the invocation waits for the new process, or another instance).
-                lock(&self.queue).push_front(queued);
-                self.init.resetting(instance);
-                self.reset_signal(instance).notify_one();
-                continue;
-            }
             let mut invocations = lock(&self.invocations);
             let Some(entry) = invocations.get_mut(&queued.request_id) else {
                 continue;
@@ -338,9 +358,19 @@ impl State {
                 self.release(&queued.request_id);
                 continue;
             }
+            if let Some(tenant) = &queued.tenant_id
+                && !self.init.serves_tenant(instance, tenant)
+            {
+                // An environment serves one tenant: this one is restarted before it serves
+                // another (the invocation waits for the new process, or another instance).
+                drop(invocations);
+                lock(&self.queue).push_front(queued);
+                self.reset(instance, Reset::AnotherTenant);
+                continue;
+            }
             entry.instance = Some(instance);
-            if queued.log_tail {
-                self.tails.started(&queued.request_id, instance);
+            if let Some(tail) = &queued.log_tail {
+                tail.started(self.outputs.of(instance));
             }
             return NextInvocation {
                 request_id: queued.request_id,
@@ -407,19 +437,25 @@ impl State {
         if let Some(instance) = entry.close(deadline.failure())
             && self.config.environment_concurrency() == 1
         {
-            self.init.resetting(instance);
-            self.reset_signal(instance).notify_one();
+            self.reset(instance, Reset::TimedOut);
         }
         // Only now, with the slot free, does everything waiting on the deadline act.
         deadline.pass();
     }
 
-    /// Completes when one of `instance`'s invocations timed out: its process must be
-    /// stopped and started again. Instance 0, the in-process loops of embedded mode, stop
-    /// their own handler at the deadline, so nothing waits on it.
-    pub(crate) async fn reset_requested(&self, instance: usize) {
+    /// Asks for `instance`'s environment to be reset, if it is supervised (the in-process
+    /// loops of embedded mode stop their own handler at the deadline and serve every tenant).
+    fn reset(&self, instance: usize, why: Reset) {
+        if self.init.resetting(instance, why) {
+            self.reset_signal(instance).notify_one();
+        }
+    }
+
+    /// Completes when `instance`'s process must be stopped and started again, with why.
+    pub(crate) async fn reset_requested(&self, instance: usize) -> Reset {
         let signal = self.reset_signal(instance);
         signal.notified().await;
+        self.init.reset_reason(instance).unwrap_or(Reset::TimedOut)
     }
 
     fn reset_signal(&self, instance: usize) -> Arc<Notify> {
@@ -468,7 +504,8 @@ impl State {
     pub(crate) async fn all_over(&self) {
         loop {
             let ended = self.ended.notified();
-            if lock(&self.invocations).is_empty() {
+            let waiting = self.waiting.load(Ordering::SeqCst);
+            if waiting == 0 && lock(&self.invocations).is_empty() {
                 return;
             }
             ended.await;
