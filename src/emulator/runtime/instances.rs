@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+use super::lock;
 use crate::emulator::failure::PlatformFailure;
 
 /// Why an execution environment is reset (its process stopped and started again).
@@ -56,9 +57,7 @@ struct Known {
 
 impl Instances {
     fn lock(&self) -> MutexGuard<'_, Known> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner)
     }
 
     /// A process for `instance` is starting: it is not ready until it asks for an invocation.

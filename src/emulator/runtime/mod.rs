@@ -15,3 +15,11 @@ pub(crate) mod state;
 /// times hyper's default, so that another runtime's large error trailers are still read
 /// (and reported) rather than cutting the response. Ours caps its own well below.
 pub(crate) const RUNTIME_MAX_HEADER_SIZE: usize = 64 * 1024;
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical section
+/// of the runtime side is a single map, queue or counter operation).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

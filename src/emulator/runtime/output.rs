@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 #[cfg(target_os = "linux")]
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,18 +23,14 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::lock;
+
 /// Bytes of each instance's output kept: more than any one tail needs.
 const KEPT: usize = 64 * 1024;
 /// The tail Lambda returns: the last 4 KB of the invocation's log.
 pub(crate) const TAIL_LEN: usize = 4 * 1024;
 /// How long a tail waits for the readers to catch up with the pipes, at most.
 const CATCH_UP: Duration = Duration::from_millis(500);
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// One function instance's output: what its streams wrote, in order of arrival.
 #[derive(Default)]

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 pub(crate) use super::answer::{Answer, StreamEvent};
 pub(crate) use super::deadline::Deadline;
 use super::instances::{Instances, Reset};
+use super::lock;
 use super::output::{Outputs, TailRequest};
 use crate::emulator::access_log::Responses;
 use crate::emulator::config::EmulatorConfig;
@@ -210,14 +211,6 @@ pub(crate) struct State {
     pub(crate) outputs: Outputs,
     /// Asynchronous invocations waiting for a slot ([`State::start_when_free`]).
     waiting: AtomicUsize,
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
-/// section here is a single map or queue operation).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl State {
