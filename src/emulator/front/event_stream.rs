@@ -11,7 +11,7 @@ use http::{HeaderValue, Response};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::invoke_api::{LogTail, log_result};
+use super::log_tail::{LogTail, log_result};
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::failure::PlatformFailure;
 use crate::emulator::lifecycle::client_body::ClientBody;
@@ -221,8 +221,7 @@ impl EventFrames {
         self.done = true;
         self.log.finish(&Failure::outcome(failure));
         let log_result = log_result(self.tail.take()).await;
-        let log_result = log_result.as_ref().and_then(|value| value.to_str().ok());
-        invoke_complete(failure, log_result)
+        invoke_complete(failure, log_result.as_deref())
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -16,10 +15,11 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::event_stream::{Failure, event_stream_response};
+use super::log_tail::{LogTail, log_result};
 use super::tenant;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::Scope;
-use crate::emulator::config::{EmulatorConfig, FUNCTION_MEMORY_MB};
+use crate::emulator::config::EmulatorConfig;
 use crate::emulator::lifecycle::admission::{Admitted, Refusal};
 use crate::emulator::lifecycle::client_body::ClientBody;
 use crate::emulator::lifecycle::collect::{Keep, read_to_end};
@@ -310,7 +310,8 @@ impl FrontEnd for InvokeApi {
             InvokeRoute::Invoke => {
                 let limit = state.config.buffered_limit();
                 let mut response = invoke_response(answer, limit, deadline, log).await;
-                if let Some(result) = log_result(tail).await {
+                let result = log_result(tail).await;
+                if let Some(result) = result.and_then(|text| HeaderValue::try_from(text).ok()) {
                     response.headers_mut().insert("x-amz-log-result", result);
                 }
                 response
@@ -327,23 +328,6 @@ impl FrontEnd for InvokeApi {
             HeaderValue::from_static("$LATEST"),
         );
     }
-}
-
-/// Where an invocation that asked for its log tail takes it from.
-pub(crate) struct LogTail {
-    pub(crate) request: Arc<TailRequest>,
-    pub(crate) request_id: String,
-}
-
-/// The invocation's log tail, base64, for `X-Amz-Log-Result` (and `LogResult`).
-pub(crate) async fn log_result(tail: Option<LogTail>) -> Option<HeaderValue> {
-    let tail = tail?;
-    let log = tail
-        .request
-        .log(&tail.request_id, FUNCTION_MEMORY_MB)
-        .await?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(log);
-    HeaderValue::from_str(&encoded).ok()
 }
 
 /// `Event`: the caller gets `202` at once; the answer is read to its end (so a stream is

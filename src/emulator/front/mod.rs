@@ -5,5 +5,6 @@
 pub(crate) mod event_stream;
 pub(crate) mod function_url;
 pub(crate) mod invoke_api;
+pub(crate) mod log_tail;
 pub(crate) mod rest_api;
 pub(crate) mod tenant;
