@@ -463,6 +463,15 @@ impl EmulatorConfig {
         &self.region
     }
 
+    /// The ARN of the function `name` (with its qualifier, if it has one) in the emulator's
+    /// region and account.
+    pub(crate) fn function_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:123456789012:function:{name}",
+            self.region
+        )
+    }
+
     /// Whether access-log lines go to stderr.
     pub fn access_log(&self) -> bool {
         self.access_log

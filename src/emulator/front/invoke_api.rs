@@ -213,14 +213,11 @@ impl InvokeApi {
         let (name, named_qualifier) = function_and_qualifier(&self.name);
         let qualifier = plan.qualifier.as_deref().or(named_qualifier.as_deref());
         if name != config.function_name() || qualifier.is_some_and(|q| q != "$LATEST") {
-            let mut arn = format!(
-                "arn:aws:lambda:{}:123456789012:function:{name}",
-                config.region()
-            );
-            if let Some(qualifier) = qualifier {
-                arn = format!("{arn}:{qualifier}");
-            }
-            return Err(Refusal::UnknownFunction(arn));
+            let named = match qualifier {
+                Some(qualifier) => format!("{name}:{qualifier}"),
+                None => name,
+            };
+            return Err(Refusal::UnknownFunction(config.function_arn(&named)));
         }
         tenant::check(config, plan.tenant_id.as_deref())
     }

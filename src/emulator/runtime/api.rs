@@ -69,11 +69,7 @@ async fn next(state: &State, instance: usize) -> RuntimeResponse {
         .unwrap_or_default()
         .as_millis();
     let config = &state.config;
-    let arn = format!(
-        "arn:aws:lambda:{}:123456789012:function:{}",
-        config.region(),
-        config.function_name()
-    );
+    let arn = config.function_arn(config.function_name());
     let trace = format!(
         "Root=1-{:08x}-{};Sampled=0",
         deadline_ms / 1000,
