@@ -643,7 +643,7 @@ async fn bench() -> Result<(), BoxError> {
         EmulatorConfig::default()
             .with_url_addr("127.0.0.1:0".parse()?)
             .with_access_log(false)
-            .with_stream_budget(200_000_000)
+            .with_budget(lambda_stream::Budget::bytes(200_000_000))
             .with_timeout(Duration::from_secs(300)),
     )
     .await?;

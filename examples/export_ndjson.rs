@@ -4,11 +4,17 @@
 //! `cargo run --example export_ndjson`, then
 //! `curl -sN 'localhost:9000/?rows=2000000' | tail -n 1` -> `{"next_cursor":...}` (75 MiB budget)
 //! `curl -sN 'localhost:9000/?rows=2000000&cursor=<that number>' | tail -n 1` resumes.
+//!
+//! Settings made in code apply on Lambda and to the local URL alike:
+//! `cargo run --example export_ndjson -- --buffered --budget 1000000` answers in `BUFFERED`
+//! mode, in pages of at most 1,000,000 bytes with the same records as the streamed pages.
 
 use std::time::Duration;
 
 use futures_util::stream;
-use lambda_stream::{Body, BoxError, Coalesce, Context, Request, Response, Truncation};
+use lambda_stream::{
+    Body, BoxError, Budget, Coalesce, Config, Context, InvokeMode, Request, Response, Truncation,
+};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -44,7 +50,7 @@ async fn export(request: Request, _context: Context) -> Result<Response, BoxErro
     }));
     let body = Body::ndjson(orders)
         .with_continuation(64, move |cut: &Truncation| {
-            format!("{{\"next_cursor\":{}}}\n", cursor + cut.items_sent).into()
+            format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
         })
         // ~80-byte records: merge them into 64 KiB chunks (never holding one over 50 ms).
         .coalesce(Coalesce {
@@ -56,7 +62,21 @@ async fn export(request: Request, _context: Context) -> Result<Response, BoxErro
         .body(body)?)
 }
 
+/// The deployment this example asks for on its command line: `--buffered`, `--budget <bytes>`.
+fn deployment(config: Config) -> Config {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut config = config;
+    if args.iter().any(|arg| arg == "--buffered") {
+        config = config.with_invoke_mode(InvokeMode::Buffered);
+    }
+    let budget = args.iter().skip_while(|arg| *arg != "--budget").nth(1);
+    if let Some(bytes) = budget.and_then(|bytes| bytes.parse().ok()) {
+        config = config.with_budget(Budget::bytes(bytes));
+    }
+    config
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_stream::Error> {
-    lambda_stream::run(export).await
+    lambda_stream::run_with(export, deployment).await
 }

@@ -68,6 +68,12 @@ impl Budget {
         self
     }
 
+    /// The same limit, never warned about (a paged response fills its budget by design).
+    pub(crate) fn without_warning(mut self) -> Budget {
+        self.warn_fraction = f64::INFINITY;
+        self
+    }
+
     /// The limit in bytes.
     pub fn limit(&self) -> u64 {
         self.limit

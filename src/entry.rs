@@ -106,7 +106,9 @@ where
 }
 
 /// Serves `handler` in-process behind a local Function URL: the embedded mode of
-/// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set.
+/// [`run`](crate::run) when `AWS_LAMBDA_RUNTIME_API` is not set. The function is configured
+/// first, and the emulator serves the [`Deployment`](crate::Deployment) it was configured with
+/// (invoke mode, budget, limits, timeout), so what the function answers is what the URL serves.
 #[cfg(feature = "emulator")]
 async fn serve_embedded<H, F>(handler: H, configure: F) -> Result<(), Error>
 where
@@ -114,12 +116,12 @@ where
     F: FnOnce(Config) -> Config,
 {
     let config = EmulatorConfig::from_env()?;
-    let instances = config.max_concurrency();
-    let mode = config.invoke_mode();
-    let front = config.front();
-    let budget = config.stream_budget();
-    let timeout = config.timeout();
+    let function = configure(not_yet_listening(&config));
+    let config = config.with_deployment(function.deployment().clone());
+    config.validate()?;
+    let (instances, timeout) = (config.max_concurrency(), config.timeout());
     let requested = config.url_addr();
+    let announced = format!("{} {}", config.invoke_mode(), config.front());
     let mut emulator = start_on_own_thread(config)
         .await
         .map_err(|source| Error::Bind {
@@ -127,31 +129,12 @@ where
             source,
         })?;
     eprintln!(
-        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {mode} {front} at {}",
+        "lambda-stream: no AWS_LAMBDA_RUNTIME_API, serving locally as a {announced} at {}",
         emulator.url()
     );
     eprintln!("lambda-stream: try: curl -N {}", emulator.url());
-    // The function gets the platform's budget (from LAMBDA_STREAM_BUDGET or the default), so it
-    // ends cleanly before the emulator would cut it.
-    let runtime_config = embedded_config(&emulator, mode, budget);
-    // One runtime loop per concurrent execution, as Lambda runs one instance per request.
-    let runtime = Runtime::new(configure(runtime_config));
-    let handler = Arc::new(handler);
-    let mut loops = JoinSet::new();
-    for _ in 0..instances {
-        loops.spawn(runtime.clone().run(handler.clone()));
-    }
-    // Every loop runs until it ends (on SIGTERM, once its invocation in flight is answered):
-    // the first to end does not cut the others' streams.
-    let mut result = Ok(());
-    while let Some(ended) = loops.join_next().await {
-        match ended {
-            Ok(Err(error)) if result.is_ok() => result = Err(error),
-            // A loop catches handler panics; one of its own is a bug, passed on as it is.
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            _ => {}
-        }
-    }
+    let runtime = Runtime::new(attached(function, &emulator));
+    let result = run_loops(runtime, handler, instances).await;
     emulator.stop_function("the function stopped");
     // What the loops answered still reaches its clients, to its last byte, before the process
     // ends.
@@ -163,20 +146,52 @@ where
     result
 }
 
-/// The function's settings in embedded mode: the emulator's Runtime API and metadata endpoint,
-/// its invoke mode, and the platform's budget (so the function ends cleanly before the
-/// emulator would cut it).
+/// The function's settings before the emulator listens: the deployment read from the
+/// environment, which `run_with`'s closure may change; the Runtime API is set once known.
 #[cfg(feature = "emulator")]
-fn embedded_config(emulator: &Emulator, mode: crate::InvokeMode, budget: u64) -> Config {
+fn not_yet_listening(config: &EmulatorConfig) -> Config {
+    let unbound = crate::RuntimeApiAddress::from_socket_addr(config.runtime_addr());
+    Config::new(unbound).with_deployment(config.deployment().clone())
+}
+
+/// The configured function, answering at the emulator's Runtime API and reading its metadata
+/// endpoint.
+#[cfg(feature = "emulator")]
+fn attached(function: Config, emulator: &Emulator) -> Config {
     let runtime_api = emulator.runtime_api();
-    let function = crate::FunctionInfo::default().with_metadata_endpoint(
+    let info = function.function_info().clone().with_metadata_endpoint(
         runtime_api.authority().to_owned(),
         emulator.metadata_token().to_owned(),
     );
-    Config::new(runtime_api)
-        .with_function_info(function)
-        .with_invoke_mode(mode)
-        .with_budget(crate::Budget::bytes(budget))
+    function
+        .with_runtime_api(runtime_api)
+        .with_function_info(info)
+}
+
+/// One runtime loop per concurrent execution, as Lambda runs one instance per request. Every
+/// loop runs until it ends (on SIGTERM, once its invocation in flight is answered): the first
+/// to end does not cut the others' streams.
+#[cfg(feature = "emulator")]
+async fn run_loops<H: Handler>(
+    runtime: Runtime,
+    handler: H,
+    instances: usize,
+) -> Result<(), Error> {
+    let handler = Arc::new(handler);
+    let mut loops = JoinSet::new();
+    for _ in 0..instances {
+        loops.spawn(runtime.clone().run(handler.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(ended) = loops.join_next().await {
+        match ended {
+            Ok(Err(error)) if result.is_ok() => result = Err(error),
+            // A loop catches handler panics; one of its own is a bug, passed on as it is.
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            _ => {}
+        }
+    }
+    result
 }
 
 /// Starts the emulator on a thread and runtime of its own, as Lambda's front end is not the

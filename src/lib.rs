@@ -43,6 +43,7 @@ mod body;
 mod budget;
 #[cfg(feature = "lambda-runtime")]
 pub mod compat;
+mod deploy;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod entry;
@@ -65,6 +66,7 @@ pub use budget::{
     AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, DEFAULT_STREAM_BUDGET,
     LEGACY_STREAM_LIMIT,
 };
+pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
 pub use error::Error;
 pub use function::{

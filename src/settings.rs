@@ -20,8 +20,7 @@ pub const MAX_CONCURRENCY_ENV: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 #[cfg(feature = "emulator")]
 pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
 /// Environment variable with the function timeout in seconds (default 60).
-#[cfg(feature = "emulator")]
-pub const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
+pub(crate) const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
 /// Environment variable with the concurrency limit of the embedded emulator (default 10): that
 /// many runtime loops serve it, and one more concurrent request gets `429`.
 #[cfg(feature = "emulator")]

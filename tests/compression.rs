@@ -181,7 +181,7 @@ async fn budgets_count_compressed_bytes_and_continuations_close_the_stream() {
             )
         }));
         let body = Body::ndjson(records).with_continuation(256, |cut: &Truncation| {
-            format!("{{\"next_cursor\":{}}}\n", cut.items_sent).into()
+            format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
         });
         http::Response::builder()
             .header("content-type", "application/x-ndjson")

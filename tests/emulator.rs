@@ -137,7 +137,7 @@ async fn errors_before_the_first_byte_are_502() {
 
 #[tokio::test]
 async fn the_stream_budget_truncates_the_response() {
-    let config = local().with_stream_budget(64 * 1024);
+    let config = local().with_budget(lambda_stream::Budget::bytes(64 * 1024));
     let (emulator, _task) = with_handler(config, |_req, _ctx: Context| async {
         let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 16 * 1024])));
         http::Response::builder().body(Body::from_stream(stream::iter(chunks)))

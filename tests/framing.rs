@@ -224,7 +224,7 @@ async fn a_coalesced_export_still_counts_records_for_its_cursor() {
     let _task = tokio::spawn(runtime.run(|_req: Request, _ctx: Context| async move {
         let body = Body::ndjson(rows())
             .with_continuation(64, |cut: &lambda_stream::Truncation| {
-                format!("{{\"next_cursor\":{}}}\n", cut.items_sent).into()
+                format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
             })
             .coalesce(lambda_stream::Coalesce {
                 max_bytes: 1024,

@@ -77,7 +77,7 @@ async fn async_invocations_of_large_streams_keep_none_of_their_bytes() {
             chunks, CHUNKS,
         )))
     }
-    let config = EmulatorConfig::default().with_stream_budget(1 << 30);
+    let config = EmulatorConfig::default().with_budget(lambda_stream::Budget::bytes(1 << 30));
     let emulator = common::serve_in_process(config, 4, large).await;
     let before = common::proc_status("VmRSS:");
     for _ in 0..4 {

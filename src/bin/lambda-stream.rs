@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_stream::emulator::{
-    AuthType, Cors, DEFAULT_TIMEOUT, Emulator, EmulatorConfig, Front, IamKey, InstanceId,
-    MAX_TIMEOUT,
+    AuthType, Cors, Emulator, EmulatorConfig, Front, IamKey, InstanceId, MAX_TIMEOUT,
 };
-use lambda_stream::{BandwidthModel, DEFAULT_STREAM_BUDGET, InvokeMode, RuntimeApiAddress};
+use lambda_stream::{BandwidthModel, Budget, Deployment, RuntimeApiAddress};
 use tokio::process::Command;
 
 const USAGE: &str = "\
@@ -52,9 +51,9 @@ prelude included, as AWS passes them):
 #[derive(Debug, Clone, PartialEq)]
 struct ServeArgs {
     port: u16,
-    invoke_mode: InvokeMode,
-    timeout: Duration,
-    budget: u64,
+    /// Invoke mode, budget and timeout: served by the emulator and handed to each function
+    /// process, so both answer by one description.
+    deployment: Deployment,
     function_name: String,
     concurrency: usize,
     environment_concurrency: usize,
@@ -100,9 +99,7 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
     }
     let mut parsed = ServeArgs {
         port: 9000,
-        invoke_mode: InvokeMode::ResponseStream,
-        timeout: DEFAULT_TIMEOUT,
-        budget: DEFAULT_STREAM_BUDGET,
+        deployment: Deployment::default(),
         function_name: "local".to_owned(),
         concurrency: 1,
         environment_concurrency: 1,
@@ -135,12 +132,13 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             }
             "--invoke-mode" => {
                 let v = value(arg)?;
-                parsed.invoke_mode = v.parse().map_err(|_| invalid(arg, &v))?;
+                let mode = v.parse().map_err(|_| invalid(arg, &v))?;
+                parsed.deployment = parsed.deployment.with_invoke_mode(mode);
             }
             "--timeout" => {
                 let v = value(arg)?;
                 let seconds: f64 = v.parse().map_err(|_| invalid(arg, &v))?;
-                parsed.timeout = Duration::try_from_secs_f64(seconds)
+                let timeout = Duration::try_from_secs_f64(seconds)
                     .ok()
                     .filter(|t| !t.is_zero() && *t <= MAX_TIMEOUT)
                     .ok_or_else(|| {
@@ -149,10 +147,12 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
                             MAX_TIMEOUT.as_secs()
                         )
                     })?;
+                parsed.deployment = parsed.deployment.with_timeout(timeout);
             }
             "--budget" => {
                 let v = value(arg)?;
-                parsed.budget = v.parse().map_err(|_| invalid(arg, &v))?;
+                let bytes = v.parse().map_err(|_| invalid(arg, &v))?;
+                parsed.deployment = parsed.deployment.with_budget(Budget::bytes(bytes));
             }
             "--function-name" => parsed.function_name = value(arg)?,
             "--environment-concurrency" => {
@@ -254,10 +254,8 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
     find_program(&serve.command[0])?;
     let mut config = EmulatorConfig::default()
         .with_url_addr(([127, 0, 0, 1], serve.port).into())
-        .with_invoke_mode(serve.invoke_mode)
-        .with_timeout(serve.timeout)
+        .with_deployment(serve.deployment.clone())
         .with_environment_concurrency(serve.environment_concurrency)
-        .with_stream_budget(serve.budget)
         .with_function_name(serve.function_name.clone())
         .with_max_concurrency(serve.concurrency * serve.environment_concurrency)
         .with_region(serve.region.clone())
@@ -304,7 +302,7 @@ async fn run(serve: ServeArgs) -> Result<(), String> {
         .collect();
     eprintln!(
         "lambda-stream: {} {} at {} ({}) -> `{}` x{} (AWS_LAMBDA_RUNTIME_API={})",
-        serve.invoke_mode,
+        serve.deployment.invoke_mode(),
         serve.front,
         emulator.url(),
         serve.auth_type,
@@ -403,7 +401,7 @@ fn spawn_function(
     let memory = lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string();
     command
         .env("AWS_LAMBDA_RUNTIME_API", api.authority())
-        .env("LAMBDA_STREAM_INVOKE_MODE", serve.invoke_mode.to_string())
+        .envs(serve.deployment.env())
         .env("AWS_LAMBDA_FUNCTION_NAME", &serve.function_name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
@@ -510,6 +508,7 @@ mod tied {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_stream::InvokeMode;
 
     fn args(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_owned).collect()
@@ -525,9 +524,10 @@ mod tests {
             parsed,
             Parsed::Serve(Box::new(ServeArgs {
                 port: 9100,
-                invoke_mode: InvokeMode::Buffered,
-                timeout: Duration::from_millis(2500),
-                budget: 1000,
+                deployment: Deployment::default()
+                    .with_invoke_mode(InvokeMode::Buffered)
+                    .with_timeout(Duration::from_millis(2500))
+                    .with_budget(Budget::bytes(1000)),
                 function_name: "f".into(),
                 concurrency: 3,
                 environment_concurrency: 8,

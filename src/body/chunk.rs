@@ -52,26 +52,49 @@ impl Chunk {
     /// `None` when not even the first record fits (or `self` is one record). `cost` says what a
     /// record at an offset in the chunk takes of `room` (its length, or what it becomes in the
     /// payload that carries it).
+    #[cfg(any(test, feature = "compression"))]
     pub(crate) fn split_fitting(
         &mut self,
         room: u64,
         cost: impl Fn(u64, &[u8]) -> u64,
     ) -> Option<Chunk> {
-        let (mut start, mut spent, mut fitting) = (0usize, 0u64, 0usize);
-        for &end in &self.ends {
-            spent = spent.saturating_add(cost(start as u64, &self.data[start..end as usize]));
-            if spent > room {
+        let fitting = self.records_fitting(room, cost);
+        self.split_records(fitting)
+    }
+
+    /// How many leading whole records fit in `room`, each costing what `cost` says of it at
+    /// its offset.
+    pub(crate) fn records_fitting(&self, room: u64, cost: impl Fn(u64, &[u8]) -> u64) -> usize {
+        let mut spent = 0u64;
+        self.leading_records(|offset, record| {
+            spent = spent.saturating_add(cost(offset, record));
+            spent <= room
+        })
+    }
+
+    /// How many leading whole records `fits` accepts, asked of each record (with its offset)
+    /// in order until it says no.
+    pub(crate) fn leading_records(&self, mut fits: impl FnMut(u64, &[u8]) -> bool) -> usize {
+        let (mut start, mut fitting) = (0usize, 0usize);
+        for end in self.record_ends() {
+            if !fits(start as u64, &self.data[start..end]) {
                 break;
             }
             fitting += 1;
-            start = end as usize;
+            start = end;
         }
-        let at = *self.ends.get(fitting.checked_sub(1)?)? as usize;
-        if fitting == self.ends.len() {
-            return None; // all of it fits: nothing to split
+        fitting
+    }
+
+    /// Splits off the first `count` whole records, leaving the rest in `self`; `None` when
+    /// that is none of them or all of them (nothing to split).
+    pub(crate) fn split_records(&mut self, count: usize) -> Option<Chunk> {
+        if count == 0 || count >= self.ends.len() {
+            return None;
         }
+        let at = self.ends[count - 1] as usize;
         let data = self.data.split_to(at);
-        let mut ends: Vec<u32> = self.ends.drain(..fitting).collect();
+        let mut ends: Vec<u32> = self.ends.drain(..count).collect();
         for end in &mut self.ends {
             *end -= at as u32;
         }
@@ -82,6 +105,12 @@ impl Chunk {
             self.ends.clear();
         }
         Some(Chunk { data, ends })
+    }
+
+    /// The exclusive end offsets of its records (its length alone for a single record).
+    fn record_ends(&self) -> impl Iterator<Item = usize> + '_ {
+        let single = self.ends.is_empty().then_some(self.data.len());
+        self.ends.iter().map(|&end| end as usize).chain(single)
     }
 }
 

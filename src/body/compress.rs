@@ -351,7 +351,7 @@ impl Compressing {
     fn close_with_continuation(&mut self, continuation: Continuation) -> io::Result<Bytes> {
         let cut = Truncation {
             reason: TruncationReason::Budget,
-            items_sent: self.items,
+            records_sent: self.items,
             body_bytes: self.raw_bytes,
             last_record: self.last_record.take(),
         };

@@ -21,13 +21,33 @@ pub enum TruncationReason {
 pub struct Truncation {
     /// Why the body was cut.
     pub reason: TruncationReason,
-    /// Items (records) sent, all whole.
-    pub items_sent: u64,
+    /// Whole records sent in this response (this page only, not the pages before it).
+    pub records_sent: u64,
     /// Body bytes sent.
     pub body_bytes: u64,
     /// The last whole record sent, as the body produced it (before compression): keyset
     /// pagination reads the key to resume after from it. `None` when nothing was sent.
     pub last_record: Option<bytes::Bytes>,
+}
+
+impl Truncation {
+    /// Where the next page starts, for offset pagination: the offset this page started at
+    /// plus the records it sent. Right on every page, the first and the later ones alike.
+    ///
+    /// ```
+    /// use lambda_stream::{Body, Truncation};
+    /// // A page of rows `start..`, cut where its budget ends: its link names the next offset.
+    /// let start = 40_000;
+    /// let rows = futures_util::stream::iter(
+    ///     (start..).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
+    /// );
+    /// let body = Body::from_stream(rows).with_continuation(64, move |cut: &Truncation| {
+    ///     format!("{{\"next_cursor\":{}}}\n", cut.next_offset(start)).into()
+    /// });
+    /// ```
+    pub fn next_offset(&self, page_start: u64) -> u64 {
+        page_start.saturating_add(self.records_sent)
+    }
 }
 
 type MakeContinuation = Box<dyn FnOnce(&Truncation) -> Bytes + Send>;

@@ -172,11 +172,12 @@ impl Body {
     ///
     /// ```
     /// use lambda_stream::{Body, Truncation};
+    /// let cursor = 0; // this page's first row (from the request's `?cursor=`)
     /// let lines = futures_util::stream::iter(
-    ///     (0..1_000_000u64).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
+    ///     (cursor..1_000_000u64).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
     /// );
-    /// let body = Body::from_stream(lines).with_continuation(128, |cut: &Truncation| {
-    ///     format!("{{\"next_cursor\":{}}}\n", cut.items_sent).into()
+    /// let body = Body::from_stream(lines).with_continuation(128, move |cut: &Truncation| {
+    ///     format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
     /// });
     /// # drop(body);
     /// ```

@@ -87,7 +87,7 @@ impl Body {
             Err(error) => Err(error),
         });
         Body::from_stream(items).with_continuation(2, |cut: &Truncation| {
-            Bytes::from_static(if cut.items_sent == 0 { b"[]" } else { b"]" })
+            Bytes::from_static(if cut.records_sent == 0 { b"[]" } else { b"]" })
         })
     }
 

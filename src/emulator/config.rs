@@ -6,33 +6,33 @@ use std::time::Duration;
 use super::auth::cors::Cors;
 use super::auth::iam::{AuthType, IamKey};
 use super::front_kind::Front;
-use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode, env_value};
-use crate::wire::BUFFERED_RESPONSE_LIMIT;
-use crate::{BandwidthModel, DEFAULT_STREAM_BUDGET};
+use crate::deploy::Deployment;
+
+/// Default function timeout for local streaming work: 60 s, like a configured function.
+pub const DEFAULT_TIMEOUT: Duration = crate::deploy::DEFAULT_TIMEOUT;
+
+/// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
+/// longer local timeout is for a function held at a debugger's breakpoint.
+pub const MAX_TIMEOUT: Duration = crate::deploy::MAX_TIMEOUT;
+
+/// Environment variable with the function timeout in seconds (default 60).
+pub const TIMEOUT_ENV: &str = crate::settings::TIMEOUT_ENV;
+use crate::settings::{ConfigError, InvokeMode, env_value};
+use crate::{BandwidthModel, Budget};
 
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
 pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
-
-/// Default function timeout for local streaming work: 60 s, like a configured function.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The memory size the emulator gives its function, in MB: `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
 /// for the processes `lambda-stream serve` runs, and `Memory Size` in log tails' `REPORT` lines.
 pub const FUNCTION_MEMORY_MB: u32 = 128;
 
-/// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
-/// longer local timeout is for a function held at a debugger's breakpoint.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-
 /// The least memory for request bodies being read, in bytes: 32 MiB (at least one request's
 /// limit). Clients that trickle bodies share it; a body waits for room within its read timeout.
 const MIN_BODY_MEMORY: usize = 32 * 1024 * 1024;
 
-/// Environment variable with the stream budget in bytes (default 75 MiB): the same variable
-/// the runtime reads.
-pub const STREAM_BUDGET_ENV: &str = crate::BUDGET_ENV;
 pub use crate::settings::{
-    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV,
 };
 
 /// How the local Function URL behaves.
@@ -51,10 +51,7 @@ pub use crate::settings::{
 pub struct EmulatorConfig {
     url_addr: SocketAddr,
     runtime_addr: SocketAddr,
-    invoke_mode: InvokeMode,
-    timeout: Duration,
-    stream_budget: u64,
-    buffered_limit: usize,
+    deployment: Deployment,
     request_limit: usize,
     function_name: String,
     region: String,
@@ -62,7 +59,8 @@ pub struct EmulatorConfig {
     auth_type: AuthType,
     iam_keys: Vec<IamKey>,
     cors: Option<Cors>,
-    throttle: Option<BandwidthModel>,
+    /// Whether streams are paced at the deployment's bandwidth model.
+    throttled: bool,
     max_concurrency: usize,
     cancel_on_disconnect: bool,
     header_read_timeout: Duration,
@@ -80,10 +78,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             url_addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
             runtime_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            invoke_mode: InvokeMode::ResponseStream,
-            timeout: DEFAULT_TIMEOUT,
-            stream_budget: DEFAULT_STREAM_BUDGET,
-            buffered_limit: BUFFERED_RESPONSE_LIMIT,
+            deployment: Deployment::default(),
             request_limit: DEFAULT_REQUEST_LIMIT,
             function_name: "local".to_owned(),
             region: "us-east-1".to_owned(),
@@ -91,7 +86,7 @@ impl Default for EmulatorConfig {
             auth_type: AuthType::None,
             iam_keys: Vec::new(),
             cors: None,
-            throttle: None,
+            throttled: false,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             cancel_on_disconnect: false,
             header_read_timeout: Duration::from_secs(30),
@@ -104,26 +99,19 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// Defaults overridden by [`PORT_ENV`], [`INVOKE_MODE_ENV`], [`TIMEOUT_ENV`] and
-    /// [`STREAM_BUDGET_ENV`].
+    /// Defaults overridden by the [`Deployment`] ([`Deployment::from_env`]), [`PORT_ENV`],
+    /// [`CONCURRENCY_ENV`], [`AUTH_TYPE_ENV`], [`CORS_ENV`], [`THROTTLE_ENV`] and [`FRONT_ENV`].
     ///
     /// # Errors
     /// [`ConfigError`] for a variable that does not parse or is out of range
     /// ([`validate`](Self::validate)).
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut config = EmulatorConfig::default();
+        let mut config = EmulatorConfig {
+            deployment: Deployment::from_env()?,
+            ..EmulatorConfig::default()
+        };
         if let Some(port) = env_value::<u16>(PORT_ENV)? {
             config.url_addr.set_port(port);
-        }
-        if let Some(mode) = env_value(INVOKE_MODE_ENV)? {
-            config.invoke_mode = mode;
-        }
-        if let Some(seconds) = env_value::<f64>(TIMEOUT_ENV)? {
-            config.timeout = Duration::try_from_secs_f64(seconds)
-                .map_err(|_| ConfigError::invalid(TIMEOUT_ENV, seconds.to_string()))?;
-        }
-        if let Some(budget) = env_value::<u64>(STREAM_BUDGET_ENV)? {
-            config.stream_budget = budget;
         }
         if let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
             config.function_name = name;
@@ -145,9 +133,9 @@ impl EmulatorConfig {
             config.cors = Some(cors);
         }
         if let Ok(text) = std::env::var(THROTTLE_ENV) {
-            config.throttle = match text.as_str() {
-                "aws" => Some(BandwidthModel::AWS),
-                "none" | "" => None,
+            config = match text.as_str() {
+                "aws" => config.with_throttle(BandwidthModel::AWS),
+                "none" | "" => config,
                 _ => return Err(ConfigError::invalid(THROTTLE_ENV, text)),
             };
         }
@@ -177,16 +165,7 @@ impl EmulatorConfig {
     }
 
     fn validate_with_names(&self, timeout_name: &str) -> Result<(), ConfigError> {
-        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
-            return Err(ConfigError::OutOfRange {
-                name: timeout_name.to_owned(),
-                value: format!("{} s", self.timeout.as_secs_f64()),
-                allowed: format!(
-                    "more than 0 and at most {} s (AWS allows at most 900 s)",
-                    MAX_TIMEOUT.as_secs()
-                ),
-            });
-        }
+        self.deployment.check_timeout(timeout_name)?;
         if self.tenant_isolation && self.environment_concurrency > 1 {
             return Err(ConfigError::OutOfRange {
                 name: "the environment concurrency with tenant isolation".to_owned(),
@@ -211,28 +190,40 @@ impl EmulatorConfig {
         self
     }
 
-    /// The URL's invoke mode (default `RESPONSE_STREAM`).
+    /// The deployment served: invoke mode, budget, buffered limit, bandwidth, timeout (the
+    /// function's own, in embedded mode).
+    pub fn with_deployment(mut self, deployment: Deployment) -> Self {
+        self.deployment = deployment;
+        self
+    }
+
+    /// The deployment served.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The URL's invoke mode ([`Deployment::with_invoke_mode`]).
     pub fn with_invoke_mode(mut self, mode: InvokeMode) -> Self {
-        self.invoke_mode = mode;
+        self.deployment = self.deployment.with_invoke_mode(mode);
         self
     }
 
     /// The function timeout (default 60 s): the deadline sent to the function, after which the
     /// client gets `502` (nothing sent yet) or a truncated stream.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.deployment = self.deployment.with_timeout(timeout);
         self
     }
 
-    /// The streamed response budget in wire bytes, prelude included (default 75 MiB).
-    pub fn with_stream_budget(mut self, bytes: u64) -> Self {
-        self.stream_budget = bytes;
+    /// The response budget in wire bytes, prelude included ([`Deployment::with_budget`]).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.deployment = self.deployment.with_budget(budget);
         self
     }
 
-    /// The buffered response limit (default 6,291,556 bytes).
+    /// The buffered response limit ([`Deployment::with_buffered_limit`]).
     pub fn with_buffered_limit(mut self, bytes: usize) -> Self {
-        self.buffered_limit = bytes;
+        self.deployment = self.deployment.with_buffered_limit(bytes);
         self
     }
 
@@ -285,7 +276,8 @@ impl EmulatorConfig {
     /// Paces streamed bodies as AWS does ([`BandwidthModel::AWS`]: 6 MiB at once, then
     /// 2 MiB/s), so a local run shows how long a large export takes (default: no cap).
     pub fn with_throttle(mut self, model: BandwidthModel) -> Self {
-        self.throttle = Some(model);
+        self.deployment = self.deployment.with_bandwidth(model);
+        self.throttled = true;
         self
     }
 
@@ -405,7 +397,7 @@ impl EmulatorConfig {
 
     /// The bandwidth model, if streams are paced.
     pub fn throttle(&self) -> Option<BandwidthModel> {
-        self.throttle
+        self.throttled.then(|| self.deployment.bandwidth())
     }
 
     /// The concurrency limit.
@@ -430,22 +422,22 @@ impl EmulatorConfig {
 
     /// The invoke mode.
     pub fn invoke_mode(&self) -> InvokeMode {
-        self.invoke_mode
+        self.deployment.invoke_mode()
     }
 
     /// The function timeout.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.deployment.timeout()
     }
 
-    /// The stream budget in bytes.
-    pub fn stream_budget(&self) -> u64 {
-        self.stream_budget
+    /// The response budget.
+    pub fn budget(&self) -> Budget {
+        self.deployment.budget()
     }
 
     /// The buffered response limit in bytes.
     pub fn buffered_limit(&self) -> usize {
-        self.buffered_limit
+        self.deployment.buffered_limit()
     }
 
     /// The request event limit in bytes.

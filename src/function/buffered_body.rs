@@ -1,23 +1,27 @@
-//! The `BUFFERED` answer's body, collected through the same [`Limited`] stage as a stream, with
-//! the budget counted in payload bytes (what each byte takes in the response JSON). So an
-//! export with a continuation that does not fit in the payload limit ends after its last whole
-//! record with its cursor, exactly as its stream would end at the stream budget, and the same
-//! client code follows it in both modes.
+//! The `BUFFERED` answer's body, collected through the same [`Limited`] stage and the same
+//! policy as a stream (the budget counts what the stream would carry: the head's prelude and
+//! delimiter, then the body), with the payload limit beside it (what each byte takes in the
+//! response JSON). So an export with a continuation ends after the same last whole record
+//! with the same cursor in both modes when its budget binds, and within the payload limit when
+//! that binds first: the same client code follows it in both modes.
 
 use bytes::BytesMut;
 use tokio::time::Instant;
 
 use super::limited::{Limited, StreamEnd};
+use super::payload_limit::PayloadLimit;
+use super::request_body::{BudgetTooSmall, StreamLimits};
 use crate::body::merge::ChunkSource;
-use crate::budget::{BandwidthModel, Budget, StreamPolicy};
-use crate::wire::{FunctionError, PayloadCost, ResponseHead};
+use crate::budget::BandwidthModel;
+use crate::wire::FunctionError;
 use crate::{Body, TruncationReason};
 
 /// How a collected body ended.
 #[derive(Debug)]
 pub(crate) enum CollectedEnd {
     Complete,
-    /// Cut by the payload limit or the deadline; `continued` when the continuation closed it.
+    /// Cut by the budget, the payload limit or the deadline; `continued` when the
+    /// continuation closed it.
     Cut {
         reason: TruncationReason,
         continued: bool,
@@ -31,23 +35,32 @@ pub(crate) struct Collected {
     pub(crate) body: BytesMut,
     pub(crate) records: u64,
     pub(crate) end: CollectedEnd,
+    /// Whether the budget's warning threshold was crossed (never for a continued body).
+    pub(crate) budget_warned: bool,
 }
 
-/// Collects `body` (answered with `head`) into at most `room` payload bytes. With a
-/// continuation the body also ends cleanly by `end_by` (the deadline less its margin); without
-/// one, the deadline stops the invocation as before (there is no clean end to give it).
+/// Collects `body` under `limits` (its stream would start with `prelude`) into at most
+/// `payload_room` payload bytes. With a continuation the body also ends cleanly by
+/// `limits.end_by` (the deadline less its margin); without one, the deadline stops the
+/// invocation as before (there is no clean end to give it).
+///
+/// # Errors
+/// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve.
 pub(crate) async fn collect(
     mut body: Body,
-    head: &ResponseHead,
-    room: u64,
-    end_by: Option<Instant>,
-) -> Collected {
-    let cost = PayloadCost::buffered(head);
+    prelude: &[u8],
+    mut limits: StreamLimits,
+    payload_room: u64,
+) -> Result<Collected, BudgetTooSmall> {
     let mut continuation = body.take_continuation();
-    let end_by = end_by.filter(|_| continuation.is_some());
-    let mut policy = StreamPolicy::new(Budget::bytes(room), BandwidthModel::UNLIMITED, end_by);
-    policy.reserve(cost.worst_case(continuation.as_ref().map_or(0, |c| c.reserve)));
-    let mut limited = Limited::new(Vec::new(), body, policy).counting(cost);
+    limits.end_by = limits.end_by.filter(|_| continuation.is_some());
+    limits.bandwidth = BandwidthModel::UNLIMITED;
+    let policy = limits.policy(prelude, continuation.as_ref(), body.closing_room())?;
+    let mut payload = PayloadLimit::new(payload_room);
+    if let Some(continuation) = &continuation {
+        payload.reserve(continuation.reserve);
+    }
+    let mut limited = Limited::new(Vec::new(), body, policy).within_payload(payload);
     let mut collected = BytesMut::new();
     let end = loop {
         limited.set_now(Instant::now());
@@ -67,18 +80,19 @@ pub(crate) async fn collect(
             }
         }
     };
-    Collected {
+    Ok(Collected {
         body: collected,
         records: limited.records(),
         end,
-    }
+        budget_warned: limited.policy().meter().warned(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Truncation;
-    use crate::wire::encode_buffered_response;
+    use crate::wire::{PayloadCost, ResponseHead, encode_buffered_response};
     use bytes::Bytes;
     use futures_util::stream;
     use proptest::prelude::*;
@@ -105,16 +119,28 @@ mod tests {
         let items = stream::iter(lines.into_iter().map(Ok::<_, std::io::Error>));
         Body::from_stream(items).with_continuation(RESERVE, |cut: &Truncation| {
             let last = cut.last_record.as_ref().map_or(0, |l| l[6]);
-            Bytes::from(format!("{{\"sent\":{},\"last\":{last}}}\n", cut.items_sent))
+            Bytes::from(format!(
+                "{{\"sent\":{},\"last\":{last}}}\n",
+                cut.records_sent
+            ))
         })
     }
 
-    fn collect_now(body: Body, head: &ResponseHead, room: u64) -> Collected {
+    /// What a stream of this response would carry before its body.
+    const PRELUDE: &[u8] = b"{\"statusCode\":200}";
+    const HEAD_BYTES: u64 = PRELUDE.len() as u64 + 8;
+
+    fn collect_now(body: Body, budget: u64, room: u64) -> Result<Collected, BudgetTooSmall> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
-        runtime.block_on(collect(body, head, room, None))
+        let limits = StreamLimits {
+            budget: crate::Budget::bytes(budget),
+            end_by: None,
+            bandwidth: BandwidthModel::AWS,
+        };
+        runtime.block_on(collect(body, PRELUDE, limits, room))
     }
 
     fn payload_cost(head: &ResponseHead, body: &[u8]) -> u64 {
@@ -122,29 +148,49 @@ mod tests {
         (encode_buffered_response(head, body).unwrap().len() - envelope) as u64
     }
 
+    /// The payload bytes kept for the cursor: its worst case as a string or as base64.
+    fn payload_reserve() -> u64 {
+        let reserve = RESERVE as u64;
+        PayloadCost::JsonString
+            .worst_case(reserve)
+            .max(PayloadCost::Base64.worst_case(reserve))
+    }
+
     #[test]
     fn a_body_that_fits_is_collected_whole() {
-        let head = head("text/plain");
-        let collected = collect_now(export(vec![line(0, 3), line(1, 3)]), &head, 10_000);
+        let collected = collect_now(export(vec![line(0, 3), line(1, 3)]), 10_000, 10_000).unwrap();
         assert!(matches!(collected.end, CollectedEnd::Complete));
         assert_eq!(collected.body, [line(0, 3), line(1, 3)].concat()[..]);
         assert_eq!(collected.records, 2);
     }
 
+    #[test]
+    fn a_budget_too_small_for_the_head_and_reserve_is_refused() {
+        let tight = HEAD_BYTES + RESERVE as u64 - 1;
+        assert!(collect_now(export(vec![line(0, 3)]), tight, 10_000).is_err());
+    }
+
     proptest! {
-        /// Text or base64: the payload never passes the room, holds whole leading records and
-        /// the cursor, and the next record (with the reserve kept for the cursor) would not
-        /// have fit.
+        /// Under any content type, text or not: the payload never passes its room and the
+        /// stream's bytes never pass the budget; the body holds whole leading records and the
+        /// cursor; the next record (with the reserve kept for the cursor) would have passed
+        /// one of the two.
         #[test]
-        fn a_cut_is_record_precise_in_payload_bytes(
+        fn a_cut_is_record_precise_in_budget_and_payload_bytes(
             lens in proptest::collection::vec(0usize..60, 1..60),
             room in 0u64..3000,
-            text in any::<bool>(),
+            budget in HEAD_BYTES + RESERVE as u64..3000,
+            binary_every in prop_oneof![Just(usize::MAX), 1usize..8],
+            content_type in prop_oneof!["text/plain", "application/x-ndjson", "application/octet-stream"],
         ) {
-            let head = head(if text { "text/plain" } else { "application/octet-stream" });
-            let lines: Vec<Bytes> = lens.iter().enumerate().map(|(i, &n)| line(i % 10, n)).collect();
-            let collected = collect_now(export(lines.clone()), &head, room);
+            let head = head(&content_type);
+            let lines: Vec<Bytes> = lens.iter().enumerate().map(|(i, &n)| {
+                let line = line(i % 10, n);
+                if i % binary_every == binary_every - 1 { [&line[..], &[0xff, b'\n']].concat().into() } else { line }
+            }).collect();
+            let collected = collect_now(export(lines.clone()), budget, room).unwrap();
             prop_assert!(payload_cost(&head, &collected.body) <= room);
+            prop_assert!(HEAD_BYTES + collected.body.len() as u64 <= budget);
             let sent = collected.records as usize;
             let leading = lines[..sent].concat();
             prop_assert!(collected.body.starts_with(&leading));
@@ -154,14 +200,14 @@ mod tests {
                     let last = if sent == 0 { 0 } else { lines[sent - 1][6] };
                     let cursor = format!("{{\"sent\":{sent},\"last\":{last}}}\n");
                     prop_assert_eq!(&collected.body[leading.len()..], cursor.as_bytes());
-                    let cost = PayloadCost::buffered(&head);
-                    let next = cost.of(leading.len() as u64, &lines[sent]);
-                    let spent = payload_cost(&head, &leading);
-                    prop_assert!(spent + next + cost.worst_case(RESERVE as u64) > room);
+                    let with_next = [&leading[..], &lines[sent][..]].concat();
+                    let over_payload = payload_cost(&head, &with_next) + payload_reserve() > room;
+                    let over_budget = HEAD_BYTES + with_next.len() as u64 + RESERVE as u64 > budget;
+                    prop_assert!(over_payload || over_budget);
                 }
                 CollectedEnd::Cut { continued: false, .. } => {
                     // Only a room too small for the reserve leaves no place for the cursor.
-                    prop_assert!(room < PayloadCost::buffered(&head).worst_case(RESERVE as u64));
+                    prop_assert!(room < payload_reserve());
                 }
                 other => prop_assert!(false, "unexpected end {other:?}"),
             }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::metadata::{ExecutionEnvironment, MetadataEndpoint, MetadataError};
 use super::stats::{CompletionHook, CompletionStats};
 use crate::budget::{BandwidthModel, Budget};
-use crate::settings::{BUDGET_ENV, MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
+use crate::deploy::Deployment;
 pub use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
-use crate::wire::BUFFERED_RESPONSE_LIMIT;
+use crate::settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
 
 /// Where the Runtime API lives: `host:port` plus an optional path prefix.
 ///
@@ -102,16 +102,13 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = crate::wire::BUFFERED_RESPONSE_LIMIT;
 #[derive(Debug, Clone)]
 pub struct Config {
     runtime_api: RuntimeApiAddress,
-    invoke_mode: InvokeMode,
-    buffered_limit: usize,
+    deployment: Deployment,
     function: FunctionInfo,
-    budget: Budget,
     hold: Hold,
     early_errors: EarlyErrors,
     deadline_margin: Duration,
     max_event_size: usize,
     max_concurrency: usize,
-    bandwidth: BandwidthModel,
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
     #[cfg(feature = "compression")]
@@ -155,7 +152,11 @@ impl Default for BufferedOverflow {
         BufferedOverflow::new(|limit| {
             let error = crate::wire::FunctionError::new(
                 crate::wire::ErrorType::RESPONSE_SIZE_TOO_LARGE,
-                format!("the response is larger than the {limit}-byte buffered response limit"),
+                format!(
+                    "the response is larger than its {limit}-byte limit in BUFFERED mode (the \
+                     smaller of its budget and the buffered payload limit); to page it, end the \
+                     body with a continuation (Body::with_continuation)"
+                ),
             );
             let mut response = http::Response::new(bytes::Bytes::from(error.to_json()));
             *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
@@ -278,16 +279,13 @@ impl Config {
     pub fn new(runtime_api: RuntimeApiAddress) -> Self {
         Config {
             runtime_api,
-            invoke_mode: InvokeMode::default(),
-            buffered_limit: BUFFERED_RESPONSE_LIMIT,
+            deployment: Deployment::default(),
             function: FunctionInfo::default(),
-            budget: Budget::default(),
             hold: Hold::default(),
             early_errors: EarlyErrors::default(),
             deadline_margin: Duration::from_millis(500),
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
             max_concurrency: 1,
-            bandwidth: BandwidthModel::AWS,
             completion_hook: None,
             buffered_overflow: BufferedOverflow::default(),
             #[cfg(feature = "compression")]
@@ -295,7 +293,7 @@ impl Config {
         }
     }
 
-    /// Reads `AWS_LAMBDA_RUNTIME_API`, [`INVOKE_MODE_ENV`], `LAMBDA_STREAM_BUDGET` (bytes),
+    /// Reads `AWS_LAMBDA_RUNTIME_API`, the [`Deployment`] ([`Deployment::from_env`]),
     /// `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances) and the function variables.
     ///
     /// # Errors
@@ -304,30 +302,44 @@ impl Config {
         let runtime_api = env::var(RUNTIME_API_ENV)
             .map_err(|_| ConfigError::MissingRuntimeApi)?
             .parse()?;
-        let invoke_mode = env_value(INVOKE_MODE_ENV)?.unwrap_or_default();
         let mut config = Config {
-            invoke_mode,
+            deployment: Deployment::from_env()?,
             function: FunctionInfo::from_env(),
             ..Config::new(runtime_api)
         };
-        if let Some(limit) = env_value(BUDGET_ENV)? {
-            config.budget = Budget::bytes(limit);
-        }
         if let Some(concurrency) = env_value::<usize>(MAX_CONCURRENCY_ENV)? {
             config.max_concurrency = concurrency.max(1);
         }
         Ok(config)
     }
 
-    /// Sets the invoke mode.
-    pub fn with_invoke_mode(mut self, invoke_mode: InvokeMode) -> Self {
-        self.invoke_mode = invoke_mode;
+    /// Sets the whole deployment: invoke mode, budget, buffered limit, bandwidth, timeout.
+    pub fn with_deployment(mut self, deployment: Deployment) -> Self {
+        self.deployment = deployment;
         self
     }
 
-    /// Sets the largest buffered response payload (default 6,291,556 bytes, Lambda's limit).
+    /// The deployment the function answers by.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// Answers at another Runtime API (the embedded emulator's, once it listens).
+    #[cfg(feature = "emulator")]
+    pub(crate) fn with_runtime_api(mut self, runtime_api: RuntimeApiAddress) -> Self {
+        self.runtime_api = runtime_api;
+        self
+    }
+
+    /// Sets the invoke mode ([`Deployment::with_invoke_mode`]).
+    pub fn with_invoke_mode(mut self, invoke_mode: InvokeMode) -> Self {
+        self.deployment = self.deployment.with_invoke_mode(invoke_mode);
+        self
+    }
+
+    /// Sets the largest buffered response payload ([`Deployment::with_buffered_limit`]).
     pub fn with_buffered_limit(mut self, limit: usize) -> Self {
-        self.buffered_limit = limit;
+        self.deployment = self.deployment.with_buffered_limit(limit);
         self
     }
 
@@ -337,10 +349,10 @@ impl Config {
         self
     }
 
-    /// Sets the stream budget (default 75 MiB, [`Budget::DEFAULT`]); a response may carry its
-    /// own [`Budget`] as an extension.
+    /// Sets the response budget ([`Deployment::with_budget`]; default 75 MiB, in both invoke
+    /// modes); a response may carry its own [`Budget`] as an extension.
     pub fn with_budget(mut self, budget: Budget) -> Self {
-        self.budget = budget;
+        self.deployment = self.deployment.with_budget(budget);
         self
     }
 
@@ -395,9 +407,10 @@ impl Config {
         self.max_concurrency
     }
 
-    /// Sets the bandwidth model used to end a stream before its deadline (default AWS's).
+    /// Sets the bandwidth model used to end a stream before its deadline
+    /// ([`Deployment::with_bandwidth`]; default AWS's).
     pub fn with_bandwidth(mut self, bandwidth: BandwidthModel) -> Self {
-        self.bandwidth = bandwidth;
+        self.deployment = self.deployment.with_bandwidth(bandwidth);
         self
     }
 
@@ -437,7 +450,7 @@ impl Config {
 
     /// The stream budget.
     pub fn budget(&self) -> Budget {
-        self.budget
+        self.deployment.budget()
     }
 
     /// When the head is committed.
@@ -457,7 +470,7 @@ impl Config {
 
     /// The bandwidth model.
     pub fn bandwidth(&self) -> BandwidthModel {
-        self.bandwidth
+        self.deployment.bandwidth()
     }
 
     pub(crate) fn completion_hook(&self) -> Option<&CompletionHook> {
@@ -471,12 +484,12 @@ impl Config {
 
     /// The invoke mode.
     pub fn invoke_mode(&self) -> InvokeMode {
-        self.invoke_mode
+        self.deployment.invoke_mode()
     }
 
     /// The buffered response limit in bytes.
     pub fn buffered_limit(&self) -> usize {
-        self.buffered_limit
+        self.deployment.buffered_limit()
     }
 
     /// The function metadata.

@@ -192,11 +192,7 @@ impl Answering<'_> {
             Err(error) if failure.is_none() => return Box::pin(self.early_failure(error)).await,
             Err(_) => Vec::new(),
         };
-        let limits = StreamLimits {
-            budget: self.budget,
-            end_by: self.end_by(),
-            bandwidth: self.config.bandwidth(),
-        };
+        let limits = self.limits();
         let (streaming, report_rx) = match StreamingBody::new(prelude, held, body, limits) {
             Ok(streaming) => streaming,
             Err(too_small) => {
@@ -227,22 +223,34 @@ impl Answering<'_> {
         sent
     }
 
-    /// BUFFERED: the body is collected into one payload within the limit (ending with its
-    /// continuation when it has one); a response that does not fit otherwise is replaced by the
-    /// configured overflow response, never sent over the limit.
+    /// BUFFERED: the body is collected into one payload within the smaller of its budget
+    /// (counted as its stream would be) and the payload limit, ending with its continuation
+    /// when it has one; a response that does not fit otherwise is replaced by the configured
+    /// overflow response, never sent over the limit.
     async fn buffer(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
         let limit = self.config.buffered_limit();
         let (parts, body) = response.into_parts();
         let head = ResponseHead::from_parts(parts);
-        let envelope = match self.format.buffered(&head, b"") {
-            Ok(envelope) => envelope.len(),
+        let framed = self
+            .format
+            .buffered(&head, b"")
+            .and_then(|envelope| Ok((envelope.len(), self.format.prelude(&head)?)));
+        let (envelope, prelude) = match framed {
+            Ok(framed) => framed,
             Err(error) => {
                 let error = FunctionError::new(ErrorType::INVALID_RESPONSE, error.to_string());
                 return Box::pin(self.early_failure(error)).await;
             }
         };
         let room = limit.saturating_sub(envelope) as u64;
-        let collected = collect(body, &head, room, self.end_by()).await;
+        let collected = match collect(body, &prelude, self.limits(), room).await {
+            Ok(collected) => collected,
+            Err(too_small) => {
+                let error =
+                    FunctionError::new(ErrorType::RESPONSE_SIZE_TOO_LARGE, too_small.to_string());
+                return Box::pin(self.early_failure(error)).await;
+            }
+        };
         let outcome = match collected.end {
             CollectedEnd::Failed(error) if failure.is_none() => {
                 return Box::pin(self.early_failure(error)).await;
@@ -257,23 +265,35 @@ impl Answering<'_> {
             }),
             CollectedEnd::Complete | CollectedEnd::Failed(_) => Some(Outcome::Complete),
         };
-        // The final check also catches a textual body that proved not to be UTF-8 (base64).
+        // The final check also catches a body whose last character was never finished
+        // (base64 after all).
         let payload = outcome.and_then(|outcome| {
             let payload = self.format.buffered(&head, &collected.body).ok()?;
             (payload.len() <= limit).then_some((head.status, payload, outcome))
         });
-        let (status, payload, outcome) = payload.unwrap_or_else(|| self.overflow(limit));
+        let effective =
+            usize::try_from(self.budget.limit()).map_or(limit, |budget| budget.min(limit));
+        let (status, payload, outcome) = payload.unwrap_or_else(|| self.overflow(effective));
         let mut stats = self.stats(status, outcome);
         stats.wire_bytes = payload.len() as u64;
         stats.body_bytes = collected.body.len() as u64;
         stats.records = collected.records;
-        stats.budget = Budget::bytes(limit as u64);
+        stats.budget_warned = collected.budget_warned;
         let sent = self
             .client
             .buffered_response(&self.request_id, payload)
             .await;
         report(&stats, self.config.completion_hook());
         sent
+    }
+
+    /// The limits this response runs under: its budget, its time to end by, the bandwidth.
+    fn limits(&self) -> StreamLimits {
+        StreamLimits {
+            budget: self.budget,
+            end_by: self.end_by(),
+            bandwidth: self.config.bandwidth(),
+        }
     }
 
     /// The configured response for a buffered answer over `limit`.

@@ -13,9 +13,10 @@ use tokio::time::{Instant, Sleep};
 use crate::body::merge::ChunkSource;
 use bytes::Bytes;
 
+use super::payload_limit::PayloadLimit;
 use crate::body::{BudgetView, Chunk, Continuation};
 use crate::budget::{Charged, StreamPolicy};
-use crate::wire::{FunctionError, PayloadCost};
+use crate::wire::FunctionError;
 use crate::{Body, Truncation, TruncationReason};
 
 /// How a limited body ends other than completely.
@@ -50,8 +51,8 @@ pub(crate) struct Limited {
     records: u64,
     /// The last whole record let through, for the continuation's cursor.
     last_record: Option<Bytes>,
-    /// What the budget counts of each byte (the payload it goes in).
-    cost: PayloadCost,
+    /// A `BUFFERED` answer's payload limit, beside the budget.
+    payload: Option<PayloadLimit>,
     /// The clock as the caller last read it ([`Limited::set_now`]): one read per merged
     /// chunk, not one per tiny item.
     now: Instant,
@@ -75,14 +76,15 @@ impl Limited {
             body_bytes: 0,
             records: 0,
             last_record: None,
-            cost: PayloadCost::Raw,
+            payload: None,
             now: Instant::now(),
         }
     }
 
-    /// Counts each body byte as it will be carried (the policy's budget is in those units).
-    pub(crate) fn counting(mut self, cost: PayloadCost) -> Self {
-        self.cost = cost;
+    /// Also keeps the body within a buffered payload limit: a chunk goes when both the
+    /// policy and the payload limit take it.
+    pub(crate) fn within_payload(mut self, payload: PayloadLimit) -> Self {
+        self.payload = Some(payload);
         self
     }
 
@@ -122,13 +124,16 @@ impl Limited {
     ) -> Option<Bytes> {
         let truncation = Truncation {
             reason,
-            items_sent: self.records,
+            records_sent: self.records,
             body_bytes: self.body_bytes,
             last_record: self.last_record.take(),
         };
         let closing = (continuation.make)(&truncation);
-        let cost = self.cost.of(self.body_bytes, &closing);
-        if self.policy.admit_closing(cost).is_ok() {
+        let payload_fits = self
+            .payload
+            .as_ref()
+            .is_none_or(|payload| payload.fits_closing(&closing));
+        if payload_fits && self.policy.admit_closing(closing.len() as u64).is_ok() {
             return Some(closing);
         }
         tracing::error!(
@@ -153,22 +158,30 @@ impl Limited {
         Ok(())
     }
 
-    /// Charges a chunk whole or, when the budget cannot take it all, its leading whole
-    /// records that fit.
+    /// Charges a chunk whole or, when the budget (or the payload limit) cannot take it all,
+    /// its leading whole records that fit both.
     fn admission(&mut self, mut chunk: Chunk) -> Admission {
-        let (cost, before) = (self.cost, self.body_bytes);
-        match self.charge(cost.of(before, chunk.data())) {
-            Ok(()) => Admission::Whole(chunk),
-            Err(TruncationReason::Budget) => {
-                let room = self.policy.meter().room();
-                let fitting = chunk.split_fitting(room, |at, record| cost.of(before + at, record));
-                match fitting {
-                    Some(head) if self.charge(cost.of(before, head.data())).is_ok() => {
-                        Admission::Partly(head, TruncationReason::Budget)
-                    }
-                    _ => Admission::Refused(TruncationReason::Budget),
-                }
+        let payload_fits = self
+            .payload
+            .as_ref()
+            .is_none_or(|payload| payload.fits(chunk.data()));
+        if payload_fits {
+            match self.charge(chunk.len() as u64) {
+                Ok(()) => return Admission::Whole(chunk),
+                Err(TruncationReason::Budget) => {}
+                Err(reason) => return Admission::Refused(reason),
             }
+        }
+        let room = self.policy.meter().room();
+        let mut fitting = chunk.records_fitting(room, |_, record| record.len() as u64);
+        if let Some(payload) = &self.payload {
+            fitting = fitting.min(payload.leading_records(&chunk));
+        }
+        let Some(head) = chunk.split_records(fitting) else {
+            return Admission::Refused(TruncationReason::Budget);
+        };
+        match self.charge(head.len() as u64) {
+            Ok(()) => Admission::Partly(head, TruncationReason::Budget),
             Err(reason) => Admission::Refused(reason),
         }
     }
@@ -178,6 +191,9 @@ impl Limited {
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
         self.body_bytes += chunk.len() as u64;
         self.records += chunk.records();
+        if let Some(payload) = &mut self.payload {
+            payload.let_through(chunk.data());
+        }
         self.last_record = Some(chunk.last_record());
         if let Some(view) = &self.view {
             view.publish(self.policy.meter().remaining());

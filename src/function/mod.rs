@@ -9,6 +9,7 @@ mod handler;
 mod invoke;
 mod limited;
 mod metadata;
+mod payload_limit;
 mod request_body;
 mod runtime;
 #[cfg(feature = "tower")]

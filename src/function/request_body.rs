@@ -87,6 +87,41 @@ pub(crate) struct StreamLimits {
     pub(crate) bandwidth: BandwidthModel,
 }
 
+impl StreamLimits {
+    /// The policy a response runs under, streamed or buffered alike: the head the stream
+    /// carries (`prelude` and the 8-byte delimiter) is counted first, as Lambda counts it, and
+    /// the continuation's reserve kept; a response with a continuation gets no budget
+    /// warning.
+    ///
+    /// # Errors
+    /// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve
+    /// (or `closing_room`, what a compressor writes at its end: it reserves it itself).
+    pub(crate) fn policy(
+        &self,
+        prelude: &[u8],
+        continuation: Option<&Continuation>,
+        closing_room: u64,
+    ) -> Result<StreamPolicy, BudgetTooSmall> {
+        // A response with a continuation fills its budget by design: it is not warned about.
+        let budget = match continuation {
+            Some(_) => self.budget.without_warning(),
+            None => self.budget,
+        };
+        let mut policy = StreamPolicy::new(budget, self.bandwidth, self.end_by);
+        let reserve = continuation.map_or(0, |c| c.reserve);
+        policy.reserve(reserve);
+        let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
+        if policy.charge_head(head).is_err() || policy.meter().remaining() < closing_room {
+            return Err(BudgetTooSmall {
+                limit: self.budget.limit(),
+                head,
+                reserve: reserve.max(closing_room),
+            });
+        }
+        Ok(policy)
+    }
+}
+
 /// The response head's two frames, sent before the body.
 enum HeadFrames {
     Prelude(Bytes),
@@ -107,6 +142,9 @@ pub(crate) struct StreamingBody {
     first_byte_at: Option<Instant>,
     flush: FlushRule,
     report: Option<oneshot::Sender<StreamReport>>,
+    /// The invocation's span: what the body's stages log while the connection polls it
+    /// carries the invocation's request id.
+    span: tracing::Span,
 }
 
 impl StreamingBody {
@@ -121,23 +159,8 @@ impl StreamingBody {
         limits: StreamLimits,
     ) -> Result<(Self, oneshot::Receiver<StreamReport>), BudgetTooSmall> {
         let (tx, rx) = oneshot::channel();
-        let mut policy = StreamPolicy::new(limits.budget, limits.bandwidth, limits.end_by);
         let continuation = body.take_continuation();
-        let reserve = continuation.as_ref().map_or(0, |c| c.reserve);
-        policy.reserve(reserve);
-        // The head is part of what Lambda counts.
-        let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
-        // A compressor's continuation is reserved by the compressor itself; its room is
-        // checked here all the same.
-        let closing_room = body.closing_room();
-        if policy.charge_head(head).is_err() || policy.meter().remaining() < closing_room {
-            let limit = limits.budget.limit();
-            return Err(BudgetTooSmall {
-                limit,
-                head,
-                reserve: reserve.max(closing_room),
-            });
-        }
+        let policy = limits.policy(&prelude, continuation.as_ref(), body.closing_room())?;
         let streaming = StreamingBody {
             head: HeadFrames::Prelude(prelude),
             merged: MergeReady::new(Limited::new(held, body, policy), MERGE),
@@ -148,6 +171,7 @@ impl StreamingBody {
             first_byte_at: None,
             flush: FlushRule::new(tokio::time::Instant::now()),
             report: Some(tx),
+            span: tracing::Span::current(),
         };
         Ok((streaming, rx))
     }
@@ -225,14 +249,17 @@ impl StreamingBody {
             TruncationReason::Budget => FunctionError::new(
                 ErrorType::RESPONSE_SIZE_TOO_LARGE,
                 format!(
-                    "the response reached its {}-byte budget after {body_bytes} body bytes",
+                    "the response reached its {}-byte budget after {body_bytes} body bytes \
+                     and was cut after its last whole record; to page it, end the body with a \
+                     continuation (Body::with_continuation)",
                     limited.policy().meter().budget().limit(),
                 ),
             ),
             TruncationReason::Deadline => FunctionError::new(
                 ErrorType::DEADLINE_EXCEEDED,
                 format!(
-                    "the stream was ended before the invocation deadline after {body_bytes} body bytes"
+                    "the stream was ended before the invocation deadline after {body_bytes} body \
+                     bytes; to page it, end the body with a continuation (Body::with_continuation)"
                 ),
             ),
         }
@@ -266,6 +293,19 @@ impl http_body::Body for StreamingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
+        let span = std::mem::replace(&mut this.span, tracing::Span::none());
+        let polled = span.in_scope(|| this.poll_in_span(cx));
+        this.span = span;
+        polled
+    }
+}
+
+impl StreamingBody {
+    fn poll_in_span(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self;
         if let Some(frame) = this.head_frame() {
             return Poll::Ready(Some(Ok(Frame::data(frame))));
         }
@@ -375,7 +415,11 @@ pub(crate) mod test_exports {
             body
         };
         body.with_continuation(reserve, move |cut: &Truncation| {
-            Bytes::from(format!("#{:0>width$}", cut.items_sent, width = reserve - 1))
+            Bytes::from(format!(
+                "#{:0>width$}",
+                cut.records_sent,
+                width = reserve - 1
+            ))
         })
     }
 

@@ -67,7 +67,7 @@ pub struct CompletionStats {
     /// Body chunks (data frames) sent; ready items are merged, so usually fewer than
     /// [`records`](Self::records).
     pub chunks: u64,
-    /// The body's items (records) sent: what a continuation's `items_sent` counts.
+    /// The body's items (records) sent: what a continuation's `records_sent` counts.
     pub records: u64,
     /// From the start of the invocation to the first body byte handed to the connection.
     pub time_to_first_byte: Option<Duration>,
@@ -131,6 +131,15 @@ pub(crate) fn report(stats: &CompletionStats, hook: Option<&CompletionHook>) {
         tracing::info!(
             request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
             budget_used, outcome = %stats.outcome, "response ended with its continuation"
+        );
+    } else if let Outcome::Truncated { .. } = stats.outcome {
+        // A client that does not read trailers sees a complete response: say what to do.
+        tracing::error!(
+            request_id, status, wire_bytes, body_bytes, chunks, records, ttfb_ms, duration_ms,
+            budget_used, outcome = %stats.outcome,
+            "response cut short with no continuation: a client that does not read trailers \
+             sees a clean end; to page it, end the body with a continuation \
+             (Body::with_continuation)"
         );
     } else {
         tracing::error!(

@@ -9,7 +9,7 @@ use http::header::CONTENT_TYPE;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::event::carried_body;
+use super::event::response_body;
 use super::head::{ResponseHead, all_cookies, joined_headers};
 use super::prelude::{PreludeError, check_final_status, parse_headers, parse_status};
 
@@ -28,8 +28,9 @@ struct BufferedJson<'a> {
     cookies: Vec<String>,
 }
 
-/// Encodes a buffered Function URL response. The body is sent as text when the content type is
-/// textual and the bytes are UTF-8, otherwise as base64 with `isBase64Encoded: true`.
+/// Encodes a buffered Function URL response. The body is sent as a JSON string when its bytes
+/// are UTF-8, whatever its content type (NDJSON, CSV), otherwise as base64 with
+/// `isBase64Encoded: true`.
 ///
 /// # Errors
 /// [`PreludeError::NonUtf8HeaderValue`] for a header value that is not UTF-8, and
@@ -51,7 +52,7 @@ pub fn encode_buffered_response(head: &ResponseHead, body: &[u8]) -> Result<Vec<
         .into_iter()
         .map(|(name, value)| (name.to_owned(), Value::from(value)))
         .collect();
-    let (body, is_base64_encoded) = carried_body(body, head.headers.get(CONTENT_TYPE));
+    let (body, is_base64_encoded) = response_body(body);
     Ok(serde_json::to_vec(&BufferedJson {
         status_code: head.status.as_u16(),
         headers,
@@ -154,6 +155,20 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&encode_buffered_response(&head, &[0, 255]).unwrap()).unwrap(),
             r#"{"statusCode":200,"headers":{"content-type":"application/octet-stream"},"body":"AP8=","isBase64Encoded":true,"cookies":["s=1"]}"#
+        );
+    }
+
+    #[test]
+    fn golden_ndjson_body_is_a_json_string() {
+        let mut head = ResponseHead::new(StatusCode::OK);
+        head.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
+        assert_eq!(
+            std::str::from_utf8(&encode_buffered_response(&head, b"{\"id\":1}\n").unwrap())
+                .unwrap(),
+            r#"{"statusCode":200,"headers":{"content-type":"application/x-ndjson"},"body":"{\"id\":1}\n","isBase64Encoded":false,"cookies":[]}"#
         );
     }
 

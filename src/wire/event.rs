@@ -284,7 +284,7 @@ pub fn event_from_request(request: &Request<Bytes>, context: &EventContext) -> V
     event
 }
 
-/// A body as an event or a buffered answer carries it: the text when the content type is
+/// A body as a request event carries it (AWS's rule): the text when the content type is
 /// textual and the bytes are UTF-8, else base64 (then `true`, for `isBase64Encoded`).
 pub(crate) fn carried_body<'a>(
     body: &'a [u8],
@@ -293,6 +293,17 @@ pub(crate) fn carried_body<'a>(
     match std::str::from_utf8(body) {
         Ok(text) if is_text_content_type(content_type) => (text.into(), false),
         _ => (BASE64.encode(body).into(), true),
+    }
+}
+
+/// A body as a function's buffered answer carries it: the function chose its bytes, so any
+/// UTF-8 body goes as a JSON string (NDJSON and CSV too, whatever their content type), and
+/// only bytes that are not UTF-8 as base64 (then `true`, for `isBase64Encoded`). Request
+/// events follow AWS's own rule ([`carried_body`]).
+pub(crate) fn response_body(body: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (text.into(), false),
+        Err(_) => (BASE64.encode(body).into(), true),
     }
 }
 

@@ -20,7 +20,7 @@ mod event;
 pub(crate) use event::media_type_essence;
 mod head;
 mod payload_cost;
-pub(crate) use payload_cost::PayloadCost;
+pub(crate) use payload_cost::{BufferedCost, PayloadCost};
 mod prelude;
 mod rest_event;
 mod rest_response;

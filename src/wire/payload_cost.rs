@@ -1,16 +1,10 @@
-//! What body bytes take in the payload that carries them: as they are in a stream, as a JSON
-//! string or as base64 in the `BUFFERED` response JSON. The budget counts payload bytes, so a
-//! buffered export is cut exactly where its JSON would pass the limit.
+//! What body bytes take in the `BUFFERED` response JSON: as a JSON string while they are UTF-8,
+//! as base64 once they are not. A buffered answer's payload limit counts these bytes, so an
+//! export is cut exactly where its JSON would pass the limit.
 
-use super::event::is_text_content_type;
-use super::head::ResponseHead;
-use http::header::CONTENT_TYPE;
-
-/// How body bytes are carried, and so what each one costs.
+/// How body bytes are carried in the response JSON, and so what each one costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PayloadCost {
-    /// As they are (a streamed response).
-    Raw,
     /// Inside a JSON string: `"`, `\` and control characters are escaped.
     JsonString,
     /// As standard base64 (`isBase64Encoded: true`).
@@ -18,21 +12,9 @@ pub(crate) enum PayloadCost {
 }
 
 impl PayloadCost {
-    /// How [`encode_buffered_response`](super::encode_buffered_response) carries the body of
-    /// `head` (textual content types as a string: if the body then proves not to be UTF-8, it
-    /// goes as base64 and the payload's final size check catches the difference).
-    pub(crate) fn buffered(head: &ResponseHead) -> Self {
-        if is_text_content_type(head.headers.get(CONTENT_TYPE)) {
-            PayloadCost::JsonString
-        } else {
-            PayloadCost::Base64
-        }
-    }
-
     /// The payload bytes `data` takes when `before` body bytes precede it.
     pub(crate) fn of(self, before: u64, data: &[u8]) -> u64 {
         match self {
-            PayloadCost::Raw => data.len() as u64,
             PayloadCost::JsonString => data.iter().map(|&byte| escaped_len(byte)).sum(),
             PayloadCost::Base64 => base64_len(before + data.len() as u64) - base64_len(before),
         }
@@ -41,10 +23,88 @@ impl PayloadCost {
     /// The most payload bytes `len` body bytes can take, wherever they fall.
     pub(crate) fn worst_case(self, len: u64) -> u64 {
         match self {
-            PayloadCost::Raw => len,
             PayloadCost::JsonString => len.saturating_mul(6),
             PayloadCost::Base64 => base64_len(len.saturating_add(2)),
         }
+    }
+}
+
+/// What a buffered answer's body takes in its payload, tallied as its bytes are let through
+/// ([`encode_buffered_response`](super::encode_buffered_response) sends a UTF-8 body as a
+/// string, any other as base64): a string while every byte so far is UTF-8 (a character split
+/// between chunks waits in `unfinished`), base64 from the first byte that is not.
+#[derive(Debug, Clone)]
+pub(crate) struct BufferedCost {
+    carrier: PayloadCost,
+    /// The leading bytes of a character the next bytes finish (at most 3).
+    unfinished: Vec<u8>,
+    /// What the bytes so far take as a JSON string.
+    as_string: u64,
+    /// Body bytes so far.
+    len: u64,
+}
+
+impl Default for BufferedCost {
+    fn default() -> Self {
+        BufferedCost {
+            carrier: PayloadCost::JsonString,
+            unfinished: Vec::new(),
+            as_string: 0,
+            len: 0,
+        }
+    }
+}
+
+impl BufferedCost {
+    /// Adds body bytes.
+    pub(crate) fn add(&mut self, data: &[u8]) {
+        if self.carrier == PayloadCost::JsonString {
+            match utf8_tail(&self.unfinished, data) {
+                Some(tail) => self.unfinished = tail,
+                None => {
+                    self.carrier = PayloadCost::Base64;
+                    self.unfinished.clear();
+                }
+            }
+            self.as_string += PayloadCost::JsonString.of(0, data);
+        }
+        self.len += data.len() as u64;
+    }
+
+    /// The payload bytes the body so far adds to the envelope of an empty body
+    /// (`"body":"","isBase64Encoded":false`): as base64, its `true` is a byte shorter.
+    pub(crate) fn taken(&self) -> u64 {
+        match self.carrier {
+            PayloadCost::JsonString => self.as_string,
+            PayloadCost::Base64 => base64_len(self.len).saturating_sub(1),
+        }
+    }
+
+    /// How the whole body goes, once it ended: an unfinished character makes it base64.
+    #[cfg(test)]
+    fn finished(&self) -> PayloadCost {
+        if self.unfinished.is_empty() {
+            self.carrier
+        } else {
+            PayloadCost::Base64
+        }
+    }
+}
+
+/// The unfinished character at the end of `unfinished` + `data`, when everything before it is
+/// UTF-8; `None` when it is not. Copies only when a character was split between chunks.
+fn utf8_tail(unfinished: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let joined;
+    let bytes = if unfinished.is_empty() {
+        data
+    } else {
+        joined = [unfinished, data].concat();
+        &joined
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Some(Vec::new()),
+        Err(error) if error.error_len().is_none() => Some(bytes[error.valid_up_to()..].to_vec()),
+        Err(_) => None,
     }
 }
 
@@ -65,7 +125,8 @@ fn base64_len(len: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::encode_buffered_response;
+    use crate::wire::{ResponseHead, encode_buffered_response};
+    use http::header::CONTENT_TYPE;
     use proptest::prelude::*;
 
     fn head(content_type: &str) -> ResponseHead {
@@ -82,33 +143,64 @@ mod tests {
     }
 
     #[test]
-    fn the_content_type_chooses_the_cost() {
+    fn the_bytes_choose_the_carrier_not_the_content_type() {
+        let mut cost = BufferedCost::default();
+        cost.add(b"{\"id\":1}\n");
         assert_eq!(
-            PayloadCost::buffered(&head("text/csv")),
-            PayloadCost::JsonString
+            (cost.finished(), cost.taken()),
+            (PayloadCost::JsonString, 12)
         );
+        // A character split between chunks is still text once finished.
+        let mut split = BufferedCost::default();
+        split.add(&"é".as_bytes()[..1]);
         assert_eq!(
-            PayloadCost::buffered(&head("application/octet-stream")),
-            PayloadCost::Base64
+            split.finished(),
+            PayloadCost::Base64,
+            "unfinished at the end"
+        );
+        split.add(&"é".as_bytes()[1..]);
+        assert_eq!(
+            (split.finished(), split.taken()),
+            (PayloadCost::JsonString, 2)
+        );
+        let mut binary = BufferedCost::default();
+        binary.add(b"\"\"\"");
+        assert_eq!(binary.taken(), 6);
+        binary.add(&[0xff]);
+        assert_eq!(
+            binary.taken(),
+            7,
+            "four bytes as base64 (and `true`), less than as a string"
+        );
+        binary.add(b"text");
+        assert_eq!(
+            binary.finished(),
+            PayloadCost::Base64,
+            "base64 stays base64"
         );
     }
 
     proptest! {
-        /// Costed piece by piece, at any split, a body costs exactly what it adds to the JSON.
+        /// Costed piece by piece, at any split, a body costs exactly what it adds to the JSON
+        /// under any content type, with the carrier learned from its bytes.
         #[test]
         fn pieces_cost_what_the_encoded_payload_grows_by(
             text in "[a-z\"\\\\\n\t\u{1}\u{1f}é😀 ]{0,40}",
             binary in proptest::collection::vec(any::<u8>(), 0..40),
             split in 0usize..41,
+            content_type in prop_oneof!["text/plain", "application/x-ndjson", "application/octet-stream"],
         ) {
-            for (head, body, cost) in [
-                (head("text/plain"), text.as_bytes(), PayloadCost::JsonString),
-                (head("application/octet-stream"), &binary[..], PayloadCost::Base64),
-            ] {
+            let head = head(&content_type);
+            for body in [text.as_bytes(), &binary[..]] {
                 let at = split.min(body.len());
-                let pieces = cost.of(0, &body[..at]) + cost.of(at as u64, &body[at..]);
-                prop_assert_eq!(pieces, added(&head, body));
-                prop_assert!(cost.of(at as u64, &body[at..]) <= cost.worst_case((body.len() - at) as u64));
+                let mut cost = BufferedCost::default();
+                cost.add(&body[..at]);
+                cost.add(&body[at..]);
+                let carrier = cost.finished();
+                if carrier == cost.carrier {
+                    prop_assert_eq!(cost.taken(), added(&head, body), "tallied");
+                }
+                prop_assert!(carrier.of(at as u64, &body[at..]) <= carrier.worst_case((body.len() - at) as u64));
             }
         }
     }

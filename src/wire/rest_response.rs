@@ -5,13 +5,13 @@
 //! Gateway keeps the `multiValueHeaders` values (AWS's API Gateway developer guide).
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{HeaderMap, Request};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::buffered::BufferedResponseError;
-use super::event::carried_body;
+use super::event::response_body;
 use super::head::{HOP_BY_HOP, ResponseHead, all_cookies};
 use super::prelude::{PreludeError, check_final_status, within_prelude_window};
 use super::rest_event::RestRequestContext;
@@ -134,8 +134,8 @@ pub fn encode_rest_prelude(head: &ResponseHead) -> Result<Bytes, PreludeError> {
 }
 
 /// Encodes a buffered REST API proxy response; cookies go in `multiValueHeaders` as
-/// `Set-Cookie` (the 1.0 format has no `cookies` field). The body is text when the content type
-/// is textual and the bytes are UTF-8, otherwise base64 with `isBase64Encoded: true`.
+/// `Set-Cookie` (the 1.0 format has no `cookies` field). The body is a JSON string when its
+/// bytes are UTF-8, whatever its content type, otherwise base64 with `isBase64Encoded: true`.
 ///
 /// # Errors
 /// As [`encode_buffered_response`](super::encode_buffered_response).
@@ -162,7 +162,7 @@ pub fn encode_rest_buffered_response(
     if !cookies.is_empty() {
         multi_value_headers.insert(SET_COOKIE.to_string(), Value::Array(cookies));
     }
-    let (body, is_base64_encoded) = carried_body(body, head.headers.get(CONTENT_TYPE));
+    let (body, is_base64_encoded) = response_body(body);
     Ok(serde_json::to_vec(&RestBufferedJson {
         status_code: head.status.as_u16(),
         headers,

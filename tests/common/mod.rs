@@ -135,7 +135,7 @@ pub(crate) async fn example_binary(name: &str) -> std::path::PathBuf {
 }
 
 /// An emulator on a free port (no access log) built from `config`, served by `loops` runtime
-/// loops in this process sharing `handler`, in the config's invoke mode. The loops end when the
+/// loops in this process sharing `handler`, answering by the config's deployment. The loops end when the
 /// emulator is dropped.
 #[cfg(feature = "emulator")]
 pub(crate) async fn serve_in_process<H: lambda_stream::Handler>(
@@ -145,7 +145,7 @@ pub(crate) async fn serve_in_process<H: lambda_stream::Handler>(
 ) -> lambda_stream::emulator::Emulator {
     use lambda_stream::emulator::Emulator;
     use lambda_stream::{Config, Runtime};
-    let mode = config.invoke_mode();
+    let deployment = config.deployment().clone();
     let emulator = Emulator::start(
         config
             .with_url_addr("127.0.0.1:0".parse().unwrap())
@@ -155,7 +155,8 @@ pub(crate) async fn serve_in_process<H: lambda_stream::Handler>(
     .unwrap();
     let handler = std::sync::Arc::new(handler);
     for _ in 0..loops {
-        let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
+        let config = Config::new(emulator.runtime_api()).with_deployment(deployment.clone());
+        let runtime = Runtime::new(config);
         tokio::spawn(runtime.run(handler.clone()));
     }
     emulator

@@ -14,7 +14,6 @@ use tokio::sync::mpsc;
 
 use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
 use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
-use crate::Budget;
 use crate::body::Chunk;
 use crate::body::merge::{ChunkSource, MergeLimits, MergeReady};
 use crate::body::ready::MERGE_WINDOW;
@@ -190,7 +189,7 @@ pub(crate) async fn relay_stream(
         prelude_len,
         events: receiver,
     });
-    let mut meter = BudgetMeter::new(Budget::bytes(state.config.stream_budget()));
+    let mut meter = BudgetMeter::new(state.config.budget());
     // The prelude counts, as Lambda counts it.
     let prelude_fits = meter.charge(prelude_len as u64).is_ok();
     let mut relay = Relaying {

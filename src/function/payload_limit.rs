@@ -1,0 +1,65 @@
+//! A `BUFFERED` answer's payload limit, beside its budget: what the body takes in the response
+//! JSON (a string while it is UTF-8, base64 once it is not) must stay within the room the
+//! envelope leaves, with the continuation's room kept.
+
+use crate::body::Chunk;
+use crate::wire::{BufferedCost, PayloadCost};
+
+/// What a buffered body may still take of its payload.
+#[derive(Debug)]
+pub(crate) struct PayloadLimit {
+    /// Payload bytes the body may take, its continuation included.
+    room: u64,
+    /// Payload bytes kept for the continuation.
+    reserve: u64,
+    cost: BufferedCost,
+}
+
+impl PayloadLimit {
+    /// A limit of `room` payload bytes for the body.
+    pub(crate) fn new(room: u64) -> Self {
+        PayloadLimit {
+            room,
+            reserve: 0,
+            cost: BufferedCost::default(),
+        }
+    }
+
+    /// Keeps room for a continuation of at most `bytes` body bytes, whatever they become.
+    pub(crate) fn reserve(&mut self, bytes: u64) {
+        self.reserve = PayloadCost::JsonString
+            .worst_case(bytes)
+            .max(PayloadCost::Base64.worst_case(bytes));
+    }
+
+    /// Whether `data` fits after what was let through, the continuation's room kept.
+    pub(crate) fn fits(&self, data: &[u8]) -> bool {
+        self.taken_with(data) <= self.room.saturating_sub(self.reserve)
+    }
+
+    /// Whether the closing continuation fits (it may use the reserve).
+    pub(crate) fn fits_closing(&self, data: &[u8]) -> bool {
+        self.taken_with(data) <= self.room
+    }
+
+    /// How many of `chunk`'s leading whole records fit.
+    pub(crate) fn leading_records(&self, chunk: &Chunk) -> usize {
+        let available = self.room.saturating_sub(self.reserve);
+        let mut cost = self.cost.clone();
+        chunk.leading_records(|_, record| {
+            cost.add(record);
+            cost.taken() <= available
+        })
+    }
+
+    /// Counts bytes let through.
+    pub(crate) fn let_through(&mut self, data: &[u8]) {
+        self.cost.add(data);
+    }
+
+    fn taken_with(&self, data: &[u8]) -> u64 {
+        let mut cost = self.cost.clone();
+        cost.add(data);
+        cost.taken()
+    }
+}
