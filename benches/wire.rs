@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use futures_util::{StreamExt, stream};
 use http::StatusCode;
 use lambda_stream::Body;
-use lambda_stream::testing::encode_chunk;
+use lambda_stream::testing::bench::encode_chunk;
 use lambda_stream::wire::{
     ChunkedDecoder, ChunkedEvent, PreludeDecoder, ResponseHead, encode_prelude,
 };

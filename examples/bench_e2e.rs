@@ -156,7 +156,7 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-            .env(lambda_stream::BUDGET_ENV, "200000000")
+            .env("LAMBDA_STREAM_BUDGET", "200000000")
             .env("RUST_LOG", "off")
             .kill_on_drop(true)
             .spawn()?;

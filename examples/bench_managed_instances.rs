@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::BodyExt;
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::{Body, BoxError, Context, MAX_CONCURRENCY_ENV, Request, Response};
+use lambda_stream::{Body, BoxError, Context, Request, Response};
 use tokio::process::{Child, Command};
 
 /// Set in the function processes this bench starts.
@@ -89,7 +89,7 @@ async fn scenario(processes: usize, per_process: usize, streams: usize) -> (f64,
             .env("RUST_LOG", "error")
             .kill_on_drop(true);
         if per_process > 1 {
-            command.env(MAX_CONCURRENCY_ENV, per_process.to_string());
+            command.env("AWS_LAMBDA_MAX_CONCURRENCY", per_process.to_string());
         }
         children.push(command.spawn().expect("a function process"));
     }

@@ -10,13 +10,12 @@ use crate::TruncationReason;
 
 /// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
 /// [`Budget::AWS_200_MB`] or `LAMBDA_STREAM_BUDGET`).
-pub const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
+pub(crate) const DEFAULT_STREAM_BUDGET: u64 = 75 * 1024 * 1024;
 /// AWS's documented streamed response limit since 2025-07-31: 200 MB (AWS Lambda quotas;
 /// Lambda's "MB" are MiB, as its 6 MB buffered limit is 6 MiB + 100 bytes).
-pub const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
+pub(crate) const AWS_STREAM_LIMIT: u64 = 200 * 1024 * 1024;
 /// AWS's streamed response limit before 2025-07-31: 20 MB.
-pub const LEGACY_STREAM_LIMIT: u64 = 20 * 1024 * 1024;
-pub use crate::settings::BUDGET_ENV;
+pub(crate) const LEGACY_STREAM_LIMIT: u64 = 20 * 1024 * 1024;
 
 /// A byte limit for one response, and the fraction at which a warning is logged.
 ///

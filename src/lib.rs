@@ -1,6 +1,7 @@
 //! Rust handlers for AWS Lambda **response streaming**: Function URLs in `RESPONSE_STREAM`
-//! mode, with a byte-exact wire format, real HTTP trailers for mid-stream errors, and a local
-//! emulator so the same binary runs on your machine and on Lambda.
+//! mode, InvokeWithResponseStream and API Gateway REST streaming, with a byte-exact wire format,
+//! real HTTP trailers for mid-stream errors, and a local emulator so the same binary runs on
+//! your machine and on Lambda.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -26,68 +27,102 @@
 //! }
 //! ```
 //!
-//! - [`Body`]: from a stream, an `AsyncRead`, a channel with backpressure, or a buffer.
-//! - [`run`] / [`Runtime`]: the runtime loop. The head is committed at the first body byte:
-//!   errors before it go to Lambda's `/error` endpoint, errors after it end the stream with
-//!   `Lambda-Runtime-Function-Error-Type` / `-Body` trailer fields and nothing more is sent.
-//!   `LAMBDA_STREAM_INVOKE_MODE=BUFFERED` collects the same body into a buffered response.
-//! - [`wire`]: the sans-IO codecs (prelude, chunked framing, error trailers, payload 2.0).
-//! - `emulator` (feature, on by default): the local Function URL and Runtime API.
-//! - `testing` (feature): an in-process Runtime API that records exact bytes.
-//! - `compat` (features `lambda-runtime`, `lambda-http`): handlers written for the official
-//!   crates, run on this loop unchanged; `service` (feature `tower`): any tower service, such as
-//!   an axum `Router`.
+//! # How a response travels
+//!
+//! 1. [`run`] reads the [`Deployment`] (invoke mode, budget, limits, timeout) once and starts
+//!    the runtime loop ([`Runtime`]) on Lambda's Runtime API, or, on your machine, the local
+//!    emulator serving the same deployment.
+//! 2. Each invocation becomes a [`Request`] and a [`Context`]; your [`Handler`] returns a
+//!    [`Response`] whose [`Body`] is a stream, an `AsyncRead`, a channel or a buffer.
+//! 3. The body goes through one pipeline in both invoke modes: its records are admitted by the
+//!    [`Budget`] and the deadline (never split; a [`Truncation`] ends it with your
+//!    continuation), merged, and flushed.
+//! 4. `RESPONSE_STREAM`: the head is committed at the first body byte, written as the prelude
+//!    and 8 NULs ([`wire`]), then the chunked body; an error after the head ends it with
+//!    `Lambda-Runtime-Function-Error-Type` / `-Body` trailers. `BUFFERED`: the same body is
+//!    collected into one payload-2.0 answer within the smaller of its budget and 6,291,556
+//!    bytes.
+//!
+//! # Capabilities
+//!
+//! - **Bodies**: [`Body::from_stream`], [`Body::from_reader`], [`Body::channel`],
+//!   [`Body::ndjson`], CSV and SSE framings ([`sse`]), coalescing ([`Coalesce`]),
+//!   compression ([`compression`]).
+//! - **Limits**: [`Budget`] (75 MiB default, up to AWS's 200 MB), continuations
+//!   ([`Body::with_continuation`], [`Truncation::next_offset`]), the [`BandwidthModel`] and
+//!   the deadline.
+//! - **Configuration**: [`run_with`] and [`Config`] (hold, early errors, completion stats);
+//!   [`Deployment`] is what the platform in front of the function does.
+//! - **Other handlers**: tower services such as an axum `Router` ([`service`], feature
+//!   `tower`); handlers written for `lambda_runtime` and `lambda_http` ([`compat`]).
+//! - **Local**: [`emulator`] (feature `emulator`, on by default), the `lambda-stream serve`
+//!   CLI; [`testing`] (feature `testing`), an in-process Runtime API that records exact bytes.
+//! - **Wire**: [`wire`], the sans-IO codecs (prelude, chunked framing, error trailers,
+//!   payload 2.0, REST heads).
+//!
+//! # Environment variables
+//!
+//! Read once, where the row says; code ([`run_with`], [`Deployment`], the emulator's config)
+//! may set the same settings.
+//!
+//! | Variable | Read by | Meaning (default) |
+//! |---|---|---|
+//! | `AWS_LAMBDA_RUNTIME_API` | [`run`], [`Config::from_env`] | the Runtime API's `host:port`; unset: the local emulator |
+//! | `LAMBDA_STREAM_INVOKE_MODE` | [`Deployment::from_env`] | `RESPONSE_STREAM` (default) or `BUFFERED` |
+//! | `LAMBDA_STREAM_BUDGET` | [`Deployment::from_env`] | the response budget in bytes (78,643,200 = 75 MiB) |
+//! | `LAMBDA_STREAM_TIMEOUT` | [`Deployment::from_env`] | the function timeout in seconds, locally (60) |
+//! | `AWS_LAMBDA_MAX_CONCURRENCY` | [`Config::from_env`] | invocations one process serves at once (1; set by Managed Instances) |
+//! | `AWS_LAMBDA_LOG_FORMAT` | the default logger | `JSON` or text |
+//! | `AWS_LAMBDA_LOG_LEVEL` | the default logger | `TRACE` to `FATAL` (`INFO`); `RUST_LOG` wins |
+//! | `LAMBDA_STREAM_PORT` | the local emulator | the Function URL's port (9000) |
+//! | `LAMBDA_STREAM_CONCURRENCY` | the local emulator | invocations at once before `429` (10) |
+//! | `LAMBDA_STREAM_AUTH_TYPE` | the local emulator | `NONE` (default) or `AWS_IAM` (keys from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`) |
+//! | `LAMBDA_STREAM_CORS` | the local emulator | the URL's CORS configuration as JSON |
+//! | `LAMBDA_STREAM_THROTTLE` | the local emulator | `aws`: pace streams at AWS's bandwidth model |
+//! | `LAMBDA_STREAM_FRONT` | the local emulator | `function-url` (default), `rest-api`, `rest-api-edge`, `rest-api-private` |
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aliases;
 mod body;
 mod budget;
 #[cfg(feature = "lambda-runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda-runtime")))]
 pub mod compat;
 mod deploy;
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod entry;
+pub mod environment;
 mod error;
 mod function;
 mod logging;
 mod settings;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod wire;
 
+pub use aliases::{BoxError, Request, Response};
 #[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
 pub use body::compress as compression;
 #[cfg(feature = "sse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;
-pub use body::{
-    Body, BodyClosed, BodySender, Coalesce, DEFAULT_READ_CAPACITY, Truncation, TruncationReason,
-};
-pub use budget::{
-    AWS_STREAM_LIMIT, BUDGET_ENV, BandwidthModel, Budget, DEFAULT_STREAM_BUDGET,
-    LEGACY_STREAM_LIMIT,
-};
+pub use body::{Body, BodyClosed, BodySender, Coalesce, Truncation, TruncationReason};
+pub use budget::{BandwidthModel, Budget};
 pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
 pub use error::Error;
-pub use function::{
-    BufferedOverflow, CompletionStats, Config, ConfigError, Context, DEFAULT_MAX_EVENT_SIZE,
-    EarlyErrors, ExecutionEnvironment, FunctionInfo, Handler, Hold, INVOKE_MODE_ENV, InvokeMode,
-    MetadataError, Outcome, Runtime, RuntimeApiAddress,
-};
 #[cfg(feature = "tower")]
-pub use function::{ServiceHandler, service};
-pub use logging::{LOG_FORMAT_ENV, LOG_LEVEL_ENV};
-pub use settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV};
-
-/// A boxed error, what handlers and body streams may fail with.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The request a handler receives: a Function URL request with its body read.
-pub type Request = http::Request<bytes::Bytes>;
-
-/// The response a handler returns. Build it with `http::Response::builder()`; `Set-Cookie`
-/// headers become the Function URL's `cookies`.
-pub type Response = http::Response<Body>;
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use function::service;
+pub use function::{
+    BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, Handler, Hold,
+    InvokeMode, Outcome, Runtime, RuntimeApiAddress,
+};
 
 /// The README's code, compiled by `cargo test` so that what it shows stays true.
 #[doc = include_str!("../README.md")]

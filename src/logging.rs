@@ -23,9 +23,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 /// Environment variable Lambda sets to `Text` or `JSON` (the function's log format).
-pub const LOG_FORMAT_ENV: &str = "AWS_LAMBDA_LOG_FORMAT";
+pub(crate) const LOG_FORMAT_ENV: &str = "AWS_LAMBDA_LOG_FORMAT";
 /// Environment variable Lambda sets to the function's application log level.
-pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
+pub(crate) const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
 
 /// The span every invocation runs in; its `requestId` field is put on each line inside it.
 pub(crate) const INVOCATION_SPAN: &str = "invocation";

@@ -8,37 +8,37 @@ use std::str::FromStr;
 
 /// Environment variable Lambda sets to the Runtime API's `host:port`; without it, `run`
 /// serves the function locally.
-pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
+pub(crate) const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
 /// Environment variable that selects the invoke mode: `RESPONSE_STREAM` (default) or `BUFFERED`.
-pub const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
+pub(crate) const INVOKE_MODE_ENV: &str = "LAMBDA_STREAM_INVOKE_MODE";
 /// Environment variable with the stream budget in bytes (read by the runtime and the emulator).
-pub const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
+pub(crate) const BUDGET_ENV: &str = "LAMBDA_STREAM_BUDGET";
 /// Set by Lambda Managed Instances: how many invocations one execution environment serves at
 /// once (absent elsewhere: one at a time).
-pub const MAX_CONCURRENCY_ENV: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+pub(crate) const MAX_CONCURRENCY_ENV: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 /// Environment variable with the Function URL port of the embedded emulator (default 9000).
 #[cfg(feature = "emulator")]
-pub const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
+pub(crate) const PORT_ENV: &str = "LAMBDA_STREAM_PORT";
 /// Environment variable with the function timeout in seconds (default 60).
 pub(crate) const TIMEOUT_ENV: &str = "LAMBDA_STREAM_TIMEOUT";
 /// Environment variable with the concurrency limit of the embedded emulator (default 10): that
 /// many runtime loops serve it, and one more concurrent request gets `429`.
 #[cfg(feature = "emulator")]
-pub const CONCURRENCY_ENV: &str = "LAMBDA_STREAM_CONCURRENCY";
+pub(crate) const CONCURRENCY_ENV: &str = "LAMBDA_STREAM_CONCURRENCY";
 /// Environment variable with the URL's auth type, `NONE` (default) or `AWS_IAM`; the accepted
 /// key is `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
 #[cfg(feature = "emulator")]
-pub const AUTH_TYPE_ENV: &str = "LAMBDA_STREAM_AUTH_TYPE";
+pub(crate) const AUTH_TYPE_ENV: &str = "LAMBDA_STREAM_AUTH_TYPE";
 /// Environment variable with the URL's CORS configuration as JSON (`{"AllowOrigins":[..],..}`).
 #[cfg(feature = "emulator")]
-pub const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
+pub(crate) const CORS_ENV: &str = "LAMBDA_STREAM_CORS";
 /// Environment variable that turns on the bandwidth model: `aws` (6 MiB, then 2 MiB/s).
 #[cfg(feature = "emulator")]
-pub const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
+pub(crate) const THROTTLE_ENV: &str = "LAMBDA_STREAM_THROTTLE";
 /// Environment variable choosing the front: `function-url` (default), `rest-api`,
 /// `rest-api-edge` or `rest-api-private` (an API Gateway REST API in front of the function).
 #[cfg(feature = "emulator")]
-pub const FRONT_ENV: &str = "LAMBDA_STREAM_FRONT";
+pub(crate) const FRONT_ENV: &str = "LAMBDA_STREAM_FRONT";
 
 /// How the Function URL in front of the function was configured (`InvokeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -396,7 +396,7 @@ fn spawn_function(
     if serve.environment_concurrency > 1 {
         // As Lambda Managed Instances set it; absent for one invocation at a time.
         let concurrency = serve.environment_concurrency.to_string();
-        command.env(lambda_stream::MAX_CONCURRENCY_ENV, concurrency);
+        command.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency);
     }
     let memory = lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string();
     command

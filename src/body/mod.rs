@@ -4,6 +4,7 @@ mod channel;
 mod chunk;
 mod coalesce;
 #[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
 pub mod compress;
 mod continuation;
 mod http_body;
@@ -11,6 +12,7 @@ pub(crate) mod merge;
 pub(crate) mod ready;
 mod records;
 #[cfg(feature = "sse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub mod sse;
 
 use std::fmt;
@@ -33,7 +35,7 @@ pub use continuation::{Truncation, TruncationReason};
 
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
 /// memory flat and first bytes early.
-pub const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
+pub(crate) const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
 
 /// A streamed response body: a sequence of byte chunks that may end with an error. It is an
 /// [`http_body::Body`](::http_body::Body) (data frames; the error is a [`BoxError`] holding a [`FunctionError`])
@@ -119,7 +121,7 @@ impl Body {
     }
 
     /// A body read from an [`AsyncRead`] (a file, a child process, a decompressor) in chunks of
-    /// up to [`DEFAULT_READ_CAPACITY`] bytes; a read error ends the body with
+    /// up to 64 KiB; a read error ends the body with
     /// `Function.StreamError`.
     pub fn from_reader<R>(reader: R) -> Self
     where

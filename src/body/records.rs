@@ -105,6 +105,7 @@ impl Body {
     /// # }
     /// ```
     #[cfg(feature = "csv")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
     pub fn csv<S, T, E>(records: S) -> Body
     where
         S: Stream<Item = Result<T, E>> + Send + 'static,

@@ -13,17 +13,17 @@ use super::{handler_error, official_context, raw_event};
 use crate::wire::{ErrorType, FunctionError};
 use crate::{Body, BoxError, Context, Handler, Request, Response};
 
-/// A [`Handler`] running a service written for `lambda_http::run`. Build it with
-/// [`lambda_http()`].
+/// A [`Handler`] running a service written for `lambda_http::run`: what [`lambda_http()`]
+/// returns.
 #[derive(Debug, Clone)]
-pub struct LambdaHttpHandler<S> {
+struct LambdaHttpHandler<S> {
     service: S,
 }
 
-/// A [`Handler`] running a service written for `lambda_http::run_with_streaming_response`.
-/// Build it with [`lambda_http_streaming()`].
+/// A [`Handler`] running a service written for `lambda_http::run_with_streaming_response`:
+/// what [`lambda_http_streaming()`] returns.
 #[derive(Debug, Clone)]
-pub struct LambdaHttpStreamingHandler<S> {
+struct LambdaHttpStreamingHandler<S> {
     service: S,
 }
 
@@ -50,7 +50,13 @@ pub struct LambdaHttpStreamingHandler<S> {
 ///     lambda_stream::run(lambda_stream::compat::lambda_http(service_fn(handler))).await
 /// }
 /// ```
-pub fn lambda_http<S>(service: S) -> LambdaHttpHandler<S> {
+pub fn lambda_http<S, R>(service: S) -> impl Handler
+where
+    S: Service<lambda_http::Request, Response = R> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<Diagnostic> + Debug,
+    R: IntoResponse,
+{
     LambdaHttpHandler { service }
 }
 
@@ -72,7 +78,15 @@ pub fn lambda_http<S>(service: S) -> LambdaHttpHandler<S> {
 ///     lambda_stream::run(lambda_stream::compat::lambda_http_streaming(service_fn(handler))).await
 /// }
 /// ```
-pub fn lambda_http_streaming<S>(service: S) -> LambdaHttpStreamingHandler<S> {
+pub fn lambda_http_streaming<S, B>(service: S) -> impl Handler
+where
+    S: Service<lambda_http::Request, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<Diagnostic> + Debug,
+    B: http_body::Body + Send + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
     LambdaHttpStreamingHandler { service }
 }
 

@@ -27,10 +27,9 @@ mod http_service;
 mod runtime_service;
 
 #[cfg(feature = "lambda-http")]
-pub use http_service::{
-    LambdaHttpHandler, LambdaHttpStreamingHandler, lambda_http, lambda_http_streaming,
-};
-pub use runtime_service::{LambdaRuntimeHandler, lambda_runtime};
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda-http")))]
+pub use http_service::{lambda_http, lambda_http_streaming};
+pub use runtime_service::lambda_runtime;
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -121,13 +120,13 @@ mod tests {
                 .unwrap(),
         );
         headers.insert("lambda-runtime-client-context", "not json".parse().unwrap());
-        let function = crate::FunctionInfo {
+        let function = crate::environment::FunctionInfo {
             name: "f".into(),
             version: "$LATEST".into(),
             memory_mb: 128,
             log_group: "/aws/lambda/f".into(),
             log_stream: "s".into(),
-            ..crate::FunctionInfo::default()
+            ..crate::environment::FunctionInfo::default()
         };
         let now = SystemTime::now();
         let ours = Context::from_headers(&headers, Arc::new(function), now).unwrap();

@@ -17,9 +17,9 @@ use super::{handler_error, official_context, raw_event};
 use crate::wire::{ErrorType, FunctionError, ResponseHead, decode_buffered_response};
 use crate::{Body, BoxError, Context, Handler, Request, Response};
 
-/// A [`Handler`] running a service written for `lambda_runtime::run`. Build it with
-/// [`lambda_runtime()`].
-pub struct LambdaRuntimeHandler<S, T, B, St> {
+/// A [`Handler`] running a service written for `lambda_runtime::run`: what
+/// [`lambda_runtime()`] returns.
+struct LambdaRuntimeHandler<S, T, B, St> {
     service: S,
     // The event and answer types the service is used with, as `lambda_runtime::run` infers them.
     _types: PhantomData<fn(T) -> (B, St)>,
@@ -70,7 +70,18 @@ impl<S: Debug, T, B, St> Debug for LambdaRuntimeHandler<S, T, B, St> {
 ///     lambda_stream::run(lambda_stream::compat::lambda_runtime(service_fn(handler))).await
 /// }
 /// ```
-pub fn lambda_runtime<S, T, B, St>(service: S) -> LambdaRuntimeHandler<S, T, B, St> {
+pub fn lambda_runtime<S, T, R, B, St, D, E>(service: S) -> impl Handler
+where
+    S: Service<LambdaEvent<T>, Response = R> + Clone + Send + Sync + 'static,
+    S::Future: Send,
+    S::Error: Into<Diagnostic> + Debug,
+    T: DeserializeOwned + Send + 'static,
+    R: IntoFunctionResponse<B, St>,
+    B: Serialize + 'static,
+    St: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    D: Into<Bytes> + Send + 'static,
+    E: Into<lambda_runtime::Error> + Send + Debug + 'static,
+{
     LambdaRuntimeHandler {
         service,
         _types: PhantomData,

@@ -8,20 +8,14 @@ use super::auth::iam::{AuthType, IamKey};
 use super::front_kind::Front;
 use crate::deploy::Deployment;
 
-/// Default function timeout for local streaming work: 60 s, like a configured function.
-pub const DEFAULT_TIMEOUT: Duration = crate::deploy::DEFAULT_TIMEOUT;
-
 /// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
 /// longer local timeout is for a function held at a debugger's breakpoint.
 pub const MAX_TIMEOUT: Duration = crate::deploy::MAX_TIMEOUT;
-
-/// Environment variable with the function timeout in seconds (default 60).
-pub const TIMEOUT_ENV: &str = crate::settings::TIMEOUT_ENV;
 use crate::settings::{ConfigError, InvokeMode, env_value};
 use crate::{BandwidthModel, Budget};
 
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
-pub const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
+pub(crate) const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
 
 /// The memory size the emulator gives its function, in MB: `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
 /// for the processes `lambda-stream serve` runs, and `Memory Size` in log tails' `REPORT` lines.
@@ -31,8 +25,8 @@ pub const FUNCTION_MEMORY_MB: u32 = 128;
 /// limit). Clients that trickle bodies share it; a body waits for room within its read timeout.
 const MIN_BODY_MEMORY: usize = 32 * 1024 * 1024;
 
-pub use crate::settings::{
-    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV,
+use crate::settings::{
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
 };
 
 /// How the local Function URL behaves.
@@ -71,7 +65,7 @@ pub struct EmulatorConfig {
 }
 
 /// Default number of invocations running at once before the URL answers `429`.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 10;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -99,8 +93,9 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// Defaults overridden by the [`Deployment`] ([`Deployment::from_env`]), [`PORT_ENV`],
-    /// [`CONCURRENCY_ENV`], [`AUTH_TYPE_ENV`], [`CORS_ENV`], [`THROTTLE_ENV`] and [`FRONT_ENV`].
+    /// Defaults overridden by the [`Deployment`] ([`Deployment::from_env`]) and the local
+    /// emulator's variables (`LAMBDA_STREAM_PORT`, `_CONCURRENCY`, `_AUTH_TYPE`, `_CORS`,
+    /// `_THROTTLE`, `_FRONT`): the [table of environment variables](crate#environment-variables).
     ///
     /// # Errors
     /// [`ConfigError`] for a variable that does not parse or is out of range

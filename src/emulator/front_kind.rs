@@ -40,12 +40,12 @@ pub enum EndpointType {
 }
 
 /// A REST API stream's longest life: 15 minutes.
-pub const REST_API_MAX_STREAM: Duration = Duration::from_secs(15 * 60);
+pub(crate) const REST_API_MAX_STREAM: Duration = Duration::from_secs(15 * 60);
 
 /// A REST API's pacing of a stream: the first 10 MB uncapped, then 2 MB/s (MiB, as Lambda's
 /// own figures are). Lambda's own model (6 MiB, then 2 MiB/s) applies before it on the way from
 /// the function, so a paced local run follows both.
-pub const REST_API_BANDWIDTH: BandwidthModel = BandwidthModel {
+pub(crate) const REST_API_BANDWIDTH: BandwidthModel = BandwidthModel {
     burst_bytes: 10 * 1024 * 1024,
     bytes_per_second: 2 * 1024 * 1024,
 };

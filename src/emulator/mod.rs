@@ -33,18 +33,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::cors::{Cors, CorsError, MAX_CORS_AGE};
-pub use auth::iam::{AuthType, IamKey, MAX_CLOCK_SKEW};
+pub use auth::cors::{Cors, CorsError};
+pub use auth::iam::{AuthType, IamKey};
 // Public only to the fuzz crate (built with `--cfg fuzzing`).
 #[cfg(fuzzing)]
 pub use auth::sigv4;
-pub use config::{
-    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, DEFAULT_MAX_CONCURRENCY, DEFAULT_REQUEST_LIMIT,
-    DEFAULT_TIMEOUT, EmulatorConfig, FRONT_ENV, FUNCTION_MEMORY_MB, MAX_TIMEOUT, PORT_ENV,
-    THROTTLE_ENV, TIMEOUT_ENV,
-};
-pub use front::invoke_api::ASYNC_PAYLOAD_LIMIT;
-pub use front_kind::{EndpointType, Front, REST_API_BANDWIDTH, REST_API_MAX_STREAM, UnknownFront};
+pub use config::{EmulatorConfig, FUNCTION_MEMORY_MB, MAX_TIMEOUT};
+pub use front_kind::{EndpointType, Front, UnknownFront};
 use listener::{ConnectionLimits, serve};
 use runtime::RUNTIME_MAX_HEADER_SIZE;
 pub use runtime::instances::Reset;

@@ -11,7 +11,7 @@ use super::metadata::{ExecutionEnvironment, MetadataEndpoint, MetadataError};
 use super::stats::{CompletionHook, CompletionStats};
 use crate::budget::{BandwidthModel, Budget};
 use crate::deploy::Deployment;
-pub use crate::settings::{ConfigError, INVOKE_MODE_ENV, InvokeMode};
+pub use crate::settings::{ConfigError, InvokeMode};
 use crate::settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
 
 /// Where the Runtime API lives: `host:port` plus an optional path prefix.
@@ -89,7 +89,7 @@ impl RuntimeApiAddress {
 
 /// Default largest `/next` event: 6,291,556 bytes (6 MiB + 100), above Lambda's 6 MB
 /// synchronous payload limit, so every event Lambda can send fits.
-pub const DEFAULT_MAX_EVENT_SIZE: usize = crate::wire::BUFFERED_RESPONSE_LIMIT;
+pub(crate) const DEFAULT_MAX_EVENT_SIZE: usize = crate::wire::BUFFERED_RESPONSE_LIMIT;
 
 /// What the runtime loop needs to know: where the Runtime API is and how to answer.
 ///
@@ -260,7 +260,7 @@ impl FunctionInfo {
     /// init, and keep it.
     ///
     /// ```no_run
-    /// # async fn handler(context: lambda_stream::Context) -> Result<(), lambda_stream::MetadataError> {
+    /// # async fn handler(context: lambda_stream::Context) -> Result<(), lambda_stream::environment::MetadataError> {
     /// let environment = context.function.execution_environment().await?;
     /// println!("running in {}", environment.availability_zone_id);
     /// # Ok(()) }
@@ -379,7 +379,8 @@ impl Config {
         self
     }
 
-    /// The largest `/next` event the loop reads (default [`DEFAULT_MAX_EVENT_SIZE`]). A larger
+    /// The largest `/next` event the loop reads (default 6,291,556 bytes, above Lambda's 6 MB
+    /// synchronous payload limit, so every event Lambda can send fits). A larger
     /// one is not read into memory: its invocation is answered with a
     /// `Function.EventTooLarge` error and the loop goes on.
     pub fn with_max_event_size(mut self, bytes: usize) -> Self {
@@ -434,6 +435,7 @@ impl Config {
     /// Gateway REST or direct `InvokeWithResponseStream` clients). Budgets then count
     /// compressed bytes.
     #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
     pub fn with_compression(mut self, compression: crate::compression::Compression) -> Self {
         self.compression = Some(compression);
         self

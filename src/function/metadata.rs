@@ -127,8 +127,8 @@ pub(crate) async fn execution_environment(
 #[cfg(all(test, feature = "emulator"))]
 mod tests {
     use super::*;
-    use crate::FunctionInfo;
     use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::environment::FunctionInfo;
 
     #[tokio::test]
     async fn the_function_reads_the_emulators_metadata_endpoint() {

@@ -17,8 +17,8 @@ mod service;
 mod stats;
 
 pub use config::{
-    BufferedOverflow, Config, ConfigError, DEFAULT_MAX_EVENT_SIZE, EarlyErrors, FunctionInfo, Hold,
-    INVOKE_MODE_ENV, InvokeMode, RuntimeApiAddress,
+    BufferedOverflow, Config, ConfigError, EarlyErrors, FunctionInfo, Hold, InvokeMode,
+    RuntimeApiAddress,
 };
 pub use context::Context;
 pub use handler::Handler;
@@ -29,5 +29,6 @@ pub(crate) use request_body::test_exports;
 pub(crate) use request_body::{StreamLimits, StreamingBody};
 pub use runtime::Runtime;
 #[cfg(feature = "tower")]
-pub use service::{ServiceHandler, service};
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use service::service;
 pub use stats::{CompletionStats, Outcome};

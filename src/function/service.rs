@@ -11,15 +11,15 @@ use super::context::Context;
 use super::handler::Handler;
 use crate::{Body, BoxError, Request, Response};
 
-/// A [`Handler`] that runs a tower `Service`: the request (with its [`Context`] as an
-/// extension) goes in as `http::Request<Full<Bytes>>`, the response head is committed at the
-/// first body frame and its frames stream out. Build it with [`service`].
+/// A [`Handler`] that runs a tower `Service`: what [`service`] returns.
 #[derive(Debug, Clone)]
-pub struct ServiceHandler<S> {
+struct ServiceHandler<S> {
     service: S,
 }
 
-/// Wraps a tower `Service`, such as an axum `Router`, as a handler.
+/// Wraps a tower `Service`, such as an axum `Router`, as a handler: the request (with its
+/// [`Context`] as an extension) goes in as `http::Request<Full<Bytes>>`, the response head is
+/// committed at the first body frame and its frames stream out.
 ///
 /// ```no_run
 /// # #[cfg(feature = "tower")]
@@ -27,7 +27,18 @@ pub struct ServiceHandler<S> {
 /// lambda_stream::run(lambda_stream::service(router)).await
 /// # }
 /// ```
-pub fn service<S>(service: S) -> ServiceHandler<S> {
+pub fn service<S, B>(service: S) -> impl Handler
+where
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     ServiceHandler { service }
 }
 

@@ -9,10 +9,6 @@
 mod capture;
 mod server;
 
-/// The HTTP/1.1 chunked encoder the decoder is tested against (golden bytes, round trips).
-pub use crate::wire::chunk_encoder::{
-    ChunkSizeLine, EncodedChunk, encode_chunk, encode_last_chunk,
-};
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
 pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
 
@@ -20,6 +16,9 @@ pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime}
 #[doc(hidden)]
 pub mod bench {
     use std::convert::Infallible;
+
+    /// The HTTP/1.1 chunked encoder the decoder is tested against.
+    pub use crate::wire::chunk_encoder::{ChunkSizeLine, EncodedChunk, encode_chunk};
 
     use bytes::Bytes;
 

@@ -12,7 +12,6 @@
 )]
 
 use bytes::{Buf, Bytes};
-use http::HeaderMap;
 
 /// The size line of one chunk: up to 16 hex digits and `\r\n`, on the stack.
 #[derive(Debug, Clone)]
@@ -77,7 +76,7 @@ pub type EncodedChunk = bytes::buf::Chain<bytes::buf::Chain<ChunkSizeLine, Bytes
 /// ```
 /// # #[cfg(feature = "testing")] {
 /// use bytes::{Buf, Bytes};
-/// let mut chunk = lambda_stream::testing::encode_chunk(Bytes::from_static(b"hello, world"));
+/// let mut chunk = lambda_stream::testing::bench::encode_chunk(Bytes::from_static(b"hello, world"));
 /// assert_eq!(chunk.copy_to_bytes(chunk.remaining()), &b"c\r\nhello, world\r\n"[..]);
 /// # }
 /// ```
@@ -85,19 +84,11 @@ pub fn encode_chunk(data: Bytes) -> EncodedChunk {
     ChunkSizeLine::new(data.len()).chain(data).chain(b"\r\n")
 }
 
-/// Encodes the last chunk and the trailer section. Field names are written in title case
-/// (`Lambda-Runtime-Function-Error-Type`), as AWS's own runtime clients write them.
-///
-/// ```
-/// # #[cfg(feature = "testing")] {
-/// use lambda_stream::testing::encode_last_chunk;
-/// let mut trailers = http::HeaderMap::new();
-/// trailers.insert("x-checksum", "abc".parse().unwrap());
-/// assert_eq!(&encode_last_chunk(&trailers)[..], b"0\r\nX-Checksum: abc\r\n\r\n");
-/// assert_eq!(&encode_last_chunk(&http::HeaderMap::new())[..], b"0\r\n\r\n");
-/// # }
-/// ```
-pub fn encode_last_chunk(trailers: &HeaderMap) -> Bytes {
+/// Encodes the last chunk and the trailer section (for the decoder's tests). Field names are
+/// written in title case (`Lambda-Runtime-Function-Error-Type`), as AWS's own runtime clients
+/// write them.
+#[cfg(test)]
+pub(crate) fn encode_last_chunk(trailers: &http::HeaderMap) -> Bytes {
     let mut out = Vec::with_capacity(5 + trailers.len() * 64);
     out.extend_from_slice(b"0\r\n");
     for (name, value) in trailers {
@@ -111,6 +102,7 @@ pub fn encode_last_chunk(trailers: &HeaderMap) -> Bytes {
 }
 
 /// Writes a lower-case field name in title case: `lambda-runtime` -> `Lambda-Runtime`.
+#[cfg(test)]
 fn write_title_case(name: &str, out: &mut Vec<u8>) {
     let mut upper = true;
     for byte in name.bytes() {
@@ -126,7 +118,21 @@ fn write_title_case(name: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn golden_last_chunks() {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", HeaderValue::from_static("abc"));
+        assert_eq!(
+            &encode_last_chunk(&trailers)[..],
+            b"0\r\nX-Checksum: abc\r\n\r\n"
+        );
+        assert_eq!(
+            &encode_last_chunk(&http::HeaderMap::new())[..],
+            b"0\r\n\r\n"
+        );
+    }
 
     #[test]
     fn golden_chunk_sizes() {

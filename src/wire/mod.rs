@@ -3,8 +3,7 @@
 //! decode what any runtime sends with them.
 //!
 //! - [`encode_prelude`] / [`PreludeDecoder`]: the JSON head and the 8-NUL delimiter.
-//! - [`ChunkedDecoder`]: HTTP/1.1 chunked framing with trailers (its encoder, for tests, is in
-//!   the `testing` module).
+//! - [`ChunkedDecoder`]: HTTP/1.1 chunked framing with trailers.
 //! - [`FunctionError`]: the `/error` body and the `Lambda-Runtime-Function-Error-*` trailers.
 //! - [`request_from_event`] / [`event_from_request`]: Function URL payload format 2.0.
 //! - [`encode_buffered_response`] / [`decode_buffered_response`]: the `BUFFERED` response JSON.
@@ -41,9 +40,9 @@ pub use event::{
     request_from_event,
 };
 pub use head::ResponseHead;
+pub(crate) use prelude::HTTP_INTEGRATION_CONTENT_TYPE;
 pub use prelude::{
-    HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder,
-    PreludeError, encode_prelude,
+    MAX_PRELUDE_LEN, PRELUDE_DELIMITER, PreludeDecoder, PreludeError, encode_prelude,
 };
 pub(crate) use rest_event::is_invoke_completion_notice;
 pub use rest_event::{RestRequestContext, rest_event_from_request};
@@ -52,9 +51,8 @@ pub(crate) use rest_response::HeadFormat;
 pub use rest_response::{
     decode_rest_buffered_response, encode_rest_buffered_response, encode_rest_prelude,
 };
+pub(crate) use runtime_api::RESPONSE_MODE_HEADER;
 pub use runtime_api::{
-    CLIENT_CONTEXT_HEADER, COGNITO_IDENTITY_HEADER, DEADLINE_HEADER, FUNCTION_ARN_HEADER,
-    InvalidRequestId, InvocationHeaders, InvocationHeadersError, MAX_REQUEST_ID_LEN,
-    REQUEST_ID_HEADER, RESPONSE_MODE_HEADER, RUNTIME_API_VERSION, RequestId, RuntimeRoute,
-    TENANT_ID_HEADER, TRACE_ID_HEADER, UnknownRoute,
+    InvalidRequestId, InvocationHeaders, InvocationHeadersError, RequestId, RuntimeRoute,
+    UnknownRoute,
 };

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::head::{ResponseHead, all_cookies, joined_headers};
 
 /// Content type of a streamed Function URL response sent to the Runtime API.
-pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
+pub(crate) const HTTP_INTEGRATION_CONTENT_TYPE: &str =
     "application/vnd.awslambda.http-integration-response";
 
 /// The delimiter between the prelude JSON and the body: eight NUL bytes (as AWS's

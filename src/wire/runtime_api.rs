@@ -8,27 +8,27 @@ use std::fmt;
 use http::{HeaderMap, HeaderValue, Method};
 
 /// The API version every route starts with.
-pub const RUNTIME_API_VERSION: &str = "2018-06-01";
+pub(crate) const RUNTIME_API_VERSION: &str = "2018-06-01";
 /// `/next` header: the invocation's request id.
-pub const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "lambda-runtime-aws-request-id";
 /// `/next` header: the deadline in Unix epoch milliseconds.
-pub const DEADLINE_HEADER: &str = "lambda-runtime-deadline-ms";
+pub(crate) const DEADLINE_HEADER: &str = "lambda-runtime-deadline-ms";
 /// `/next` header: the ARN the caller invoked.
-pub const FUNCTION_ARN_HEADER: &str = "lambda-runtime-invoked-function-arn";
+pub(crate) const FUNCTION_ARN_HEADER: &str = "lambda-runtime-invoked-function-arn";
 /// `/next` header: the X-Ray trace header (`_X_AMZN_TRACE_ID`).
-pub const TRACE_ID_HEADER: &str = "lambda-runtime-trace-id";
+pub(crate) const TRACE_ID_HEADER: &str = "lambda-runtime-trace-id";
 /// `/next` header: the client context (JSON text) of a mobile SDK caller.
-pub const CLIENT_CONTEXT_HEADER: &str = "lambda-runtime-client-context";
+pub(crate) const CLIENT_CONTEXT_HEADER: &str = "lambda-runtime-client-context";
 /// `/next` header: the Cognito identity (JSON text) of a mobile SDK caller.
-pub const COGNITO_IDENTITY_HEADER: &str = "lambda-runtime-cognito-identity";
+pub(crate) const COGNITO_IDENTITY_HEADER: &str = "lambda-runtime-cognito-identity";
 /// `/next` header: the tenant id of a tenant-isolated function.
-pub const TENANT_ID_HEADER: &str = "lambda-runtime-aws-tenant-id";
+pub(crate) const TENANT_ID_HEADER: &str = "lambda-runtime-aws-tenant-id";
 /// `/response` header that marks a streamed response (`streaming`).
-pub const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+pub(crate) const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 
 /// Longest request id accepted: AWS's are 36-character UUIDs; this leaves room for other
 /// emulators' ids while keeping paths and logs bounded.
-pub const MAX_REQUEST_ID_LEN: usize = 256;
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 256;
 
 /// An invocation's request id, safe to put in a path: 1 to 256 characters from
 /// `A-Z a-z 0-9 - _ .`, and not `.` or `..`.

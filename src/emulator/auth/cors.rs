@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
 /// AWS's upper bound for `MaxAge`, in seconds.
-pub const MAX_CORS_AGE: u32 = 86_400;
+pub(crate) const MAX_CORS_AGE: u32 = 86_400;
 
 /// The six CORS fields of a Function URL, as `aws lambda create-function-url-config --cors`
 /// takes them (the JSON uses the same PascalCase names).

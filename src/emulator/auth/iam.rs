@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::sigv4::{PRESIGN_PARAMS, SigV4FieldError, SignedFields, parse_amz_date};
 
 /// How far `x-amz-date` may be from the emulator's clock, as AWS allows.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// The Function URL's `AuthType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -30,7 +30,7 @@ use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, Sta
 use crate::wire::EventContext;
 
 /// AWS's limit on an asynchronous (`Event`) invocation's payload: 1 MB (AWS Lambda quotas).
-pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
+pub(crate) const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
 
 /// `Invoke`'s path prefix (API version 2015-03-31).
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
