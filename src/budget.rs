@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::TruncationReason;
+use crate::body::TruncationReason;
 
 /// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
 /// [`Budget::AWS_200_MB`] or `LAMBDA_STREAM_BUDGET`).

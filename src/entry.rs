@@ -9,11 +9,13 @@ use std::sync::Arc;
 #[cfg(feature = "emulator")]
 use tokio::task::JoinSet;
 
+use crate::aliases::BoxError;
 #[cfg(feature = "emulator")]
 use crate::emulator::{Emulator, EmulatorConfig};
+use crate::error::Error;
+use crate::function::{Config, Handler, Runtime};
 #[cfg(feature = "emulator")]
 use crate::wire::{ErrorType, FunctionError};
-use crate::{BoxError, Config, Error, Handler, Runtime};
 
 /// Runs a handler on the Runtime API described by the environment.
 ///
@@ -150,7 +152,7 @@ where
 /// environment, which `run_with`'s closure may change; the Runtime API is set once known.
 #[cfg(feature = "emulator")]
 fn not_yet_listening(config: &EmulatorConfig) -> Config {
-    let unbound = crate::RuntimeApiAddress::from_socket_addr(config.runtime_addr());
+    let unbound = crate::wire::RuntimeApiAddress::from_socket_addr(config.runtime_addr());
     Config::new(unbound).with_deployment(config.deployment().clone())
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::function::ConfigError;
+use crate::settings::ConfigError;
 use crate::wire::{FunctionError, InvocationHeadersError};
 
 /// Why the runtime could not talk to the Runtime API.

@@ -104,14 +104,14 @@ mod settings;
 pub mod testing;
 pub mod wire;
 
-pub use aliases::{BoxError, Request, Response};
+pub use aliases::{BoxError, Request};
 #[cfg(feature = "compression")]
 #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
 pub use body::compress as compression;
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;
-pub use body::{Body, BodyClosed, BodySender, Coalesce, Truncation, TruncationReason};
+pub use body::{Body, BodyClosed, BodySender, Coalesce, Response, Truncation, TruncationReason};
 pub use budget::{BandwidthModel, Budget};
 pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
@@ -121,8 +121,9 @@ pub use error::Error;
 pub use function::service;
 pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, Handler, Hold,
-    InvokeMode, Outcome, Runtime, RuntimeApiAddress,
+    InvokeMode, Outcome, Runtime,
 };
+pub use wire::RuntimeApiAddress;
 
 /// The README's code, compiled by `cargo test` so that what it shows stays true.
 #[doc = include_str!("../README.md")]

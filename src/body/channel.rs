@@ -5,7 +5,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::BoxError;
+use crate::aliases::BoxError;
 use crate::wire::{ErrorType, FunctionError};
 
 type Item = Result<Bytes, FunctionError>;
@@ -73,7 +73,7 @@ impl Drop for BodySender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Body;
+    use crate::body::Body;
     use futures_util::StreamExt;
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Body;
+use crate::body::Body;
 use crate::body::merge::{MergeLimits, MergeReady};
 
 /// A flush policy: send when the next item would take the gathered bytes past `max_bytes`, or

@@ -4,8 +4,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::BodyStream;
 
+use crate::aliases::BoxError;
+use crate::body::Body;
 use crate::wire::{ErrorType, FunctionError};
-use crate::{Body, BoxError};
 
 impl Body {
     /// Streams an `http_body::Body` frame by frame: data frames become items, a body error ends

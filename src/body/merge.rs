@@ -196,11 +196,11 @@ impl<S: ChunkSource> MergeReady<S> {
     }
 }
 
-impl ChunkSource for crate::Body {
+impl ChunkSource for crate::body::Body {
     type End = crate::wire::FunctionError;
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, Self::End>>> {
-        crate::Body::poll_chunk(self, cx)
+        crate::body::Body::poll_chunk(self, cx)
     }
 }
 
@@ -210,7 +210,7 @@ mod tests {
     use futures_util::{StreamExt, stream};
 
     use super::*;
-    use crate::Body;
+    use crate::body::Body;
     use crate::wire::{ErrorType, FunctionError};
 
     const READY: MergeLimits = MergeLimits {

@@ -24,7 +24,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncRead;
 
-use crate::BoxError;
+use crate::aliases::BoxError;
 use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
@@ -36,6 +36,10 @@ pub use continuation::{Truncation, TruncationReason};
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
 /// memory flat and first bytes early.
 pub(crate) const DEFAULT_READ_CAPACITY: usize = 64 * 1024;
+
+/// The response a handler returns. Build it with `http::Response::builder()`; `Set-Cookie`
+/// headers become the Function URL's `cookies`.
+pub type Response = http::Response<Body>;
 
 /// A streamed response body: a sequence of byte chunks that may end with an error. It is an
 /// [`http_body::Body`](::http_body::Body) (data frames; the error is a [`BoxError`] holding a [`FunctionError`])

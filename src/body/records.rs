@@ -5,8 +5,9 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
+use crate::aliases::BoxError;
+use crate::body::{Body, Truncation};
 use crate::wire::{ErrorType, FunctionError};
-use crate::{Body, BoxError, Truncation};
 
 fn record_error(context: &str, error: impl std::fmt::Display) -> FunctionError {
     FunctionError::new(ErrorType::STREAM_ERROR, format!("{context}: {error}"))

@@ -23,7 +23,9 @@ use http::HeaderValue;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use tokio::time::Sleep;
 
-use crate::{Body, BoxError, Response};
+use crate::aliases::BoxError;
+use crate::body::Body;
+use crate::body::Response;
 
 /// A field value that would break the event framing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

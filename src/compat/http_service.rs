@@ -10,8 +10,11 @@ use lambda_http::{IntoResponse, RequestExt, Service};
 use lambda_runtime::Diagnostic;
 
 use super::{handler_error, official_context, raw_event};
+use crate::aliases::{BoxError, Request};
+use crate::body::Body;
+use crate::body::Response;
+use crate::function::{Context, Handler};
 use crate::wire::{ErrorType, FunctionError};
-use crate::{Body, BoxError, Context, Handler, Request, Response};
 
 /// A [`Handler`] running a service written for `lambda_http::run`: what [`lambda_http()`]
 /// returns.

@@ -34,7 +34,7 @@ pub use runtime_service::lambda_runtime;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use crate::Context;
+use crate::function::Context;
 use crate::wire::{ErrorType, FunctionError, RawEvent};
 
 /// The official crates' view of the invocation, built from ours.
@@ -82,7 +82,7 @@ fn handler_error(error: impl Into<::lambda_runtime::Diagnostic>) -> FunctionErro
 }
 
 /// The event the Runtime API delivered, which the runtime attaches to every request.
-fn raw_event(request: &crate::Request) -> Result<bytes::Bytes, FunctionError> {
+fn raw_event(request: &crate::aliases::Request) -> Result<bytes::Bytes, FunctionError> {
     request
         .extensions()
         .get::<RawEvent>()
@@ -120,13 +120,13 @@ mod tests {
                 .unwrap(),
         );
         headers.insert("lambda-runtime-client-context", "not json".parse().unwrap());
-        let function = crate::environment::FunctionInfo {
+        let function = crate::function::FunctionInfo {
             name: "f".into(),
             version: "$LATEST".into(),
             memory_mb: 128,
             log_group: "/aws/lambda/f".into(),
             log_stream: "s".into(),
-            ..crate::environment::FunctionInfo::default()
+            ..crate::function::FunctionInfo::default()
         };
         let now = SystemTime::now();
         let ours = Context::from_headers(&headers, Arc::new(function), now).unwrap();

@@ -14,8 +14,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{handler_error, official_context, raw_event};
+use crate::aliases::{BoxError, Request};
+use crate::body::Body;
+use crate::body::Response;
+use crate::function::{Context, Handler};
 use crate::wire::{ErrorType, FunctionError, ResponseHead, decode_buffered_response};
-use crate::{Body, BoxError, Context, Handler, Request, Response};
 
 /// A [`Handler`] running a service written for `lambda_runtime::run`: what
 /// [`lambda_runtime()`] returns.

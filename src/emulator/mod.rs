@@ -45,7 +45,7 @@ use runtime::RUNTIME_MAX_HEADER_SIZE;
 pub use runtime::instances::Reset;
 use runtime::state::State;
 
-use crate::RuntimeApiAddress;
+use crate::wire::RuntimeApiAddress;
 
 /// The Runtime API has no header read timeout: hyper's timer also runs while a kept-alive
 /// connection is idle, and a function's connections may idle as long as its environment lives

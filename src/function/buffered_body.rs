@@ -12,9 +12,9 @@ use super::limited::{Limited, StreamEnd};
 use super::payload_limit::PayloadLimit;
 use super::request_body::{BudgetTooSmall, StreamLimits};
 use crate::body::merge::ChunkSource;
+use crate::body::{Body, TruncationReason};
 use crate::budget::BandwidthModel;
 use crate::wire::FunctionError;
-use crate::{Body, TruncationReason};
 
 /// How a collected body ended.
 #[derive(Debug)]
@@ -91,7 +91,7 @@ pub(crate) async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Truncation;
+    use crate::body::Truncation;
     use crate::wire::{PayloadCost, ResponseHead, encode_buffered_response};
     use bytes::Bytes;
     use futures_util::stream;
@@ -136,7 +136,7 @@ mod tests {
             .build()
             .unwrap();
         let limits = StreamLimits {
-            budget: crate::Budget::bytes(budget),
+            budget: crate::budget::Budget::bytes(budget),
             end_by: None,
             bandwidth: BandwidthModel::AWS,
         };

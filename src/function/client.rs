@@ -8,9 +8,9 @@ use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::config::RuntimeApiAddress;
 use super::request_body::{RequestBody, StreamingBody};
-use crate::Error;
+use crate::error::Error;
+use crate::wire::RuntimeApiAddress;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE,
     RESPONSE_MODE_HEADER, RequestId, RuntimeRoute,
@@ -34,8 +34,9 @@ pub(crate) struct RuntimeClient {
 
 impl RuntimeClient {
     pub(crate) fn new(address: RuntimeApiAddress) -> Result<Self, Error> {
-        let host = HeaderValue::from_str(address.authority())
-            .map_err(|_| crate::ConfigError::InvalidRuntimeApi(address.authority().to_owned()))?;
+        let host = HeaderValue::from_str(address.authority()).map_err(|_| {
+            crate::settings::ConfigError::InvalidRuntimeApi(address.authority().to_owned())
+        })?;
         Ok(RuntimeClient {
             address,
             host,

@@ -2,8 +2,6 @@
 
 use std::env;
 use std::fmt;
-use std::str::FromStr;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,79 +11,7 @@ use crate::budget::{BandwidthModel, Budget};
 use crate::deploy::Deployment;
 pub use crate::settings::{ConfigError, InvokeMode};
 use crate::settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
-
-/// Where the Runtime API lives: `host:port` plus an optional path prefix.
-///
-/// Lambda passes `host:port`; `cargo lambda watch` passes `http://127.0.0.1:9000/.rt/<fn>`.
-///
-/// ```
-/// use lambda_stream::RuntimeApiAddress;
-/// let plain: RuntimeApiAddress = "127.0.0.1:9001".parse()?;
-/// use lambda_stream::wire::RuntimeRoute;
-/// assert_eq!(plain.url(&RuntimeRoute::Next), "/2018-06-01/runtime/invocation/next");
-/// let prefixed: RuntimeApiAddress = "http://127.0.0.1:9000/.rt/hello/".parse()?;
-/// assert_eq!(prefixed.authority(), "127.0.0.1:9000");
-/// assert_eq!(prefixed.url(&RuntimeRoute::Next), "/.rt/hello/2018-06-01/runtime/invocation/next");
-/// # Ok::<(), lambda_stream::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeApiAddress {
-    authority: String,
-    prefix: String,
-}
-
-impl FromStr for RuntimeApiAddress {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || ConfigError::InvalidRuntimeApi(s.to_owned());
-        let trimmed = s.trim();
-        let rest = match trimmed.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(_) => return Err(invalid()),
-            None => trimmed,
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(index) => rest.split_at(index),
-            None => (rest, ""),
-        };
-        let authority: http::uri::Authority = authority.parse().map_err(|_| invalid())?;
-        if authority.port_u16().is_none() || authority.as_str().contains('@') {
-            return Err(invalid());
-        }
-        let prefix = path.trim_end_matches('/');
-        if prefix
-            .chars()
-            .any(|c| c.is_whitespace() || c == '?' || c == '#')
-        {
-            return Err(invalid());
-        }
-        Ok(RuntimeApiAddress {
-            authority: authority.as_str().to_owned(),
-            prefix: prefix.to_owned(),
-        })
-    }
-}
-
-impl RuntimeApiAddress {
-    /// The address of a Runtime API listening on `address`, without a path prefix.
-    pub fn from_socket_addr(address: std::net::SocketAddr) -> Self {
-        RuntimeApiAddress {
-            authority: address.to_string(),
-            prefix: String::new(),
-        }
-    }
-
-    /// `host:port` to connect to.
-    pub fn authority(&self) -> &str {
-        &self.authority
-    }
-
-    /// The request path for a Runtime API route, under the address's prefix.
-    pub fn url(&self, route: &crate::wire::RuntimeRoute) -> String {
-        format!("{}{}", self.prefix, route.path())
-    }
-}
+use crate::wire::RuntimeApiAddress;
 
 /// Default largest `/next` event: 6,291,556 bytes (6 MiB + 100), above Lambda's 6 MB
 /// synchronous payload limit, so every event Lambda can send fits.
@@ -112,7 +38,7 @@ pub struct Config {
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
     #[cfg(feature = "compression")]
-    compression: Option<crate::compression::Compression>,
+    compression: Option<crate::body::compress::Compression>,
 }
 
 /// The response sent instead of a buffered response over the limit. The default is `413` with
@@ -436,13 +362,13 @@ impl Config {
     /// compressed bytes.
     #[cfg(feature = "compression")]
     #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
-    pub fn with_compression(mut self, compression: crate::compression::Compression) -> Self {
+    pub fn with_compression(mut self, compression: crate::body::compress::Compression) -> Self {
         self.compression = Some(compression);
         self
     }
 
     #[cfg(feature = "compression")]
-    pub(crate) fn compression(&self) -> Option<&crate::compression::Compression> {
+    pub(crate) fn compression(&self) -> Option<&crate::body::compress::Compression> {
         self.compression.as_ref()
     }
 
@@ -503,35 +429,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runtime_api_forms() {
-        let parse = |s: &str| s.parse::<RuntimeApiAddress>();
-        let plain = parse("localhost:9001").unwrap();
-        assert_eq!(
-            (plain.authority(), plain.prefix.as_str()),
-            ("localhost:9001", "")
-        );
-        let cargo_lambda = parse("http://127.0.0.1:9000/.rt/my-fn").unwrap();
-        assert_eq!(
-            cargo_lambda.url(&crate::wire::RuntimeRoute::InitError),
-            "/.rt/my-fn/2018-06-01/runtime/init/error"
-        );
-        for bad in [
-            "",
-            "localhost",
-            "https://h:1",
-            "h:1/a b",
-            "user@h:1",
-            "h:port",
-        ] {
-            assert_eq!(
-                parse(bad),
-                Err(ConfigError::InvalidRuntimeApi(bad.to_owned())),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn invoke_modes() {

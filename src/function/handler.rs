@@ -2,8 +2,9 @@
 
 use std::future::Future;
 
+use crate::aliases::{BoxError, Request};
+use crate::body::Response;
 use crate::function::context::Context;
-use crate::{BoxError, Request, Response};
 
 /// An async function from a Function URL [`Request`] and its [`Context`] to a [`Response`].
 ///

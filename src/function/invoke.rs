@@ -19,13 +19,15 @@ use super::context::Context;
 use super::handler::Handler;
 use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
+use crate::body::Body;
+use crate::body::Response;
 use crate::body::{Chunk, ChunkBuilder};
 use crate::budget::Budget;
+use crate::error::Error;
 use crate::wire::{
     ErrorType, FunctionError, HeadFormat, InvocationHeaders, RawEvent, RequestId, ResponseHead,
     is_invoke_completion_notice, request_from_event,
 };
-use crate::{Body, Error, Response};
 
 /// Serves one invocation end to end. Errors are about delivering the answer, never the
 /// handler's own failures (those are reported to Lambda and are not errors here).
@@ -307,7 +309,7 @@ impl Answering<'_> {
         let head = ResponseHead::from_parts(parts);
         let payload = self.format.buffered(&head, &body).unwrap_or_default();
         let outcome = Outcome::Truncated {
-            reason: crate::TruncationReason::Budget,
+            reason: crate::body::TruncationReason::Budget,
             continued: false,
         };
         (head.status, payload, outcome)
@@ -412,7 +414,7 @@ async fn hold(body: &mut Body, hold: Hold) -> Result<Held, FunctionError> {
 
 async fn call_handler<H: Handler>(
     handler: &H,
-    request: crate::Request,
+    request: crate::aliases::Request,
     context: Context,
 ) -> Result<Response, FunctionError> {
     let future = catch_unwind(AssertUnwindSafe(|| handler.call(request, context)))

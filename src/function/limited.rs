@@ -14,10 +14,10 @@ use crate::body::merge::ChunkSource;
 use bytes::Bytes;
 
 use super::payload_limit::PayloadLimit;
+use crate::body::{Body, Truncation, TruncationReason};
 use crate::body::{BudgetView, Chunk, Continuation};
 use crate::budget::{Charged, StreamPolicy};
 use crate::wire::FunctionError;
-use crate::{Body, Truncation, TruncationReason};
 
 /// How a limited body ends other than completely.
 #[derive(Debug)]

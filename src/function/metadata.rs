@@ -128,7 +128,7 @@ pub(crate) async fn execution_environment(
 mod tests {
     use super::*;
     use crate::emulator::{Emulator, EmulatorConfig};
-    use crate::environment::FunctionInfo;
+    use crate::function::FunctionInfo;
 
     #[tokio::test]
     async fn the_function_reads_the_emulators_metadata_endpoint() {

@@ -18,7 +18,6 @@ mod stats;
 
 pub use config::{
     BufferedOverflow, Config, ConfigError, EarlyErrors, FunctionInfo, Hold, InvokeMode,
-    RuntimeApiAddress,
 };
 pub use context::Context;
 pub use handler::Handler;

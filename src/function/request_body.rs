@@ -34,10 +34,10 @@ use super::limited::{Limited, StreamEnd};
 use super::stats::Outcome;
 use crate::body::merge::{MergeLimits, MergeReady};
 use crate::body::ready::MERGE_WINDOW;
+use crate::body::{Body, TruncationReason};
 use crate::body::{Chunk, Continuation};
 use crate::budget::{BandwidthModel, Budget, StreamPolicy};
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
-use crate::{Body, TruncationReason};
 
 /// Counts and the end of one streamed response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,9 +389,9 @@ pub(crate) mod test_exports {
     use futures_util::stream;
 
     use super::{MERGE_BYTES, StreamLimits};
+    use crate::body::{Body, Truncation};
     use crate::budget::{BandwidthModel, Budget};
     use crate::wire::FunctionError;
-    use crate::{Body, Truncation};
 
     /// Items of `sizes`, each filled with its index's letter.
     pub(crate) fn items(sizes: &[usize]) -> Vec<Result<Bytes, FunctionError>> {
@@ -407,7 +407,7 @@ pub(crate) mod test_exports {
     pub(crate) fn records_body(sizes: &[usize], coalesce: bool, reserve: usize) -> Body {
         let body = Body::from_stream(stream::iter(items(sizes)));
         let body = if coalesce {
-            body.coalesce(crate::Coalesce {
+            body.coalesce(crate::body::Coalesce {
                 max_bytes: MERGE_BYTES,
                 max_delay: Duration::from_secs(3600),
             })

@@ -7,8 +7,9 @@ use super::client::{NextInvocation, RuntimeClient};
 use super::config::Config;
 use super::handler::Handler;
 use super::invoke::serve_invocation;
+use crate::aliases::BoxError;
+use crate::error::Error;
 use crate::wire::{ErrorType, FunctionError};
-use crate::{BoxError, Error};
 
 /// How often `/next` is tried again after a transport failure before the loop gives up, and
 /// the first wait: 50 ms, doubling (50 + 100 + 200 + 400 + 800 ms, about 1.5 s in all).

@@ -9,7 +9,9 @@ use tower_service::Service;
 
 use super::context::Context;
 use super::handler::Handler;
-use crate::{Body, BoxError, Request, Response};
+use crate::aliases::{BoxError, Request};
+use crate::body::Body;
+use crate::body::Response;
 
 /// A [`Handler`] that runs a tower `Service`: what [`service`] returns.
 #[derive(Debug, Clone)]

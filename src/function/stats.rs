@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::body::TruncationReason;
 use crate::budget::Budget;
+use crate::settings::InvokeMode;
 use crate::wire::FunctionError;
-use crate::{InvokeMode, TruncationReason};
 
 /// How a response ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

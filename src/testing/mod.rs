@@ -22,7 +22,7 @@ pub mod bench {
 
     use bytes::Bytes;
 
-    use crate::Body;
+    use crate::body::Body;
     use crate::budget::{BandwidthModel, Budget};
     use crate::function::{StreamLimits, StreamingBody};
 

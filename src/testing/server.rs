@@ -16,8 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::capture::{BodyReader, CaptureError, CapturedRequest, parse_head};
+use crate::function::{Handler, Runtime};
+use crate::settings::InvokeMode;
+use crate::wire::RuntimeApiAddress;
 use crate::wire::{EventContext, InvocationHeaders, RequestId, RuntimeRoute, event_from_request};
-use crate::{Handler, InvokeMode, Runtime, RuntimeApiAddress};
 
 /// Function ARN sent with each invocation.
 pub const TEST_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test";
@@ -329,7 +331,7 @@ async fn write_accepted(stream: &mut TcpStream) -> std::io::Result<()> {
 /// ```
 pub struct TestRuntime {
     server: RuntimeApiServer,
-    task: JoinHandle<Result<(), crate::Error>>,
+    task: JoinHandle<Result<(), crate::error::Error>>,
 }
 
 impl TestRuntime {
@@ -339,7 +341,7 @@ impl TestRuntime {
     /// When the server socket cannot be bound.
     pub async fn start<H: Handler>(handler: H, mode: InvokeMode) -> std::io::Result<Self> {
         let server = RuntimeApiServer::start().await?;
-        let config = crate::Config::new(server.runtime_api()).with_invoke_mode(mode);
+        let config = crate::function::Config::new(server.runtime_api()).with_invoke_mode(mode);
         let task = tokio::spawn(Runtime::new(config).run(handler));
         Ok(TestRuntime { server, task })
     }

@@ -23,6 +23,7 @@ pub(crate) use payload_cost::{BufferedCost, PayloadCost};
 mod prelude;
 mod rest_event;
 mod rest_response;
+mod runtime_address;
 mod runtime_api;
 
 pub use buffered::{
@@ -51,6 +52,7 @@ pub(crate) use rest_response::HeadFormat;
 pub use rest_response::{
     decode_rest_buffered_response, encode_rest_buffered_response, encode_rest_prelude,
 };
+pub use runtime_address::RuntimeApiAddress;
 pub(crate) use runtime_api::RESPONSE_MODE_HEADER;
 pub use runtime_api::{
     InvalidRequestId, InvocationHeaders, InvocationHeadersError, RequestId, RuntimeRoute,

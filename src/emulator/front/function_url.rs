@@ -9,7 +9,6 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TE, TRAILER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::InvokeMode;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::{AuthError, AuthType, FORBIDDEN_BODY, Scope};
 use crate::emulator::config::EmulatorConfig;
@@ -19,6 +18,7 @@ use crate::emulator::lifecycle::collect::collect_stream;
 use crate::emulator::lifecycle::response::{closing, plain, typed_error};
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
 use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
+use crate::settings::InvokeMode;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, EventContext, decode_buffered_response, event_from_request,
 };

@@ -15,7 +15,6 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::tenant;
-use crate::InvokeMode;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::auth::iam::{AuthType, Scope};
 use crate::emulator::config::EmulatorConfig;
@@ -27,6 +26,7 @@ use crate::emulator::lifecycle::collect::collect_stream;
 use crate::emulator::lifecycle::response::typed_error;
 use crate::emulator::lifecycle::{CorsModel, FrontEnd};
 use crate::emulator::runtime::state::{Answer, Deadline, Invocation, Pending, State};
+use crate::settings::InvokeMode;
 use crate::wire::{EventContext, decode_rest_buffered_response, rest_event_from_request};
 
 /// An API Gateway REST API with a Lambda proxy integration on `/{proxy+}`.

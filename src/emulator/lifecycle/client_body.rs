@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::BandwidthModel;
+use crate::budget::BandwidthModel;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::failure::PlatformFailure;
 use crate::emulator::runtime::state::{Deadline, StreamEvent};
