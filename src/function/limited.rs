@@ -53,6 +53,9 @@ pub(crate) struct Limited {
     last_record: Option<Bytes>,
     /// A `BUFFERED` answer's payload limit, beside the budget.
     payload: Option<PayloadLimit>,
+    /// The invocation's span, which the lines logged here (the connection's task polls this
+    /// stage, outside it) are logged in, so they carry the invocation's request id.
+    span: tracing::Span,
     /// The clock as the caller last read it ([`Limited::set_now`]): one read per merged
     /// chunk, not one per tiny item.
     now: Instant,
@@ -77,6 +80,7 @@ impl Limited {
             records: 0,
             last_record: None,
             payload: None,
+            span: tracing::Span::current(),
             now: Instant::now(),
         }
     }
@@ -136,24 +140,28 @@ impl Limited {
         if payload_fits && self.policy.admit_closing(closing.len() as u64).is_ok() {
             return Some(closing);
         }
-        tracing::error!(
-            continuation_bytes = closing.len(),
-            remaining = self.policy.meter().remaining(),
-            "the continuation does not fit in the budget left; ending with an error trailer"
-        );
+        self.span.in_scope(|| {
+            tracing::error!(
+                continuation_bytes = closing.len(),
+                remaining = self.policy.meter().remaining(),
+                "the continuation does not fit in the budget left; ending with an error trailer"
+            );
+        });
         None
     }
 
     /// Charges `cost` bytes now; `Err` says why they may not go.
     fn charge(&mut self, cost: u64) -> Result<(), TruncationReason> {
         if self.policy.admit(self.now, cost)? == Charged::CrossedWarning {
-            let budget = self.policy.meter().budget();
-            tracing::warn!(
-                used = self.policy.meter().used(),
-                limit = budget.limit(),
-                fraction = budget.warning_fraction(),
-                "the response crossed its budget warning threshold"
-            );
+            let (budget, used) = (self.policy.meter().budget(), self.policy.meter().used());
+            self.span.in_scope(|| {
+                tracing::warn!(
+                    used,
+                    limit = budget.limit(),
+                    fraction = budget.warning_fraction(),
+                    "the response crossed its budget warning threshold"
+                );
+            });
         }
         Ok(())
     }

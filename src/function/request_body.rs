@@ -142,9 +142,6 @@ pub(crate) struct StreamingBody {
     first_byte_at: Option<Instant>,
     flush: FlushRule,
     report: Option<oneshot::Sender<StreamReport>>,
-    /// The invocation's span: what the body's stages log while the connection polls it
-    /// carries the invocation's request id.
-    span: tracing::Span,
 }
 
 impl StreamingBody {
@@ -171,7 +168,6 @@ impl StreamingBody {
             first_byte_at: None,
             flush: FlushRule::new(tokio::time::Instant::now()),
             report: Some(tx),
-            span: tracing::Span::current(),
         };
         Ok((streaming, rx))
     }
@@ -293,19 +289,6 @@ impl http_body::Body for StreamingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
-        let span = std::mem::replace(&mut this.span, tracing::Span::none());
-        let polled = span.in_scope(|| this.poll_in_span(cx));
-        this.span = span;
-        polled
-    }
-}
-
-impl StreamingBody {
-    fn poll_in_span(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = self;
         if let Some(frame) = this.head_frame() {
             return Poll::Ready(Some(Ok(Frame::data(frame))));
         }
