@@ -153,26 +153,33 @@ impl Limited {
     /// Charges `cost` bytes now; `Err` says why they may not go.
     fn charge(&mut self, cost: u64) -> Result<(), TruncationReason> {
         if self.policy.admit(self.now, cost)? == Charged::CrossedWarning {
-            let (budget, used) = (self.policy.meter().budget(), self.policy.meter().used());
-            self.span.in_scope(|| {
-                tracing::warn!(
-                    used,
-                    limit = budget.limit(),
-                    fraction = budget.warning_fraction(),
-                    "the response crossed its budget warning threshold"
-                );
-            });
+            self.warn_crossed();
         }
         Ok(())
     }
 
+    /// Logs the budget warning, once per response (kept out of the per-item path).
+    #[cold]
+    #[inline(never)]
+    fn warn_crossed(&self) {
+        let (budget, used) = (self.policy.meter().budget(), self.policy.meter().used());
+        self.span.in_scope(|| {
+            tracing::warn!(
+                used,
+                limit = budget.limit(),
+                fraction = budget.warning_fraction(),
+                "the response crossed its budget warning threshold"
+            );
+        });
+    }
+
     /// Charges a chunk whole or, when the budget (or the payload limit) cannot take it all,
     /// its leading whole records that fit both.
-    fn admission(&mut self, mut chunk: Chunk) -> Admission {
-        let payload_fits = self
-            .payload
-            .as_ref()
-            .is_none_or(|payload| payload.fits(chunk.data()));
+    fn admission(&mut self, chunk: Chunk) -> Admission {
+        let payload_fits = match &self.payload {
+            None => true,
+            Some(payload) => payload.fits(chunk.data()),
+        };
         if payload_fits {
             match self.charge(chunk.len() as u64) {
                 Ok(()) => return Admission::Whole(chunk),
@@ -180,6 +187,14 @@ impl Limited {
                 Err(reason) => return Admission::Refused(reason),
             }
         }
+        self.leading_records(chunk)
+    }
+
+    /// The leading whole records of a chunk that do not all fit, charged; the body ends after
+    /// them (the cold path: once per response).
+    #[cold]
+    #[inline(never)]
+    fn leading_records(&mut self, mut chunk: Chunk) -> Admission {
         let room = self.policy.meter().room();
         let mut fitting = chunk.records_fitting(room, |_, record| record.len() as u64);
         if let Some(payload) = &self.payload {
