@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use crate::budget::{BandwidthModel, Budget};
 use crate::settings::{
     BUDGET_ENV, ConfigError, INVOKE_MODE_ENV, InvokeMode, TIMEOUT_ENV, env_value,
 };
+use crate::stream::{BandwidthModel, Budget};
 use crate::wire::BUFFERED_RESPONSE_LIMIT;
 
 /// The longest function timeout accepted: 24 hours. AWS allows at most 900 s; a longer local

@@ -226,3 +226,41 @@ async fn start_on_own_thread(config: EmulatorConfig) -> std::io::Result<Emulator
         .await
         .map_err(|_| std::io::Error::other("the emulator thread stopped before it started"))?
 }
+
+/// The function side and the emulator together: composed here, where both shells meet.
+#[cfg(all(test, feature = "emulator"))]
+mod tests {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::function::{FunctionInfo, MetadataError};
+
+    #[tokio::test]
+    async fn the_function_reads_the_emulators_metadata_endpoint() {
+        let config = EmulatorConfig::default()
+            .with_url_addr(([127, 0, 0, 1], 0).into())
+            .with_region("ap-northeast-1");
+        let emulator = Emulator::start(config).await.unwrap();
+        let authority = emulator.runtime_api().authority().to_owned();
+        let token = emulator.metadata_token().to_owned();
+        let function = FunctionInfo::default().with_metadata_endpoint(authority.clone(), token);
+        let environment = function.execution_environment().await.unwrap();
+        assert_eq!(environment.availability_zone_id, "apne1-az1");
+
+        let wrong = FunctionInfo::default().with_metadata_endpoint(authority, "wrong".into());
+        let refused = wrong.execution_environment().await.unwrap_err();
+        assert!(
+            matches!(refused, MetadataError::Refused { status } if status == 401),
+            "{refused}"
+        );
+        let none = FunctionInfo::default().execution_environment().await;
+        assert!(matches!(none, Err(MetadataError::NotOffered)));
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let gone = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        let unreachable = FunctionInfo::default().with_metadata_endpoint(gone, "t".into());
+        let error = unreachable.execution_environment().await.unwrap_err();
+        assert!(
+            matches!(error, MetadataError::Unreachable { .. }),
+            "{error}"
+        );
+    }
+}

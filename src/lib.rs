@@ -85,7 +85,6 @@
 
 mod aliases;
 mod body;
-mod budget;
 #[cfg(feature = "lambda-runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda-runtime")))]
 pub mod compat;
@@ -99,6 +98,7 @@ mod error;
 mod function;
 mod logging;
 mod settings;
+mod stream;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -112,7 +112,6 @@ pub use body::compress as compression;
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;
 pub use body::{Body, BodyClosed, BodySender, Coalesce, Response, Truncation, TruncationReason};
-pub use budget::{BandwidthModel, Budget};
 pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
 pub use error::Error;
@@ -123,6 +122,7 @@ pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, Handler, Hold,
     InvokeMode, Outcome, Runtime,
 };
+pub use stream::{BandwidthModel, Budget};
 pub use wire::RuntimeApiAddress;
 
 /// The README's code, compiled by `cargo test` so that what it shows stays true.

@@ -594,8 +594,8 @@ mod tests {
         reserve: usize,
         budget: u64,
     ) -> Option<(Vec<u8>, u64)> {
-        use crate::function::StreamingBody;
-        use crate::function::test_exports::{budget_only, records_body};
+        use crate::stream::StreamingBody;
+        use crate::stream::test_exports::{budget_only, records_body};
         use http_body_util::BodyExt;
         use std::io::Read;
         let body = records_body(sizes, coalesce, reserve);

@@ -11,8 +11,8 @@ use crate::deploy::Deployment;
 /// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
 /// longer local timeout is for a function held at a debugger's breakpoint.
 pub const MAX_TIMEOUT: Duration = crate::deploy::MAX_TIMEOUT;
-use crate::budget::{BandwidthModel, Budget};
 use crate::settings::{ConfigError, InvokeMode, env_value};
+use crate::stream::{BandwidthModel, Budget};
 
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
 pub(crate) const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;

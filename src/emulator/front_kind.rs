@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::budget::BandwidthModel;
+use crate::stream::BandwidthModel;
 
 /// The front serving requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,8 +8,9 @@ use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::request_body::{RequestBody, StreamingBody};
+use super::request_body::RequestBody;
 use crate::error::Error;
+use crate::stream::StreamingBody;
 use crate::wire::RuntimeApiAddress;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE,

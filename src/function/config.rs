@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use super::metadata::{ExecutionEnvironment, MetadataEndpoint, MetadataError};
 use super::stats::{CompletionHook, CompletionStats};
-use crate::budget::{BandwidthModel, Budget};
 use crate::deploy::Deployment;
 pub use crate::settings::{ConfigError, InvokeMode};
 use crate::settings::{MAX_CONCURRENCY_ENV, RUNTIME_API_ENV, env_value};
+use crate::stream::{BandwidthModel, Budget};
 use crate::wire::RuntimeApiAddress;
 
 /// Default largest `/next` event: 6,291,556 bytes (6 MiB + 100), above Lambda's 6 MB

@@ -12,18 +12,18 @@ use futures_util::FutureExt;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
-use super::buffered_body::{CollectedEnd, collect};
 use super::client::{NextInvocation, RuntimeClient};
 use super::config::{Config, EarlyErrors, FunctionInfo, Hold, InvokeMode};
 use super::context::Context;
 use super::handler::Handler;
-use super::request_body::{StreamLimits, StreamingBody};
 use super::stats::{CompletionStats, Outcome, report};
 use crate::body::Body;
 use crate::body::Response;
 use crate::body::{Chunk, ChunkBuilder};
-use crate::budget::Budget;
 use crate::error::Error;
+use crate::stream::Budget;
+use crate::stream::{CollectedEnd, collect};
+use crate::stream::{StreamLimits, StreamingBody};
 use crate::wire::{
     ErrorType, FunctionError, HeadFormat, InvocationHeaders, RawEvent, RequestId, ResponseHead,
     is_invoke_completion_notice, request_from_event,

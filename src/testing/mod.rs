@@ -23,8 +23,8 @@ pub mod bench {
     use bytes::Bytes;
 
     use crate::body::Body;
-    use crate::budget::{BandwidthModel, Budget};
-    use crate::function::{StreamLimits, StreamingBody};
+    use crate::stream::{BandwidthModel, Budget};
+    use crate::stream::{StreamLimits, StreamingBody};
 
     /// The real streamed request body (prelude, budget, deadline check, stats) around `body`.
     /// With `deadline`, a far deadline is armed so the per-item bandwidth check runs too

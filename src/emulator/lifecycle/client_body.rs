@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::budget::BandwidthModel;
 use crate::emulator::access_log::AccessLog;
 use crate::emulator::failure::PlatformFailure;
 use crate::emulator::runtime::state::{Deadline, StreamEvent};
+use crate::stream::BandwidthModel;
 
 pub(crate) enum ClientBody {
     Full(Option<Bytes>, Option<AccessLog>),

@@ -17,8 +17,8 @@ use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
 use crate::body::Chunk;
 use crate::body::merge::{ChunkSource, MergeLimits, MergeReady};
 use crate::body::ready::MERGE_WINDOW;
-use crate::budget::BudgetMeter;
 use crate::emulator::failure::PlatformFailure;
+use crate::stream::BudgetMeter;
 use crate::wire::{ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
 /// Body events buffered between the function and a slow client before the function is held

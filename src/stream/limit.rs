@@ -14,9 +14,9 @@ use crate::body::merge::ChunkSource;
 use bytes::Bytes;
 
 use super::payload_limit::PayloadLimit;
+use super::policy::{Charged, StreamPolicy};
 use crate::body::{Body, Truncation, TruncationReason};
 use crate::body::{BudgetView, Chunk, Continuation};
-use crate::budget::{Charged, StreamPolicy};
 use crate::wire::FunctionError;
 
 /// How a limited body ends other than completely.

@@ -8,12 +8,12 @@
 use bytes::BytesMut;
 use tokio::time::Instant;
 
-use super::limited::{Limited, StreamEnd};
+use super::limit::{Limited, StreamEnd};
 use super::payload_limit::PayloadLimit;
-use super::request_body::{BudgetTooSmall, StreamLimits};
+use super::policy::BandwidthModel;
+use super::streamed::{BudgetTooSmall, StreamLimits};
 use crate::body::merge::ChunkSource;
 use crate::body::{Body, TruncationReason};
-use crate::budget::BandwidthModel;
 use crate::wire::FunctionError;
 
 /// How a collected body ended.
@@ -136,7 +136,7 @@ mod tests {
             .build()
             .unwrap();
         let limits = StreamLimits {
-            budget: crate::budget::Budget::bytes(budget),
+            budget: crate::stream::Budget::bytes(budget),
             end_by: None,
             bandwidth: BandwidthModel::AWS,
         };

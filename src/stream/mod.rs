@@ -1,0 +1,29 @@
+//! The response pipeline, one module: what happens to a handler's body between the handler
+//! and the socket, streamed or `BUFFERED` alike.
+//!
+//! ```text
+//! handler's Body (chunks that know their records)
+//!   -> limit      the policy (budget, deadline, bandwidth: policy.rs) admits each chunk whole,
+//!                 or its leading records, or cuts; a BUFFERED answer's payload limit beside it
+//!   -> merge      small chunks already ready behind one travel with it (body::merge)
+//!   -> streamed   head frames (prelude, 8 NULs), the flush rule's give-way (flush.rs), the
+//!                 continuation or the error trailer at a cut, the report (outcome.rs)
+//!   -> collect    or, BUFFERED: the same limited body collected into one payload
+//! ```
+
+mod collect;
+mod flush;
+mod limit;
+mod outcome;
+mod payload_limit;
+mod policy;
+mod streamed;
+
+pub(crate) use collect::{CollectedEnd, collect};
+pub use outcome::Outcome;
+#[cfg(feature = "emulator")]
+pub(crate) use policy::BudgetMeter;
+pub use policy::{BandwidthModel, Budget};
+#[cfg(test)]
+pub(crate) use streamed::test_exports;
+pub(crate) use streamed::{StreamLimits, StreamingBody};
