@@ -31,8 +31,11 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// let deployment = Deployment::default()
 ///     .with_invoke_mode(InvokeMode::Buffered)
 ///     .with_budget(Budget::bytes(1_000_000));
-/// // A BUFFERED answer stays within the smaller of its budget and the payload limit.
-/// assert_eq!(deployment.buffered_room(), 1_000_000);
+/// // A BUFFERED answer keeps to its budget (counted as its stream would be) and to the
+/// // 6,291,556-byte payload limit.
+/// assert_eq!(deployment.budget().limit(), 1_000_000);
+/// assert_eq!(deployment.buffered_limit(), 6_291_556);
+/// assert!(deployment.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
@@ -146,10 +149,14 @@ impl Deployment {
         self.timeout
     }
 
-    /// The most payload bytes a BUFFERED answer may take: the smaller of the budget and the
-    /// buffered limit.
-    pub fn buffered_room(&self) -> u64 {
-        self.budget.limit().min(self.buffered_limit as u64)
+    /// Checks what parses but may be out of range: the timeout must be more than 0 and at
+    /// most 24 hours (AWS allows 900 s; a longer local one is for a function held at a
+    /// debugger's breakpoint).
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the function timeout.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_timeout("the function timeout")
     }
 
     /// Checks the timeout, naming it as `name` when it is out of range.
@@ -173,14 +180,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buffered_room_is_the_smaller_of_budget_and_limit() {
-        let deployment = Deployment::default();
-        assert_eq!(deployment.buffered_room(), BUFFERED_RESPONSE_LIMIT as u64);
-        let small = deployment.with_budget(Budget::bytes(1000));
-        assert_eq!(small.buffered_room(), 1000);
-    }
-
-    #[test]
     fn out_of_range_timeouts_are_refused() {
         for timeout in [Duration::ZERO, MAX_TIMEOUT + Duration::from_secs(1)] {
             let deployment = Deployment::default().with_timeout(timeout);
@@ -190,5 +189,9 @@ mod tests {
             ));
         }
         assert_eq!(Deployment::default().check_timeout("t"), Ok(()));
+        assert_eq!(
+            Deployment::default().with_timeout(MAX_TIMEOUT).validate(),
+            Ok(())
+        );
     }
 }

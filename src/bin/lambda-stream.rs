@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lambda_stream::emulator::{
-    AuthType, Cors, Emulator, EmulatorConfig, Front, IamKey, InstanceId, MAX_TIMEOUT,
+    AuthType, Cors, Emulator, EmulatorConfig, Front, IamKey, InstanceId,
 };
 use lambda_stream::{BandwidthModel, Budget, Deployment, RuntimeApiAddress};
 use tokio::process::Command;
@@ -20,7 +20,7 @@ options:
   --port <n>            Function URL port (default 9000)
   --invoke-mode <mode>  RESPONSE_STREAM (default) or BUFFERED
   --timeout <seconds>   function timeout (default 60)
-  --budget <bytes>      streamed response budget (default 78643200 = 75 MiB; AWS documents 200 MB)
+  --budget <bytes>      response budget, both invoke modes (default 78643200 = 75 MiB; AWS: 200 MB)
   --function-name <n>   name used in the ARN and AWS_LAMBDA_FUNCTION_NAME (default local)
   --concurrency <n>     function processes (default 1); one more concurrent request gets 429
   --environment-concurrency <n>
@@ -138,16 +138,13 @@ fn parse_args(args: &[String]) -> Result<Parsed, String> {
             "--timeout" => {
                 let v = value(arg)?;
                 let seconds: f64 = v.parse().map_err(|_| invalid(arg, &v))?;
-                let timeout = Duration::try_from_secs_f64(seconds)
-                    .ok()
-                    .filter(|t| !t.is_zero() && *t <= MAX_TIMEOUT)
-                    .ok_or_else(|| {
-                        format!(
-                            "invalid value {v:?} for {arg}: more than 0 and at most {} seconds (AWS allows at most 900)",
-                            MAX_TIMEOUT.as_secs()
-                        )
-                    })?;
-                parsed.deployment = parsed.deployment.with_timeout(timeout);
+                let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| invalid(arg, &v))?;
+                let deployment = parsed.deployment.with_timeout(timeout);
+                // The range is the deployment's own rule (more than 0, at most 24 hours).
+                deployment
+                    .validate()
+                    .map_err(|error| format!("{}: {error}", invalid(arg, &v)))?;
+                parsed.deployment = deployment;
             }
             "--budget" => {
                 let v = value(arg)?;

@@ -7,10 +7,9 @@ use super::auth::cors::Cors;
 use super::auth::iam::{AuthType, IamKey};
 use super::front_kind::Front;
 use crate::deploy::Deployment;
-
-/// The longest function timeout the emulator accepts: 24 hours. AWS allows at most 900 s; a
-/// longer local timeout is for a function held at a debugger's breakpoint.
-pub const MAX_TIMEOUT: Duration = crate::deploy::MAX_TIMEOUT;
+use crate::settings::{
+    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
+};
 use crate::settings::{ConfigError, InvokeMode, env_value};
 use crate::stream::{BandwidthModel, Budget};
 
@@ -24,10 +23,6 @@ pub const FUNCTION_MEMORY_MB: u32 = 128;
 /// The least memory for request bodies being read, in bytes: 32 MiB (at least one request's
 /// limit). Clients that trickle bodies share it; a body waits for room within its read timeout.
 const MIN_BODY_MEMORY: usize = 32 * 1024 * 1024;
-
-use crate::settings::{
-    AUTH_TYPE_ENV, CONCURRENCY_ENV, CORS_ENV, FRONT_ENV, PORT_ENV, THROTTLE_ENV, TIMEOUT_ENV,
-};
 
 /// How the local Function URL behaves.
 ///
@@ -141,8 +136,9 @@ impl EmulatorConfig {
         Ok(config)
     }
 
-    /// Checks the settings that parse but may be out of range: a timeout over [`MAX_TIMEOUT`]
-    /// or zero (a deadline that far cannot be computed). [`Emulator::start`] refuses what this
+    /// Checks the settings that parse but may be out of range: the deployment's timeout
+    /// ([`Deployment::validate`]), and tenant isolation with more than one invocation per
+    /// environment. [`Emulator::start`] refuses what this
     /// refuses.
     ///
     /// [`Emulator::start`]: super::Emulator::start

@@ -120,8 +120,6 @@ impl Answering<'_> {
         })
     }
 
-    /// A failure before the head was committed: reported to `/error`, or answered as a 500
-    /// JSON response, as configured.
     /// API Gateway's reported notice after a streamed REST response is no request: it is
     /// acknowledged (an empty answer) without running the handler.
     async fn acknowledge_notice(self, event: &[u8]) -> Result<(), Error> {
@@ -134,6 +132,8 @@ impl Answering<'_> {
             .await
     }
 
+    /// A failure before the head was committed: reported to `/error`, or answered as a 500
+    /// JSON response, as configured.
     async fn early_failure(self, error: FunctionError) -> Result<(), Error> {
         tracing::error!(
             request_id = %self.request_id,

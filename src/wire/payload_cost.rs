@@ -12,8 +12,10 @@ pub(crate) enum PayloadCost {
 }
 
 impl PayloadCost {
-    /// The payload bytes `data` takes when `before` body bytes precede it.
-    pub(crate) fn of(self, before: u64, data: &[u8]) -> u64 {
+    /// The payload bytes `data` takes when `before` body bytes precede it (the tests cost
+    /// pieces with it; a body is tallied by [`BufferedCost`]).
+    #[cfg(test)]
+    fn of(self, before: u64, data: &[u8]) -> u64 {
         match self {
             PayloadCost::JsonString => data.iter().map(|&byte| escaped_len(byte)).sum(),
             PayloadCost::Base64 => base64_len(before + data.len() as u64) - base64_len(before),
@@ -66,7 +68,7 @@ impl BufferedCost {
                     self.unfinished.clear();
                 }
             }
-            self.as_string += PayloadCost::JsonString.of(0, data);
+            self.as_string += data.iter().map(|&byte| escaped_len(byte)).sum::<u64>();
         }
         self.len += data.len() as u64;
     }
