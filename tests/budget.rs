@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use lambda_stream::testing::{CapturedRequest, RuntimeApiServer};
+use lambda_stream::testing::CapturedRequest;
 use lambda_stream::wire::{BUFFERED_RESPONSE_LIMIT, ErrorType, FunctionError};
 use lambda_stream::{
     Body, Budget, BufferedOverflow, CompletionStats, Config, Context, EarlyErrors, Handler, Hold,
@@ -14,23 +14,10 @@ use lambda_stream::{
 };
 
 mod common;
-use common::{get_with_trailers, read_all, send, within};
+use common::{get_with_trailers, on_loop, read_all, send, within};
 
 /// `{"statusCode":200,"headers":{},"cookies":[]}` plus the 8 NULs: what the head costs.
 const HEAD_COST: u64 = 44 + 8;
-
-/// Runs `handler` on the real loop with `config` against a fresh raw Runtime API.
-async fn on_loop<H: Handler>(
-    config: impl FnOnce(Config) -> Config,
-    handler: H,
-) -> (RuntimeApiServer, tokio::task::JoinHandle<()>) {
-    let server = RuntimeApiServer::start().await.unwrap();
-    let runtime = Runtime::new(config(Config::new(server.runtime_api())));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (server, task)
-}
 
 fn ten_byte_items(count: usize) -> Body {
     Body::from_stream(stream::iter(

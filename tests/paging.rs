@@ -5,14 +5,12 @@
 
 use bytes::Bytes;
 use futures_util::stream;
-use lambda_stream::testing::{CapturedRequest, RuntimeApiServer};
+use lambda_stream::testing::CapturedRequest;
 use lambda_stream::wire::ErrorType;
-use lambda_stream::{
-    Body, Budget, Config, Context, Handler, InvokeMode, Request, Runtime, Truncation,
-};
+use lambda_stream::{Body, Budget, Config, Context, Handler, InvokeMode, Request, Truncation};
 
 mod common;
-use common::{example_binary, read_all, send, spawn_announced, within};
+use common::{example_binary, on_loop, read_all, send, spawn_announced, within};
 
 /// Runs `handler` on the real loop with `config` against a fresh raw Runtime API, and
 /// captures its answer to one invocation.
@@ -20,11 +18,7 @@ async fn answer_once<H: Handler>(
     config: impl FnOnce(Config) -> Config,
     handler: H,
 ) -> CapturedRequest {
-    let server = RuntimeApiServer::start().await.unwrap();
-    let runtime = Runtime::new(config(Config::new(server.runtime_api())));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
+    let (server, task) = on_loop(config, handler).await;
     let capture = within(server.invoke("{}")).await.unwrap();
     task.abort();
     capture

@@ -172,3 +172,24 @@ pub(crate) fn proc_status(field: &str) -> u64 {
         .and_then(|kib| kib.parse().ok())
         .unwrap_or(0)
 }
+
+/// Runs `handler` on the real runtime loop, configured by `config`, against a fresh raw
+/// Runtime API that records the exact bytes the loop sends.
+#[cfg(feature = "testing")]
+pub(crate) async fn on_loop<H: lambda_stream::Handler>(
+    config: impl FnOnce(lambda_stream::Config) -> lambda_stream::Config,
+    handler: H,
+) -> (
+    lambda_stream::testing::RuntimeApiServer,
+    tokio::task::JoinHandle<()>,
+) {
+    use lambda_stream::{Config, Runtime};
+    let server = lambda_stream::testing::RuntimeApiServer::start()
+        .await
+        .unwrap();
+    let runtime = Runtime::new(config(Config::new(server.runtime_api())));
+    let task = tokio::spawn(async move {
+        let _ = runtime.run(handler).await;
+    });
+    (server, task)
+}
