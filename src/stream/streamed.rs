@@ -522,6 +522,35 @@ mod tests {
         assert_eq!(poll(), None, "pending, not held");
     }
 
+    /// An always-ready producer (work done inside `poll_next`) is not written into hyper's
+    /// buffer item after item: the body gives way (returns `Pending`, so hyper flushes) after
+    /// the first data and then whenever data was handed over a millisecond ago or more.
+    #[tokio::test(start_paused = true)]
+    async fn an_always_ready_body_gives_way_so_the_connection_flushes() {
+        let body = Body::from_stream(stream::iter(items(&[MERGE_BELOW; 6])));
+        let (mut body, _) = streaming_from(body, u64::MAX);
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut poll = || match http_body::Body::poll_frame(Pin::new(&mut body), &mut cx) {
+            Poll::Ready(Some(Ok(frame))) => Some(frame.into_data().unwrap()[0]),
+            Poll::Ready(other) => panic!("ended early: {other:?}"),
+            Poll::Pending => None,
+        };
+        assert_eq!(poll(), Some(b'{'));
+        assert_eq!(poll(), Some(0), "the delimiter");
+        assert_eq!(poll(), Some(b'a'));
+        assert_eq!(poll(), None, "the first data goes out at once");
+        assert_eq!(poll(), Some(b'b'));
+        assert_eq!(
+            poll(),
+            Some(b'c'),
+            "handed over less than a millisecond ago"
+        );
+        tokio::time::advance(crate::stream::flush::MAX_READY).await;
+        assert_eq!(poll(), None, "ready for a millisecond: gives way");
+        assert_eq!(poll(), Some(b'd'));
+    }
+
     #[tokio::test]
     async fn a_small_budget_cuts_a_coalesced_export_on_a_record_not_on_its_chunk() {
         // ~80-byte rows merged into 64 KiB chunks, as `examples/export_ndjson` does.
