@@ -176,6 +176,10 @@ impl Body {
     /// for it; if what `make` returns does not fit in what is left, the body ends with the
     /// error trailer after all.
     ///
+    /// A page the deadline ends reaches slow readers with its link too: the reader's pace is
+    /// measured while the page streams, and the page ends early enough for what may still be
+    /// on its way to the Runtime API, and the link, to get there before the deadline.
+    ///
     /// ```
     /// use lambda_stream::{Body, Truncation};
     /// let cursor = 0; // this page's first row (from the request's `?cursor=`)

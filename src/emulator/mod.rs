@@ -45,6 +45,7 @@ use runtime::RUNTIME_MAX_HEADER_SIZE;
 pub use runtime::instances::Reset;
 use runtime::state::State;
 
+use crate::stream::in_flight;
 use crate::wire::RuntimeApiAddress;
 
 /// The Runtime API has no header read timeout: hyper's timer also runs while a kept-alive
@@ -99,6 +100,7 @@ impl Emulator {
         }
         let url_listener = TcpListener::bind(config.url_addr()).await?;
         let runtime_listener = TcpListener::bind(config.runtime_addr()).await?;
+        in_flight::bound_receiver(&runtime_listener)?;
         let url_addr = url_listener.local_addr()?;
         let runtime_addr = runtime_listener.local_addr()?;
         let state = Arc::new(State::new(config));
@@ -188,6 +190,7 @@ impl Emulator {
     /// When no port can be bound.
     pub async fn add_instance(&mut self) -> std::io::Result<(InstanceId, RuntimeApiAddress)> {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        in_flight::bound_receiver(&listener)?;
         let address = RuntimeApiAddress::from_socket_addr(listener.local_addr()?);
         self.instances += 1;
         let instance = self.instances;

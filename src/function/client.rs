@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use super::request_body::RequestBody;
 use crate::error::Error;
-use crate::stream::StreamingBody;
+use crate::stream::{StreamingBody, in_flight};
 use crate::wire::RuntimeApiAddress;
 use crate::wire::{
     DECLARED_ERROR_TRAILERS, ERROR_TYPE_TRAILER, FunctionError, HTTP_INTEGRATION_CONTENT_TYPE,
@@ -68,8 +68,14 @@ impl RuntimeClient {
             address: authority.to_owned(),
             source,
         })?;
+        // Small, fixed buffers: what a slow reader leaves unread stays within a known amount.
+        in_flight::bound_sender(&stream).map_err(|source| Error::Connect {
+            address: authority.to_owned(),
+            source,
+        })?;
         let (sender, connection) = Builder::new()
             .title_case_headers(true)
+            .max_buf_size(in_flight::WRITE_BUFFER)
             .handshake(TokioIo::new(stream))
             .await?;
         self.connection = Some(tokio::spawn(async move {

@@ -71,7 +71,7 @@ impl Limited {
             held: held.into(),
             body: Some(body),
             end_by: policy
-                .poll_timeout()
+                .poll_timeout(Instant::now())
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
             policy,
             view,
@@ -212,6 +212,7 @@ impl Limited {
     /// Counts a chunk let through, and tells the body's stages what budget is left (a
     /// compressor decides before it compresses).
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        self.policy.taken(self.now, chunk.len() as u64);
         self.body_bytes += chunk.len() as u64;
         self.records += chunk.records();
         if let Some(payload) = &mut self.payload {
@@ -222,6 +223,31 @@ impl Limited {
             view.publish(self.policy.meter().remaining());
         }
         Poll::Ready(Some(Ok(chunk)))
+    }
+
+    /// The handler has nothing ready: the wait is the producer's (not the reader's), and the
+    /// timer wakes the body when it must end, moved earlier if the reader's pace says so.
+    fn wait_for_producer(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        let now = Instant::now();
+        self.policy.producer_waited(now);
+        let Some(timer) = self.end_by.as_mut() else {
+            return Poll::Pending;
+        };
+        if let Some(at) = self.policy.poll_timeout(now)
+            && at < timer.deadline()
+        {
+            timer.as_mut().reset(at);
+        }
+        // The timer only wakes the task; the policy decides.
+        if timer.as_mut().poll(cx).is_ready()
+            && let Some(reason) = self.policy.handle_timeout(now)
+        {
+            return self.cut(reason);
+        }
+        Poll::Pending
     }
 
     fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Chunk, StreamEnd>>> {
@@ -260,16 +286,7 @@ impl ChunkSource for Limited {
                 self.close();
                 return Poll::Ready(end);
             }
-            Poll::Pending => {
-                // The timer only wakes the task; the policy decides.
-                if let Some(end_by) = self.end_by.as_mut()
-                    && end_by.as_mut().poll(cx).is_ready()
-                    && let Some(reason) = self.policy.handle_timeout(Instant::now())
-                {
-                    return self.cut(reason);
-                }
-                return Poll::Pending;
-            }
+            Poll::Pending => return self.wait_for_producer(cx),
         };
         match self.admission(chunk) {
             Admission::Whole(chunk) => self.let_through(chunk),

@@ -10,11 +10,17 @@
 //!                 continuation or the error trailer at a cut, the report (outcome.rs)
 //!   -> collect    or, BUFFERED: the same limited body collected into one payload
 //! ```
+//!
+//! The deadline is met for slow readers too: the limit stage measures the reader's pace
+//! (pace.rs) and the policy ends a page early enough for the bytes that may still be on their
+//! way to the Runtime API, which both ends of that connection keep small (in_flight.rs).
 
 mod collect;
 mod flush;
+pub(crate) mod in_flight;
 mod limit;
 mod outcome;
+mod pace;
 mod payload_limit;
 mod policy;
 mod streamed;

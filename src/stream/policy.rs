@@ -6,6 +6,10 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::in_flight::MOST_ON_THE_WAY;
+use super::pace::ReaderPace;
 use crate::body::TruncationReason;
 
 /// The default stream budget: 75 MiB, well inside AWS's 200 MB (raise it with
@@ -178,6 +182,11 @@ impl BudgetMeter {
         }
     }
 
+    /// Bytes kept for the closing record.
+    pub(crate) fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
     /// Bytes counted so far.
     pub(crate) fn used(&self) -> u64 {
         self.used
@@ -262,6 +271,8 @@ pub(crate) struct StreamPolicy {
     end_by: Option<tokio::time::Instant>,
     /// When the bytes admitted so far are all sent, at the modelled rate.
     sent_by: Option<tokio::time::Instant>,
+    /// How fast the reader takes the stream, as measured.
+    pace: ReaderPace,
 }
 
 impl StreamPolicy {
@@ -275,6 +286,7 @@ impl StreamPolicy {
             bandwidth,
             end_by,
             sent_by: None,
+            pace: ReaderPace::default(),
         }
     }
 
@@ -308,7 +320,7 @@ impl StreamPolicy {
         // after them.
         let starts = self.sent_by.map_or(now, |sent_by| sent_by.max(now));
         let sent_by = starts + self.bandwidth.time_to_send(self.meter.used(), len);
-        if sent_by > end_by {
+        if sent_by > end_by || !self.reaches_the_api_in_time(now, end_by, len) {
             return Err(TruncationReason::Deadline);
         }
         let charged = self
@@ -317,6 +329,38 @@ impl StreamPolicy {
             .map_err(|_| TruncationReason::Budget)?;
         self.sent_by = Some(sent_by);
         Ok(charged)
+    }
+
+    /// Whether, at the reader's measured pace, the bytes that may still be on their way to
+    /// the Runtime API, `len` more and the closing record all reach it by `end_by` (true while
+    /// the pace is not measured: the reader has kept up so far).
+    fn reaches_the_api_in_time(&self, now: Instant, end_by: Instant, len: u64) -> bool {
+        let bytes = MOST_ON_THE_WAY
+            .saturating_add(len)
+            .saturating_add(self.meter.reserved());
+        match self.pace.time_for(bytes) {
+            Some(time) => now.checked_add(time).is_some_and(|at| at <= end_by),
+            None => true,
+        }
+    }
+
+    /// When a stream that is waiting for its producer must end, seen at `now`: early enough
+    /// for what may still be on its way to reach the Runtime API by the time to end by, at the
+    /// measured pace.
+    fn effective_end_by(&self, now: Instant) -> Option<Instant> {
+        let end_by = self.end_by?;
+        let drain = self.pace.time_for(MOST_ON_THE_WAY).unwrap_or_default();
+        Some(end_by.checked_sub(drain).unwrap_or(now).min(end_by))
+    }
+
+    /// The connection took `len` bytes of the stream at `now`.
+    pub(crate) fn taken(&mut self, now: Instant, len: u64) {
+        self.pace.taken(now, len);
+    }
+
+    /// The handler had nothing ready at `now`, when the connection asked for more.
+    pub(crate) fn producer_waited(&mut self, now: Instant) {
+        self.pace.producer_waited(now);
     }
 
     /// Counts the closing continuation, which may use the reserve.
@@ -328,13 +372,13 @@ impl StreamPolicy {
     }
 
     /// When the stream must end by, if anything bounds it.
-    pub(crate) fn poll_timeout(&self) -> Option<tokio::time::Instant> {
-        self.end_by
+    pub(crate) fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        self.effective_end_by(now)
     }
 
     /// Whether the time to end by has come at `now`.
     pub(crate) fn handle_timeout(&self, now: tokio::time::Instant) -> Option<TruncationReason> {
-        self.end_by
+        self.effective_end_by(now)
             .filter(|end_by| now >= *end_by)
             .map(|_| TruncationReason::Deadline)
     }
@@ -471,12 +515,69 @@ mod tests {
         );
     }
 
+    /// A reader slower than the model: once its pace is measured, the stream ends early
+    /// enough for what may be on its way, and the closing record, to reach the Runtime API
+    /// by the time to end by.
+    #[test]
+    fn a_slow_readers_measured_pace_ends_the_stream_early_enough() {
+        const MB: u64 = 1_000_000;
+        let start = tokio::time::Instant::now();
+        let end_by = start + Duration::from_secs(4);
+        let mut policy =
+            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by));
+        policy.reserve(64);
+        // 64 KiB taken every 65.536 ms: 1 MB/s.
+        let chunk = 64 * 1024;
+        let every = Duration::from_micros(65_536);
+        let mut now = start;
+        while policy.admit(now, chunk).is_ok() {
+            policy.taken(now, chunk);
+            now += every;
+        }
+        let drain = Duration::from_secs_f64((MOST_ON_THE_WAY + chunk + 64) as f64 / MB as f64);
+        let latest = end_by - drain;
+        assert!(
+            now - every <= latest && now > latest,
+            "ended at {:?}, latest {:?}",
+            now - start,
+            latest - start
+        );
+        // Waiting for its producer, the stream ends as early.
+        let effective = policy.poll_timeout(now).unwrap();
+        assert!(
+            effective < end_by && effective > latest,
+            "{:?}",
+            effective - start
+        );
+        assert_eq!(
+            policy.handle_timeout(effective),
+            Some(TruncationReason::Deadline)
+        );
+    }
+
+    #[test]
+    fn a_reader_never_slower_than_its_producer_is_not_measured() {
+        let start = tokio::time::Instant::now();
+        let end_by = start + Duration::from_secs(4);
+        let mut policy =
+            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by));
+        // A token every 100 ms, each taken at once: the stream runs to its end_by.
+        let mut now = start;
+        while now + Duration::from_millis(100) < end_by {
+            assert!(policy.admit(now, 16).is_ok(), "at {:?}", now - start);
+            policy.taken(now, 16);
+            policy.producer_waited(now + Duration::from_micros(20));
+            now += Duration::from_millis(100);
+        }
+        assert_eq!(policy.poll_timeout(now), Some(end_by));
+    }
+
     #[test]
     fn the_policy_times_out_at_its_end_by() {
         let start = tokio::time::Instant::now();
         let end_by = start + Duration::from_millis(500);
         let policy = StreamPolicy::new(Budget::DEFAULT, BandwidthModel::AWS, Some(end_by));
-        assert_eq!(policy.poll_timeout(), Some(end_by));
+        assert_eq!(policy.poll_timeout(start), Some(end_by));
         assert_eq!(
             policy.handle_timeout(end_by - Duration::from_nanos(1)),
             None
