@@ -31,6 +31,8 @@ pub(crate) struct RuntimeClient {
     host: HeaderValue,
     sender: Option<SendRequest<RequestBody>>,
     connection: Option<tokio::task::JoinHandle<()>>,
+    /// The connection's socket, to bound what it holds unsent per response.
+    send_side: Option<in_flight::SendSide>,
 }
 
 impl RuntimeClient {
@@ -43,6 +45,7 @@ impl RuntimeClient {
             host,
             sender: None,
             connection: None,
+            send_side: None,
         })
     }
 
@@ -68,11 +71,7 @@ impl RuntimeClient {
             address: authority.to_owned(),
             source,
         })?;
-        // Small, fixed buffers: what a slow reader leaves unread stays within a known amount.
-        in_flight::bound_sender(&stream).map_err(|source| Error::Connect {
-            address: authority.to_owned(),
-            source,
-        })?;
+        self.send_side = in_flight::SendSide::of(&stream).ok();
         let (sender, connection) = Builder::new()
             .title_case_headers(true)
             .max_buf_size(in_flight::WRITE_BUFFER)
@@ -116,8 +115,12 @@ impl RuntimeClient {
     async fn exchange(
         &mut self,
         request: Request<RequestBody>,
+        bound_unsent: bool,
     ) -> Result<(StatusCode, HeaderMap, Bytes), Error> {
         let mut sender = self.ready_sender().await?;
+        if let Some(side) = &mut self.send_side {
+            side.bound_unsent(bound_unsent);
+        }
         let response = sender.send_request(request).await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
@@ -125,9 +128,15 @@ impl RuntimeClient {
         Ok((parts.status, parts.headers, body))
     }
 
-    async fn post(&mut self, request: Request<RequestBody>) -> Result<(), Error> {
+    /// Sends a request and checks its answer; `bound_unsent` for a streamed response with a
+    /// continuation (see [`in_flight`]).
+    async fn post(
+        &mut self,
+        request: Request<RequestBody>,
+        bound_unsent: bool,
+    ) -> Result<(), Error> {
         let route = request.uri().path().to_owned();
-        let (status, _, body) = self.exchange(request).await?;
+        let (status, _, body) = self.exchange(request, bound_unsent).await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -182,6 +191,7 @@ impl RuntimeClient {
         body: StreamingBody,
     ) -> Result<(), Error> {
         let route = RuntimeRoute::Response(request_id.clone());
+        let continued = body.has_continuation();
         let mut request = self.request(&route, RequestBody::Streaming(Box::new(body)));
         let headers = request.headers_mut();
         headers.insert(
@@ -191,7 +201,7 @@ impl RuntimeClient {
         headers.insert(RESPONSE_MODE_HEADER, HeaderValue::from_static("streaming"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
-        self.post(request).await
+        self.post(request, continued).await
     }
 
     /// `POST /runtime/invocation/{id}/response` with a buffered payload.
@@ -205,7 +215,7 @@ impl RuntimeClient {
         request
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        self.post(request).await
+        self.post(request, false).await
     }
 
     /// `POST /runtime/invocation/{id}/error`.
@@ -235,7 +245,7 @@ impl RuntimeClient {
         if let Ok(value) = HeaderValue::from_str(error.error_type().as_str()) {
             headers.insert(ERROR_TYPE_TRAILER, value);
         }
-        self.post(request).await
+        self.post(request, false).await
     }
 }
 

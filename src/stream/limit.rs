@@ -106,6 +106,11 @@ impl Limited {
         &self.policy
     }
 
+    /// The policy, told by the body's shell what the connection took and when.
+    pub(crate) fn policy_mut(&mut self) -> &mut StreamPolicy {
+        &mut self.policy
+    }
+
     /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
     pub(crate) fn close(&mut self) {
         self.body = None;
@@ -212,7 +217,6 @@ impl Limited {
     /// Counts a chunk let through, and tells the body's stages what budget is left (a
     /// compressor decides before it compresses).
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
-        self.policy.taken(self.now, chunk.len() as u64);
         self.body_bytes += chunk.len() as u64;
         self.records += chunk.records();
         if let Some(payload) = &mut self.payload {

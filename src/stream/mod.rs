@@ -11,9 +11,9 @@
 //!   -> collect    or, BUFFERED: the same limited body collected into one payload
 //! ```
 //!
-//! The deadline is met for slow readers too: the limit stage measures the reader's pace
-//! (pace.rs) and the policy ends a page early enough for the bytes that may still be on their
-//! way to the Runtime API, which both ends of that connection keep small (in_flight.rs).
+//! A page with a continuation gets its link to slow readers too: the policy measures the
+//! reader's pace (pace.rs) and ends the page early enough for the bytes that may still be on
+//! their way to the Runtime API, which both ends of that connection keep few (in_flight.rs).
 
 mod collect;
 mod flush;

@@ -271,8 +271,9 @@ pub(crate) struct StreamPolicy {
     end_by: Option<tokio::time::Instant>,
     /// When the bytes admitted so far are all sent, at the modelled rate.
     sent_by: Option<tokio::time::Instant>,
-    /// How fast the reader takes the stream, as measured.
-    pace: ReaderPace,
+    /// How fast the reader takes the stream, as measured (for a response with a continuation,
+    /// whose link must get through before the deadline).
+    pace: Option<ReaderPace>,
 }
 
 impl StreamPolicy {
@@ -286,8 +287,15 @@ impl StreamPolicy {
             bandwidth,
             end_by,
             sent_by: None,
-            pace: ReaderPace::default(),
+            pace: None,
         }
+    }
+
+    /// Measures the reader's pace and ends the stream early enough for what may still be on
+    /// its way to the Runtime API, and the closing record, to get there by the time to end by.
+    pub(crate) fn measuring_the_reader(mut self) -> Self {
+        self.pace = Some(ReaderPace::default());
+        self
     }
 
     /// Keeps `bytes` at the end of the budget for the closing continuation.
@@ -338,7 +346,7 @@ impl StreamPolicy {
         let bytes = MOST_ON_THE_WAY
             .saturating_add(len)
             .saturating_add(self.meter.reserved());
-        match self.pace.time_for(bytes) {
+        match self.pace.as_ref().and_then(|pace| pace.time_for(bytes)) {
             Some(time) => now.checked_add(time).is_some_and(|at| at <= end_by),
             None => true,
         }
@@ -349,18 +357,26 @@ impl StreamPolicy {
     /// measured pace.
     fn effective_end_by(&self, now: Instant) -> Option<Instant> {
         let end_by = self.end_by?;
-        let drain = self.pace.time_for(MOST_ON_THE_WAY).unwrap_or_default();
+        let drain = self
+            .pace
+            .as_ref()
+            .and_then(|pace| pace.time_for(MOST_ON_THE_WAY))
+            .unwrap_or_default();
         Some(end_by.checked_sub(drain).unwrap_or(now).min(end_by))
     }
 
     /// The connection took `len` bytes of the stream at `now`.
     pub(crate) fn taken(&mut self, now: Instant, len: u64) {
-        self.pace.taken(now, len);
+        if let Some(pace) = &mut self.pace {
+            pace.taken(now, len);
+        }
     }
 
     /// The handler had nothing ready at `now`, when the connection asked for more.
     pub(crate) fn producer_waited(&mut self, now: Instant) {
-        self.pace.producer_waited(now);
+        if let Some(pace) = &mut self.pace {
+            pace.producer_waited(now);
+        }
     }
 
     /// Counts the closing continuation, which may use the reserve.
@@ -524,7 +540,8 @@ mod tests {
         let start = tokio::time::Instant::now();
         let end_by = start + Duration::from_secs(4);
         let mut policy =
-            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by));
+            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by))
+                .measuring_the_reader();
         policy.reserve(64);
         // 64 KiB taken every 65.536 ms: 1 MB/s.
         let chunk = 64 * 1024;
@@ -560,7 +577,8 @@ mod tests {
         let start = tokio::time::Instant::now();
         let end_by = start + Duration::from_secs(4);
         let mut policy =
-            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by));
+            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by))
+                .measuring_the_reader();
         // A token every 100 ms, each taken at once: the stream runs to its end_by.
         let mut now = start;
         while now + Duration::from_millis(100) < end_by {

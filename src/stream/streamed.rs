@@ -108,6 +108,10 @@ impl StreamLimits {
             None => self.budget,
         };
         let mut policy = StreamPolicy::new(budget, self.bandwidth, self.end_by);
+        if continuation.is_some() {
+            // Its link must reach the reader, however slow: the policy measures it.
+            policy = policy.measuring_the_reader();
+        }
         let reserve = continuation.map_or(0, |c| c.reserve);
         policy.reserve(reserve);
         let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
@@ -179,9 +183,20 @@ impl StreamingBody {
         self.merged.set_window(window);
     }
 
-    /// Hands a chunk (one or more counted records, or the closing) to the connection.
-    fn emit(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    /// Whether a cut ends the body with a continuation (its link must get through in time).
+    pub(crate) fn has_continuation(&self) -> bool {
+        self.continuation.is_some()
+    }
+
+    /// Hands a chunk (one or more counted records, or the closing) to the connection at `now`.
+    fn emit(
+        &mut self,
+        chunk: Bytes,
+        now: tokio::time::Instant,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.first_byte_at.get_or_insert_with(Instant::now);
+        let len = chunk.len() as u64;
+        self.merged.source_mut().policy_mut().taken(now, len);
         self.flush.handed_over();
         self.chunks += 1;
         Poll::Ready(Some(Ok(Frame::data(chunk))))
@@ -216,7 +231,7 @@ impl StreamingBody {
     fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if let Some(closing) = self.closing(reason) {
             self.closing_bytes = closing.len() as u64;
-            let frame = self.emit(closing);
+            let frame = self.emit(closing, tokio::time::Instant::now());
             self.finish(Outcome::Truncated {
                 reason,
                 continued: true,
@@ -304,7 +319,7 @@ impl http_body::Body for StreamingBody {
         }
         this.merged.source_mut().set_now(now);
         match this.merged.poll_merged(cx) {
-            Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data()),
+            Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data(), now),
             Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),
             Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(reason),
             Poll::Ready(None) => {
