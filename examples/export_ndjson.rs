@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use futures_util::stream;
 use lambda_stream::{
-    Body, BoxError, Budget, Coalesce, Config, Context, InvokeMode, Request, Response, Truncation,
+    Body, BoxError, Budget, Coalesce, Config, Context, Continuation, InvokeMode, Request, Response,
+    Truncation,
 };
 use serde::Serialize;
 
@@ -48,17 +49,18 @@ async fn export(request: Request, _context: Context) -> Result<Response, BoxErro
             status: if id % 17 == 0 { "refunded" } else { "paid" },
         })
     }));
-    let body = Body::ndjson(orders)
-        .with_continuation(64, move |cut: &Truncation| {
-            format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
-        })
-        // ~80-byte records: merge them into 64 KiB chunks (never holding one over 50 ms).
-        .coalesce(Coalesce {
-            max_bytes: 64 * 1024,
-            max_delay: Duration::from_millis(50),
-        });
+    // ~80-byte records: merge them into 64 KiB chunks (never holding one over 50 ms).
+    let body = Body::ndjson(orders).coalesce(Coalesce {
+        max_bytes: 64 * 1024,
+        max_delay: Duration::from_millis(50),
+    });
+    // A page cut by its budget or the deadline ends with the cursor of the next one.
+    let next_page = Continuation::new(64, move |cut: &Truncation| {
+        format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
+    });
     Ok(http::Response::builder()
         .header("content-type", "application/x-ndjson")
+        .extension(next_page)
         .body(body)?)
 }
 

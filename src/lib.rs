@@ -49,7 +49,7 @@
 //!   [`Body::ndjson`], CSV and SSE framings ([`sse`]), coalescing ([`Coalesce`]),
 //!   compression ([`compression`]).
 //! - **Limits**: [`Budget`] (75 MiB default, up to AWS's 200 MB), continuations
-//!   ([`Body::with_continuation`], [`Truncation::next_offset`]), the [`BandwidthModel`] and
+//!   ([`Continuation`], [`Truncation::next_offset`]), the [`BandwidthModel`] and
 //!   the deadline.
 //! - **Configuration**: [`run_with`] and [`Config`] (hold, early errors, completion stats);
 //!   [`Deployment`] is what the platform in front of the function does.
@@ -111,7 +111,9 @@ pub use body::compress as compression;
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;
-pub use body::{Body, BodyClosed, BodySender, Coalesce, Response, Truncation, TruncationReason};
+pub use body::{
+    Body, BodyClosed, BodySender, Coalesce, Continuation, Response, Truncation, TruncationReason,
+};
 pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
 pub use error::Error;

@@ -9,8 +9,8 @@ use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::testing::CapturedRequest;
 use lambda_stream::wire::{BUFFERED_RESPONSE_LIMIT, ErrorType, FunctionError};
 use lambda_stream::{
-    Body, Budget, BufferedOverflow, CompletionStats, Config, Context, EarlyErrors, Handler, Hold,
-    InvokeMode, Outcome, Request, Runtime, Truncation, TruncationReason,
+    Body, Budget, BufferedOverflow, CompletionStats, Config, Context, Continuation, EarlyErrors,
+    Handler, Hold, InvokeMode, Outcome, Request, Runtime, Truncation, TruncationReason,
 };
 
 mod common;
@@ -64,15 +64,17 @@ async fn the_budget_counts_the_head_and_never_splits_an_item() {
     assert_eq!(capture.streamed().unwrap().error, None);
 }
 
-fn ndjson_export(reserve: usize) -> Body {
+/// 10,000 NDJSON records, and the continuation that ends a cut page with its cursor.
+fn ndjson_export(reserve: usize) -> (Body, Continuation) {
     let records =
         stream::iter((0..10_000u64).map(|id| {
             Ok::<_, std::io::Error>(format!("{{\"id\":{id},\"name\":\"user {id}\"}}\n"))
         }));
-    Body::from_stream(records).with_continuation(reserve, |cut: &Truncation| {
+    let cursor = Continuation::new(reserve, |cut: &Truncation| {
         assert_eq!(cut.reason, TruncationReason::Budget);
         format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
-    })
+    });
+    (Body::from_stream(records), cursor)
 }
 
 #[tokio::test]
@@ -86,10 +88,12 @@ async fn a_record_export_ends_on_a_whole_record_with_its_continuation() {
             })
         },
         move |_req: Request, _ctx: Context| async move {
+            let (body, cursor) = ndjson_export(64);
             http::Response::builder()
                 .header("content-type", "application/x-ndjson")
                 .extension(Budget::bytes(limit))
-                .body(ndjson_export(64))
+                .extension(cursor)
+                .body(body)
         },
     )
     .await;
@@ -138,12 +142,13 @@ async fn a_continuation_that_does_not_fit_falls_back_to_the_error_trailer() {
     let (server, _task) = on_loop(
         |c| c,
         |_req: Request, _ctx: Context| async {
-            let body = ten_byte_items(100).with_continuation(4, |_: &Truncation| {
+            let too_large = Continuation::new(4, |_: &Truncation| {
                 Bytes::from_static(b"a continuation far larger than four bytes\n")
             });
             http::Response::builder()
                 .extension(Budget::bytes(HEAD_COST + 64))
-                .body(body)
+                .extension(too_large)
+                .body(ten_byte_items(100))
         },
     )
     .await;
@@ -298,9 +303,11 @@ async fn an_ndjson_export_through_the_emulator_ends_with_a_parsable_cursor() {
         EmulatorConfig::default(),
         |c| c,
         |_req: Request, _ctx: Context| async {
+            let (body, cursor) = ndjson_export(64);
             http::Response::builder()
                 .extension(Budget::bytes(64 * 1024))
-                .body(ndjson_export(64))
+                .extension(cursor)
+                .body(body)
         },
     )
     .await;

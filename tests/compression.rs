@@ -10,7 +10,7 @@ use lambda_stream::compression::{Compression, Encoding};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::sse::{Event, Sse};
 use lambda_stream::testing::RuntimeApiServer;
-use lambda_stream::{Body, Budget, Config, Context, Request, Runtime, Truncation};
+use lambda_stream::{Body, Budget, Config, Context, Continuation, Request, Runtime, Truncation};
 
 mod common;
 use common::{read_all, send, within};
@@ -180,13 +180,14 @@ async fn budgets_count_compressed_bytes_and_continuations_close_the_stream() {
                 serde_json::json!({"id": id, "hash": id.wrapping_mul(0x9E37_79B9_7F4A_7C15)}),
             )
         }));
-        let body = Body::ndjson(records).with_continuation(256, |cut: &Truncation| {
+        let cursor = Continuation::new(256, |cut: &Truncation| {
             format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
         });
         http::Response::builder()
             .header("content-type", "application/x-ndjson")
             .extension(Budget::bytes(32 * 1024))
-            .body(body)
+            .extension(cursor)
+            .body(Body::ndjson(records))
     }));
     let gzip = |path: &str| {
         http::Request::get(path)

@@ -222,16 +222,16 @@ async fn a_coalesced_export_still_counts_records_for_its_cursor() {
     let server = RuntimeApiServer::start().await.unwrap();
     let runtime = Runtime::new(Config::new(server.runtime_api()));
     let _task = tokio::spawn(runtime.run(|_req: Request, _ctx: Context| async move {
-        let body = Body::ndjson(rows())
-            .with_continuation(64, |cut: &lambda_stream::Truncation| {
-                format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
-            })
-            .coalesce(lambda_stream::Coalesce {
-                max_bytes: 1024,
-                max_delay: Duration::from_millis(20),
-            });
+        let body = Body::ndjson(rows()).coalesce(lambda_stream::Coalesce {
+            max_bytes: 1024,
+            max_delay: Duration::from_millis(20),
+        });
+        let cursor = lambda_stream::Continuation::new(64, |cut: &lambda_stream::Truncation| {
+            format!("{{\"next_cursor\":{}}}\n", cut.records_sent).into()
+        });
         http::Response::builder()
             .extension(Budget::bytes(16 * 1024))
+            .extension(cursor)
             .body(body)
     }));
     let capture = within(server.invoke("{}")).await.unwrap();

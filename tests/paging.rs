@@ -7,7 +7,9 @@ use bytes::Bytes;
 use futures_util::stream;
 use lambda_stream::testing::CapturedRequest;
 use lambda_stream::wire::ErrorType;
-use lambda_stream::{Body, Budget, Config, Context, Handler, InvokeMode, Request, Truncation};
+use lambda_stream::{
+    Body, Budget, Config, Context, Continuation, Handler, InvokeMode, Request, Truncation,
+};
 
 mod common;
 use common::{example_binary, on_loop, read_all, send, spawn_announced, within};
@@ -24,35 +26,32 @@ async fn answer_once<H: Handler>(
     capture
 }
 
-/// NDJSON rows `0..rows`, paged with the README's cursor code.
-fn rows(rows: u64, continued: bool) -> Body {
+/// NDJSON rows `0..rows`, paged (when `continued`) with the README's cursor code.
+fn rows(rows: u64, continued: bool) -> Result<lambda_stream::Response, http::Error> {
     let cursor = 0;
     let lines = stream::iter(
         (cursor..rows)
             .map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id},\"note\":\"row {id}\"}}\n"))),
     );
-    let body = Body::from_stream(lines);
+    let response = http::Response::builder().header("content-type", "application/x-ndjson");
     if !continued {
-        return body;
+        return response.body(Body::from_stream(lines));
     }
-    body.with_continuation(64, move |cut: &Truncation| {
+    let next_page = Continuation::new(64, move |cut: &Truncation| {
         format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
-    })
+    });
+    response.extension(next_page).body(Body::from_stream(lines))
 }
 
 async fn export(_: Request, _: Context) -> Result<lambda_stream::Response, http::Error> {
-    http::Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(rows(10_000, true))
+    rows(10_000, true)
 }
 
 async fn uncontinued_export(
     _: Request,
     _: Context,
 ) -> Result<lambda_stream::Response, http::Error> {
-    http::Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .body(rows(10_000, false))
+    rows(10_000, false)
 }
 
 /// The page a function answers in `mode` with a 4,000-byte budget: the body as the client gets
@@ -91,6 +90,32 @@ async fn a_budget_applies_in_buffered_mode_with_the_same_records_as_the_stream()
     );
 }
 
+/// The continuation travels beside the body: a body rebuilt by an http-body combinator (which
+/// made a new body, knowing nothing of the old one's settings) still ends its page with the
+/// link. Before, `Body::from_http_body(body.map_frame(..))` dropped it, and the page ended
+/// with an error trailer.
+#[tokio::test]
+async fn a_body_rebuilt_by_a_combinator_keeps_its_continuation() {
+    use http_body_util::BodyExt;
+    let rebuilt = |_: Request, _: Context| async {
+        let (parts, body) = rows(10_000, true)?.into_parts();
+        let mapped = body.map_frame(|frame| frame.map_data(|line: Bytes| line));
+        Ok::<_, http::Error>(http::Response::from_parts(
+            parts,
+            Body::from_http_body(mapped),
+        ))
+    };
+    let capture = answer_once(|c| c.with_budget(Budget::bytes(4_000)), rebuilt).await;
+    let streamed = capture.streamed().unwrap();
+    assert_eq!(streamed.error, None, "ended by its continuation");
+    let text = String::from_utf8(streamed.body.to_vec()).unwrap();
+    let rows_sent = text.lines().count() - 1;
+    assert_eq!(
+        text.lines().last().unwrap(),
+        format!("{{\"next_cursor\":{rows_sent}}}")
+    );
+}
+
 #[tokio::test]
 async fn an_ndjson_page_travels_as_a_json_string_in_a_buffered_answer() {
     let buffered = |c: Config| {
@@ -114,7 +139,7 @@ async fn a_cut_without_a_continuation_names_the_remedy_in_both_modes() {
     let error = capture.streamed().unwrap().error.expect("an error trailer");
     assert_eq!(error.error_type(), &ErrorType::RESPONSE_SIZE_TOO_LARGE);
     assert!(
-        error.message().contains("Body::with_continuation"),
+        error.message().contains("lambda_stream::Continuation"),
         "{}",
         error.message()
     );
@@ -128,7 +153,7 @@ async fn a_cut_without_a_continuation_names_the_remedy_in_both_modes() {
     assert_eq!(head.status, 413);
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("4000-byte limit in BUFFERED mode"), "{text}");
-    assert!(text.contains("Body::with_continuation"), "{text}");
+    assert!(text.contains("lambda_stream::Continuation"), "{text}");
 }
 
 /// `examples/export_ndjson` in embedded mode (no `AWS_LAMBDA_RUNTIME_API`) with `args`.

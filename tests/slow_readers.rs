@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::stream;
 use http_body_util::BodyExt;
 use lambda_stream::emulator::EmulatorConfig;
-use lambda_stream::{Body, Context, Request, Truncation};
+use lambda_stream::{Body, Context, Continuation, Request, Truncation};
 
 mod common;
 use common::{get, send, serve_in_process};
@@ -18,12 +18,13 @@ async fn endless_export(_: Request, _: Context) -> Result<lambda_stream::Respons
         stream::iter((0u64..).map(|id| {
             Ok::<_, std::io::Error>(format!("{{\"id\":{id},\"note\":\"{:060}\"}}\n", id))
         }));
-    let body = Body::from_stream(rows).with_continuation(64, |cut: &Truncation| {
+    let next_page = Continuation::new(64, |cut: &Truncation| {
         format!("{{\"next_cursor\":{}}}\n", cut.next_offset(0)).into()
     });
     http::Response::builder()
         .header("content-type", "application/x-ndjson")
-        .body(body)
+        .extension(next_page)
+        .body(Body::from_stream(rows))
 }
 
 /// Reads the export at `bytes_per_second` and returns the body and whether it ended cleanly.

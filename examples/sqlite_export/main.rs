@@ -18,7 +18,9 @@
 use std::path::Path;
 
 use deadpool_sqlite::{Config, Pool, Runtime};
-use lambda_stream::{Body, BoxError, Coalesce, Context, Request, Response, Truncation};
+use lambda_stream::{
+    Body, BoxError, Coalesce, Context, Continuation, Request, Response, Truncation,
+};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::ReceiverStream;
@@ -131,10 +133,10 @@ async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
         max_bytes: 64 * 1024,
         max_delay: std::time::Duration::from_millis(50),
     };
-    let body = body.with_continuation(LINK_RESERVE, link).coalesce(merge);
     Ok(http::Response::builder()
         .header("content-type", content_type)
-        .body(body)?)
+        .extension(Continuation::new(LINK_RESERVE, link))
+        .body(body.coalesce(merge))?)
 }
 
 /// A demo table of `rows` orders, built once in the temp directory when `ORDERS_DB` is unset.

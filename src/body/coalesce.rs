@@ -31,11 +31,10 @@ pub struct Coalesce {
 
 impl Body {
     /// Merges this body's items by `policy`. A budget still ends the body on a record
-    /// boundary, and a continuation still counts records: each merged chunk carries where its
-    /// records end.
+    /// boundary, and a [`Continuation`](crate::Continuation) still counts records: each merged
+    /// chunk carries where its records end.
     pub fn coalesce(mut self, policy: Coalesce) -> Body {
-        let continuation = self.take_continuation();
-        let view = self.take_budget_view();
+        let framing_end = self.take_framing_end();
         let limits = MergeLimits {
             merge_below: policy.max_bytes,
             max_bytes: policy.max_bytes,
@@ -43,14 +42,11 @@ impl Body {
             wait_for_more: true,
         };
         let mut merge = MergeReady::new(self, limits);
-        let mut merged = Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
+        let merged = Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
             merge.poll_merged(cx)
         }));
-        if let Some(view) = view {
-            merged = merged.with_budget_view(view);
-        }
-        match continuation {
-            Some(continuation) => merged.with_continuation_parts(continuation),
+        match framing_end {
+            Some(end) => merged.with_framing_end(end),
             None => merged,
         }
     }

@@ -210,7 +210,15 @@ impl Compression {
             HeaderValue::from_static(encoding.as_str()),
         );
         parts.headers.remove(CONTENT_LENGTH);
-        Response::from_parts(parts, compress_body(body, encoding))
+        // The compressor ends a cut body itself (the compressed continuation, then the
+        // encoder's epilogue): the continuation moves into it, and the budget view it reads
+        // takes its place among the response's extensions.
+        let mut body = body;
+        let framing_end = body.take_framing_end();
+        let continuation = parts.extensions.remove::<Continuation>().or(framing_end);
+        let (body, view) = compress_body(body, encoding, continuation);
+        parts.extensions.insert(view);
+        Response::from_parts(parts, body)
     }
 }
 
@@ -300,13 +308,16 @@ fn worst_case(len: usize) -> u64 {
     len as u64 + len as u64 / 64 + 64
 }
 
-fn compress_body(mut body: Body, encoding: Encoding) -> Body {
-    let continuation = body.take_continuation();
+fn compress_body(
+    body: Body,
+    encoding: Encoding,
+    continuation: Option<Continuation>,
+) -> (Body, BudgetView) {
     let closing_room = continuation.as_ref().map_or(0, |continuation| {
-        worst_case(usize::try_from(continuation.reserve).unwrap_or(usize::MAX))
+        worst_case(usize::try_from(continuation.reserve()).unwrap_or(usize::MAX))
     });
     let view = BudgetView::new(closing_room);
-    Body::from_stream(Compressing {
+    let body = Body::from_stream(Compressing {
         inner: MergeReady::new(body, MERGE),
         encoder: Encoder::new(encoding),
         continuation,
@@ -315,8 +326,8 @@ fn compress_body(mut body: Body, encoding: Encoding) -> Body {
         last_record: None,
         raw_bytes: 0,
         finished: false,
-    })
-    .with_budget_view(view)
+    });
+    (body, view)
 }
 
 /// Ready items are compressed together and flushed once, up to 16 KiB of input; only items
@@ -356,7 +367,7 @@ impl Compressing {
             body_bytes: self.raw_bytes,
             last_record: self.last_record.take(),
         };
-        let raw = (continuation.make)(&cut);
+        let raw = continuation.make(&cut).unwrap_or_default();
         let mut closing = self.encoder.item(&raw)?.to_vec();
         closing.extend_from_slice(&self.encoder.finish()?);
         Ok(Bytes::from(closing))
@@ -571,7 +582,7 @@ mod tests {
             Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
             Ok(Bytes::from("never")),
         ]);
-        let mut body = compress_body(Body::from_stream(items), Encoding::Gzip);
+        let (mut body, _) = compress_body(Body::from_stream(items), Encoding::Gzip, None);
         let compressed = body.next().await.and_then(Result::ok).unwrap_or_default();
         let mut text = String::new();
         // A flushed, unfinished gzip member: read what it holds, then hit its missing end.
@@ -594,15 +605,19 @@ mod tests {
         reserve: usize,
         budget: u64,
     ) -> Option<(Vec<u8>, u64)> {
-        use crate::stream::StreamingBody;
         use crate::stream::test_exports::{budget_only, records_body};
+        use crate::stream::{PerResponse, StreamingBody};
         use http_body_util::BodyExt;
         use std::io::Read;
-        let body = records_body(sizes, coalesce, reserve);
+        let (body, continuation) = records_body(sizes, coalesce, reserve);
         let limits = budget_only(budget);
-        let body = compress_body(body, Encoding::Gzip);
+        let (body, view) = compress_body(body, Encoding::Gzip, Some(continuation));
+        let ending = PerResponse {
+            continuation: None,
+            view: Some(view),
+        };
         let (streaming, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).ok()?;
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits).ok()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

@@ -1,6 +1,7 @@
 //! What ends a body cut short by its budget or deadline, when the body knows its records.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -35,13 +36,10 @@ impl Truncation {
     /// plus the records it sent. Right on every page, the first and the later ones alike.
     ///
     /// ```
-    /// use lambda_stream::{Body, Truncation};
+    /// use lambda_stream::{Continuation, Truncation};
     /// // A page of rows `start..`, cut where its budget ends: its link names the next offset.
     /// let start = 40_000;
-    /// let rows = futures_util::stream::iter(
-    ///     (start..).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
-    /// );
-    /// let body = Body::from_stream(rows).with_continuation(64, move |cut: &Truncation| {
+    /// let next_page = Continuation::new(64, move |cut: &Truncation| {
     ///     format!("{{\"next_cursor\":{}}}\n", cut.next_offset(start)).into()
     /// });
     /// ```
@@ -52,10 +50,61 @@ impl Truncation {
 
 type MakeContinuation = Box<dyn FnOnce(&Truncation) -> Bytes + Send>;
 
-/// A closing record and the bytes reserved for it.
-pub(crate) struct Continuation {
-    pub(crate) reserve: u64,
-    pub(crate) make: MakeContinuation,
+/// The closing record of a response cut short by its budget or deadline (a cursor, a link),
+/// and the bytes reserved for it at the end of the budget. It travels as a response
+/// extension, beside the body rather than inside it, so no body combinator can drop it:
+///
+/// ```
+/// use lambda_stream::{Body, Continuation, Truncation};
+/// let cursor = 0; // this page's first row (from the request's `?cursor=`)
+/// let rows = futures_util::stream::iter(
+///     (cursor..1_000_000u64).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
+/// );
+/// let next_page = Continuation::new(128, move |cut: &Truncation| {
+///     format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
+/// });
+/// let response = http::Response::builder()
+///     .header("content-type", "application/x-ndjson")
+///     .extension(next_page)
+///     .body(Body::from_stream(rows))?;
+/// # Ok::<(), http::Error>(())
+/// ```
+///
+/// Every item of the body is then a whole record: when the budget or the deadline cuts the
+/// body, it ends after the last whole record with the bytes `make` returns instead of an
+/// error trailer. If they do not fit in what is left, the body ends with the error trailer
+/// after all. A page the deadline ends reaches slow readers with its link too: the reader's
+/// pace is measured while the page streams, and the page ends early enough for what may
+/// still be on its way to the Runtime API, and the link, to get there before the deadline.
+#[derive(Clone)]
+pub struct Continuation {
+    reserve: u64,
+    make: Arc<Mutex<Option<MakeContinuation>>>,
+}
+
+impl Continuation {
+    /// A continuation made by `make` from what was sent, with `reserve` bytes kept for it at
+    /// the end of the budget.
+    pub fn new<F>(reserve: usize, make: F) -> Self
+    where
+        F: FnOnce(&Truncation) -> Bytes + Send + 'static,
+    {
+        Continuation {
+            reserve: reserve as u64,
+            make: Arc::new(Mutex::new(Some(Box::new(make)))),
+        }
+    }
+
+    /// The bytes kept for it at the end of the budget.
+    pub(crate) fn reserve(&self) -> u64 {
+        self.reserve
+    }
+
+    /// The closing record for `cut`; `None` once made (a response ends once).
+    pub(crate) fn make(&self, cut: &Truncation) -> Option<Bytes> {
+        let make = self.make.lock().ok()?.take()?;
+        Some(make(cut))
+    }
 }
 
 impl fmt::Debug for Continuation {

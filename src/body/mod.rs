@@ -30,8 +30,8 @@ use crate::wire::{ErrorType, FunctionError};
 pub use channel::{BodyClosed, BodySender};
 pub(crate) use chunk::{Chunk, ChunkBuilder};
 pub use coalesce::Coalesce;
-pub(crate) use continuation::{BudgetView, Continuation};
-pub use continuation::{Truncation, TruncationReason};
+pub(crate) use continuation::BudgetView;
+pub use continuation::{Continuation, Truncation, TruncationReason};
 
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep
 /// memory flat and first bytes early.
@@ -63,8 +63,9 @@ pub type Response = http::Response<Body>;
 #[must_use = "a body does nothing unless returned in a response"]
 pub struct Body {
     inner: Inner,
-    continuation: Option<Continuation>,
-    budget_view: Option<BudgetView>,
+    /// What a framing closes a cut body with (a JSON array's `]`), part of its format; a
+    /// response's own [`Continuation`] (an extension) takes its place.
+    framing_end: Option<Continuation>,
 }
 
 enum Inner {
@@ -78,8 +79,7 @@ impl Body {
     pub fn empty() -> Self {
         Body {
             inner: Inner::Once(None),
-            continuation: None,
-            budget_view: None,
+            framing_end: None,
         }
     }
 
@@ -102,8 +102,7 @@ impl Body {
     {
         Body {
             inner: Inner::Stream(chunks.boxed()),
-            continuation: None,
-            budget_view: None,
+            framing_end: None,
         }
     }
 
@@ -170,62 +169,15 @@ impl Body {
         (sender, Body::from_chunks(Records { items: receiver }))
     }
 
-    /// Treats every item as a whole record and, when the byte budget or the deadline cuts the
-    /// body short, ends it after the last whole record with the bytes `make` returns (a cursor,
-    /// a link) instead of an error trailer. `reserve` bytes at the end of the budget are kept
-    /// for it; if what `make` returns does not fit in what is left, the body ends with the
-    /// error trailer after all.
-    ///
-    /// A page the deadline ends reaches slow readers with its link too: the reader's pace is
-    /// measured while the page streams, and the page ends early enough for what may still be
-    /// on its way to the Runtime API, and the link, to get there before the deadline.
-    ///
-    /// ```
-    /// use lambda_stream::{Body, Truncation};
-    /// let cursor = 0; // this page's first row (from the request's `?cursor=`)
-    /// let lines = futures_util::stream::iter(
-    ///     (cursor..1_000_000u64).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))),
-    /// );
-    /// let body = Body::from_stream(lines).with_continuation(128, move |cut: &Truncation| {
-    ///     format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
-    /// });
-    /// # drop(body);
-    /// ```
-    pub fn with_continuation<F>(mut self, reserve: usize, make: F) -> Self
-    where
-        F: FnOnce(&Truncation) -> Bytes + Send + 'static,
-    {
-        self.continuation = Some(Continuation {
-            reserve: reserve as u64,
-            make: Box::new(make),
-        });
+    /// Closes a cut body with what `end` makes (a framing's terminator).
+    pub(crate) fn with_framing_end(mut self, end: Continuation) -> Self {
+        self.framing_end = Some(end);
         self
     }
 
-    pub(crate) fn with_continuation_parts(mut self, continuation: Continuation) -> Self {
-        self.continuation = Some(continuation);
-        self
-    }
-
-    pub(crate) fn with_budget_view(mut self, view: BudgetView) -> Self {
-        self.budget_view = Some(view);
-        self
-    }
-
-    /// The bytes a stage of this body writes at its end (a compressor's continuation), which
-    /// the budget must hold besides the head.
-    pub(crate) fn closing_room(&self) -> u64 {
-        self.budget_view
-            .as_ref()
-            .map_or(0, BudgetView::closing_room)
-    }
-
-    pub(crate) fn take_budget_view(&mut self) -> Option<BudgetView> {
-        self.budget_view.take()
-    }
-
-    pub(crate) fn take_continuation(&mut self) -> Option<Continuation> {
-        self.continuation.take()
+    /// The framing's terminator, taken out for the stage that ends the body.
+    pub(crate) fn take_framing_end(&mut self) -> Option<Continuation> {
+        self.framing_end.take()
     }
 
     /// The exact length when the body is a single known buffer.
@@ -337,8 +289,7 @@ impl From<Bytes> for Body {
     fn from(data: Bytes) -> Self {
         Body {
             inner: Inner::Once(Some(data)),
-            continuation: None,
-            budget_view: None,
+            framing_end: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::aliases::BoxError;
-use crate::body::{Body, Truncation};
+use crate::body::{Body, Continuation, Truncation};
 use crate::wire::{ErrorType, FunctionError};
 
 fn record_error(context: &str, error: impl std::fmt::Display) -> FunctionError {
@@ -19,7 +19,8 @@ fn into_function_error<E: Into<BoxError>>(error: E) -> FunctionError {
 
 impl Body {
     /// Newline-delimited JSON (`application/x-ndjson`): one record per line, one item each.
-    /// Add [`Body::with_continuation`] to end a cut export with a cursor line.
+    /// Add a [`Continuation`](crate::Continuation) to the response to end a cut export with a
+    /// cursor line.
     ///
     /// ```
     /// # async fn example() {
@@ -87,9 +88,10 @@ impl Body {
             }
             Err(error) => Err(error),
         });
-        Body::from_stream(items).with_continuation(2, |cut: &Truncation| {
+        let close = Continuation::new(2, |cut: &Truncation| {
             Bytes::from_static(if cut.records_sent == 0 { b"[]" } else { b"]" })
-        })
+        });
+        Body::from_stream(items).with_framing_end(close)
     }
 
     /// CSV (`text/csv`) with a header row from the first record's field names and the `csv`

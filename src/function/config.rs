@@ -81,7 +81,7 @@ impl Default for BufferedOverflow {
                 format!(
                     "the response is larger than its {limit}-byte limit in BUFFERED mode (the \
                      smaller of its budget and the buffered payload limit); to page it, end the \
-                     body with a continuation (Body::with_continuation)"
+                     body with a continuation (the response extension lambda_stream::Continuation)"
                 ),
             );
             let mut response = http::Response::new(bytes::Bytes::from(error.to_json()));

@@ -23,7 +23,7 @@ use crate::body::{Chunk, ChunkBuilder};
 use crate::error::Error;
 use crate::stream::Budget;
 use crate::stream::{CollectedEnd, collect};
-use crate::stream::{StreamLimits, StreamingBody};
+use crate::stream::{PerResponse, StreamLimits, StreamingBody};
 use crate::wire::{
     ErrorType, FunctionError, HeadFormat, InvocationHeaders, RawEvent, RequestId, ResponseHead,
     is_invoke_completion_notice, request_from_event,
@@ -174,7 +174,8 @@ impl Answering<'_> {
     /// body byte), so an error before it can still go to `/error` or become a 500; after it,
     /// errors, the budget and the deadline end the stream with trailers or a continuation.
     async fn stream(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
-        let (parts, mut body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
+        let ending = PerResponse::take_from(&mut parts.extensions, &mut body);
         let head = ResponseHead::from_parts(parts);
         let prelude = match self.format.prelude(&head) {
             Ok(prelude) => prelude,
@@ -195,7 +196,7 @@ impl Answering<'_> {
             Err(_) => Vec::new(),
         };
         let limits = self.limits();
-        let (streaming, report_rx) = match StreamingBody::new(prelude, held, body, limits) {
+        let (streaming, report_rx) = match StreamingBody::new(prelude, held, body, ending, limits) {
             Ok(streaming) => streaming,
             Err(too_small) => {
                 let error =
@@ -231,7 +232,8 @@ impl Answering<'_> {
     /// overflow response, never sent over the limit.
     async fn buffer(self, response: Response, failure: Option<FunctionError>) -> Result<(), Error> {
         let limit = self.config.buffered_limit();
-        let (parts, body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
+        let ending = PerResponse::take_from(&mut parts.extensions, &mut body);
         let head = ResponseHead::from_parts(parts);
         let framed = self
             .format
@@ -245,7 +247,7 @@ impl Answering<'_> {
             }
         };
         let room = limit.saturating_sub(envelope) as u64;
-        let collected = match collect(body, &prelude, self.limits(), room).await {
+        let collected = match collect(body, ending, &prelude, self.limits(), room).await {
             Ok(collected) => collected,
             Err(too_small) => {
                 let error =

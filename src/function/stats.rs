@@ -98,7 +98,7 @@ pub(crate) fn report(stats: &CompletionStats, hook: Option<&CompletionHook>) {
             budget_used, outcome = %stats.outcome,
             "response cut short with no continuation: a client that does not read trailers \
              sees a clean end; to page it, end the body with a continuation \
-             (Body::with_continuation)"
+             (the response extension lambda_stream::Continuation)"
         );
     } else {
         tracing::error!(

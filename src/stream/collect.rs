@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::limit::{Limited, StreamEnd};
 use super::payload_limit::PayloadLimit;
+use super::per_response::PerResponse;
 use super::policy::BandwidthModel;
 use super::streamed::{BudgetTooSmall, StreamLimits};
 use crate::body::merge::ChunkSource;
@@ -47,20 +48,25 @@ pub(crate) struct Collected {
 /// # Errors
 /// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve.
 pub(crate) async fn collect(
-    mut body: Body,
+    body: Body,
+    ending: PerResponse,
     prelude: &[u8],
     mut limits: StreamLimits,
     payload_room: u64,
 ) -> Result<Collected, BudgetTooSmall> {
-    let mut continuation = body.take_continuation();
+    let closing_room = ending.closing_room();
+    let PerResponse {
+        mut continuation,
+        view,
+    } = ending;
     limits.end_by = limits.end_by.filter(|_| continuation.is_some());
     limits.bandwidth = BandwidthModel::UNLIMITED;
-    let policy = limits.policy(prelude, continuation.as_ref(), body.closing_room())?;
+    let policy = limits.policy(prelude, continuation.as_ref(), closing_room)?;
     let mut payload = PayloadLimit::new(payload_room);
     if let Some(continuation) = &continuation {
-        payload.reserve(continuation.reserve);
+        payload.reserve(continuation.reserve());
     }
-    let mut limited = Limited::new(Vec::new(), body, policy).within_payload(payload);
+    let mut limited = Limited::new(Vec::new(), body, policy, view).within_payload(payload);
     let mut collected = BytesMut::new();
     let end = loop {
         limited.set_now(Instant::now());
@@ -91,7 +97,7 @@ pub(crate) async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::Truncation;
+    use crate::body::{Continuation, Truncation};
     use crate::wire::{PayloadCost, ResponseHead, encode_buffered_response};
     use bytes::Bytes;
     use futures_util::stream;
@@ -115,22 +121,28 @@ mod tests {
     }
 
     /// A body of lines closed by a cursor naming the count and the last line sent.
-    fn export(lines: Vec<Bytes>) -> Body {
+    fn export(lines: Vec<Bytes>) -> (Body, PerResponse) {
         let items = stream::iter(lines.into_iter().map(Ok::<_, std::io::Error>));
-        Body::from_stream(items).with_continuation(RESERVE, |cut: &Truncation| {
+        let body = Body::from_stream(items);
+        let cursor = Continuation::new(RESERVE, |cut: &Truncation| {
             let last = cut.last_record.as_ref().map_or(0, |l| l[6]);
             Bytes::from(format!(
                 "{{\"sent\":{},\"last\":{last}}}\n",
                 cut.records_sent
             ))
-        })
+        });
+        (body, PerResponse::continued(cursor))
     }
 
     /// What a stream of this response would carry before its body.
     const PRELUDE: &[u8] = b"{\"statusCode\":200}";
     const HEAD_BYTES: u64 = PRELUDE.len() as u64 + 8;
 
-    fn collect_now(body: Body, budget: u64, room: u64) -> Result<Collected, BudgetTooSmall> {
+    fn collect_now(
+        (body, ending): (Body, PerResponse),
+        budget: u64,
+        room: u64,
+    ) -> Result<Collected, BudgetTooSmall> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -140,7 +152,7 @@ mod tests {
             end_by: None,
             bandwidth: BandwidthModel::AWS,
         };
-        runtime.block_on(collect(body, PRELUDE, limits, room))
+        runtime.block_on(collect(body, ending, PRELUDE, limits, room))
     }
 
     fn payload_cost(head: &ResponseHead, body: &[u8]) -> u64 {

@@ -62,8 +62,14 @@ pub(crate) struct Limited {
 }
 
 impl Limited {
-    pub(crate) fn new(held: Vec<Chunk>, mut body: Body, policy: StreamPolicy) -> Self {
-        let view = body.take_budget_view();
+    /// `view` is the budget view of a stage of `body` that decides before it produces (a
+    /// compressor): this stage publishes what is left to it.
+    pub(crate) fn new(
+        held: Vec<Chunk>,
+        body: Body,
+        policy: StreamPolicy,
+        view: Option<BudgetView>,
+    ) -> Self {
         if let Some(view) = &view {
             view.publish(policy.meter().remaining());
         }
@@ -137,7 +143,7 @@ impl Limited {
             body_bytes: self.body_bytes,
             last_record: self.last_record.take(),
         };
-        let closing = (continuation.make)(&truncation);
+        let closing = continuation.make(&truncation)?;
         let payload_fits = self
             .payload
             .as_ref()

@@ -22,11 +22,13 @@ mod limit;
 mod outcome;
 mod pace;
 mod payload_limit;
+mod per_response;
 mod policy;
 mod streamed;
 
 pub(crate) use collect::{CollectedEnd, collect};
 pub use outcome::Outcome;
+pub(crate) use per_response::PerResponse;
 #[cfg(feature = "emulator")]
 pub(crate) use policy::BudgetMeter;
 pub use policy::{BandwidthModel, Budget};

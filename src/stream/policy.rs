@@ -25,7 +25,7 @@ pub(crate) const LEGACY_STREAM_LIMIT: u64 = 20 * 1024 * 1024;
 ///
 /// It counts wire bytes (prelude, 8 NULs, body) in both invoke modes; a `BUFFERED` answer also
 /// stays within the 6,291,556-byte payload. A body is never cut inside a record. With a
-/// continuation ([`Body::with_continuation`](crate::Body::with_continuation)) it ends after its
+/// continuation (a [`Continuation`](crate::Continuation) response extension) it ends after its
 /// last whole record with your cursor, and no warning is logged (a page fills its budget by
 /// design). Without one, a stream ends with a `Function.ResponseSizeTooLarge` trailer: **a
 /// client that does not read trailers (curl, most HTTP libraries) sees `200` and a clean

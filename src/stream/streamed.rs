@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 use super::flush::FlushRule;
 use super::limit::{Limited, StreamEnd};
 use super::outcome::Outcome;
+use super::per_response::PerResponse;
 use super::policy::{BandwidthModel, Budget, StreamPolicy};
 use crate::body::merge::{MergeLimits, MergeReady};
 use crate::body::ready::MERGE_WINDOW;
@@ -112,7 +113,7 @@ impl StreamLimits {
             // Its link must reach the reader, however slow: the policy measures it.
             policy = policy.measuring_the_reader();
         }
-        let reserve = continuation.map_or(0, |c| c.reserve);
+        let reserve = continuation.map_or(0, Continuation::reserve);
         policy.reserve(reserve);
         let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
         if policy.charge_head(head).is_err() || policy.meter().remaining() < closing_room {
@@ -149,22 +150,25 @@ pub(crate) struct StreamingBody {
 }
 
 impl StreamingBody {
-    /// `held` are the body's first items, taken before the head was committed.
+    /// `held` are the body's first items, taken before the head was committed; `ending` what
+    /// the response's extensions say about its end.
     ///
     /// # Errors
     /// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve.
     pub(crate) fn new(
         prelude: Bytes,
         held: Vec<Chunk>,
-        mut body: Body,
+        body: Body,
+        ending: PerResponse,
         limits: StreamLimits,
     ) -> Result<(Self, oneshot::Receiver<StreamReport>), BudgetTooSmall> {
         let (tx, rx) = oneshot::channel();
-        let continuation = body.take_continuation();
-        let policy = limits.policy(&prelude, continuation.as_ref(), body.closing_room())?;
+        let closing_room = ending.closing_room();
+        let PerResponse { continuation, view } = ending;
+        let policy = limits.policy(&prelude, continuation.as_ref(), closing_room)?;
         let streaming = StreamingBody {
             head: HeadFrames::Prelude(prelude),
-            merged: MergeReady::new(Limited::new(held, body, policy), MERGE),
+            merged: MergeReady::new(Limited::new(held, body, policy, view), MERGE),
             continuation,
             closing_bytes: 0,
             done: false,
@@ -262,7 +266,7 @@ impl StreamingBody {
                 format!(
                     "the response reached its {}-byte budget after {body_bytes} body bytes \
                      and was cut after its last whole record; to page it, end the body with a \
-                     continuation (Body::with_continuation)",
+                     continuation (the response extension lambda_stream::Continuation)",
                     limited.policy().meter().budget().limit(),
                 ),
             ),
@@ -270,7 +274,8 @@ impl StreamingBody {
                 ErrorType::DEADLINE_EXCEEDED,
                 format!(
                     "the stream was ended before the invocation deadline after {body_bytes} body \
-                     bytes; to page it, end the body with a continuation (Body::with_continuation)"
+                     bytes; to page it, end the body with a continuation (the response \
+                     extension lambda_stream::Continuation)"
                 ),
             ),
         }
@@ -343,7 +348,7 @@ pub(crate) mod test_exports {
     use futures_util::stream;
 
     use super::{MERGE_BYTES, StreamLimits};
-    use crate::body::{Body, Truncation};
+    use crate::body::{Body, Continuation, Truncation};
     use crate::stream::policy::{BandwidthModel, Budget};
     use crate::wire::FunctionError;
 
@@ -356,9 +361,13 @@ pub(crate) mod test_exports {
             .collect()
     }
 
-    /// A body of records of `sizes`, coalesced into chunks of up to 64 KiB or not, closed by a
+    /// A body of records of `sizes`, coalesced into chunks of up to 64 KiB or not, and a
     /// cursor continuation (`#<records sent>` padded to the reserve).
-    pub(crate) fn records_body(sizes: &[usize], coalesce: bool, reserve: usize) -> Body {
+    pub(crate) fn records_body(
+        sizes: &[usize],
+        coalesce: bool,
+        reserve: usize,
+    ) -> (Body, Continuation) {
         let body = Body::from_stream(stream::iter(items(sizes)));
         let body = if coalesce {
             body.coalesce(crate::body::Coalesce {
@@ -368,13 +377,14 @@ pub(crate) mod test_exports {
         } else {
             body
         };
-        body.with_continuation(reserve, move |cut: &Truncation| {
+        let continuation = Continuation::new(reserve, move |cut: &Truncation| {
             Bytes::from(format!(
                 "#{:0>width$}",
                 cut.records_sent,
                 width = reserve - 1
             ))
-        })
+        });
+        (body, continuation)
     }
 
     /// A budget of `budget` bytes and nothing else: no deadline, no bandwidth cap.
@@ -403,9 +413,18 @@ mod tests {
     }
 
     fn streaming_from(body: Body, budget: u64) -> (StreamingBody, oneshot::Receiver<StreamReport>) {
+        streaming_ended(body, PerResponse::default(), budget)
+    }
+
+    fn streaming_ended(
+        body: Body,
+        ending: PerResponse,
+        budget: u64,
+    ) -> (StreamingBody, oneshot::Receiver<StreamReport>) {
         let limits = budget_only(budget);
         let (mut body, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits)
+                .unwrap();
         // What is merged must not depend on how fast this machine runs the test.
         body.set_merge_window(Duration::from_secs(3600));
         (body, report)
@@ -571,7 +590,9 @@ mod tests {
         // ~80-byte rows merged into 64 KiB chunks, as `examples/export_ndjson` does.
         let sizes = vec![80; 5000];
         for (budget, rows) in [(10_000, 124), (70_000, 874), (100_000, 1249)] {
-            let (body, report) = streaming_from(records_body(&sizes, true, 64), budget);
+            let (body, continuation) = records_body(&sizes, true, 64);
+            let ending = PerResponse::continued(continuation);
+            let (body, report) = streaming_ended(body, ending, budget);
             let (data, trailer) = frames(body).await;
             let sent: Vec<u8> = data.concat();
             let cursor = String::from_utf8_lossy(&sent[sent.len() - 64..]).into_owned();
@@ -592,8 +613,10 @@ mod tests {
     async fn a_budget_that_cannot_hold_the_head_and_the_reserve_is_refused_up_front() {
         let limits = budget_only(70);
         // 2 bytes of prelude + 8 of delimiter + 64 reserved = 74 > 70.
-        let body = records_body(&[10], false, 64);
-        let refused = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+        let (body, continuation) = records_body(&[10], false, 64);
+        let ending = PerResponse::continued(continuation);
+        let refused =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits);
         let error = refused.err().expect("refused");
         assert_eq!(
             error,
@@ -616,8 +639,14 @@ mod tests {
         };
         let items = stream::iter(items(&[7])).chain(stream::pending());
         let body = Body::from_stream(items);
-        let (body, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
+        let (body, report) = StreamingBody::new(
+            Bytes::from_static(b"{}"),
+            Vec::new(),
+            body,
+            PerResponse::default(),
+            limits,
+        )
+        .unwrap();
         let (data, trailer) = frames(body).await;
         assert_eq!(
             tokio::time::Instant::now(),
@@ -652,8 +681,14 @@ mod tests {
             },
         };
         let body = Body::from_stream(stream::iter(items(&[10; 10])));
-        let (mut body, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits).unwrap();
+        let (mut body, report) = StreamingBody::new(
+            Bytes::from_static(b"{}"),
+            Vec::new(),
+            body,
+            PerResponse::default(),
+            limits,
+        )
+        .unwrap();
         body.set_merge_window(Duration::from_secs(3600));
         let (data, trailer) = frames(body).await;
         // Head 10 + two items fill the 30-byte burst; the third takes 1 s: on time; the fourth
@@ -683,8 +718,10 @@ mod tests {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             let head = 10u64;
             let limits = budget_only(budget);
-            let body = records_body(&sizes, coalesce, reserve);
-            let built = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+            let (body, continuation) = records_body(&sizes, coalesce, reserve);
+            let ending = PerResponse::continued(continuation);
+            let built =
+                StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits);
             let Ok((mut body, report)) = built else {
                 proptest::prop_assert!(head + reserve as u64 > budget, "refused only when too small");
                 return Ok(());

@@ -24,7 +24,7 @@ pub mod bench {
 
     use crate::body::Body;
     use crate::stream::{BandwidthModel, Budget};
-    use crate::stream::{StreamLimits, StreamingBody};
+    use crate::stream::{PerResponse, StreamLimits, StreamingBody};
 
     /// The real streamed request body (prelude, budget, deadline check, stats) around `body`.
     /// With `deadline`, a far deadline is armed so the per-item bandwidth check runs too
@@ -41,7 +41,10 @@ pub mod bench {
             end_by,
             bandwidth: BandwidthModel::AWS,
         };
-        let streaming = StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, limits);
+        let mut body = body;
+        let ending = PerResponse::take_from(&mut http::Extensions::new(), &mut body);
+        let streaming =
+            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits);
         streaming.ok().map(|(body, _)| body)
     }
 }
