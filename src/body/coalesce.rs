@@ -43,7 +43,7 @@ impl Body {
         };
         let mut merge = MergeReady::new(self, limits);
         let merged = Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
-            merge.poll_merged(cx)
+            merge.poll_merged(cx, tokio::time::Instant::now())
         }));
         match framing_end {
             Some(end) => merged.with_framing_end(end),

@@ -456,7 +456,7 @@ impl Stream for Compressing {
         }
         let allowance = this.allowance(this.view.remaining());
         this.inner.set_max_bytes(allowance);
-        let output = match ready!(this.inner.poll_merged(cx)) {
+        let output = match ready!(this.inner.poll_merged(cx, tokio::time::Instant::now())) {
             Some(Ok(chunk)) => {
                 if this.might_not_fit(chunk.len(), this.view.remaining()) {
                     this.cut(chunk)

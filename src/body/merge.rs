@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::ready::ReadyWindow;
 use super::{Chunk, ChunkBuilder};
@@ -22,8 +22,13 @@ pub(crate) trait ChunkSource {
     /// How the source ends other than completely (an error, a cut).
     type End;
 
-    /// The next chunk, `Ready(None)` at the end.
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, Self::End>>>;
+    /// The next chunk, `Ready(None)` at the end; `now` is when the caller read the clock (a
+    /// source that decides on time, the limit stage, decides at it).
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Option<Result<Chunk, Self::End>>>;
 }
 
 /// How chunks are merged.
@@ -105,13 +110,15 @@ impl<S: ChunkSource> MergeReady<S> {
         &mut self.source
     }
 
-    /// The next chunk: the one in hand with what is ready behind it.
+    /// The next chunk: the one in hand with what is ready behind it. `now` is handed to the
+    /// source with each poll.
     pub(crate) fn poll_merged(
         &mut self,
         cx: &mut Context<'_>,
+        now: Instant,
     ) -> Poll<Option<Result<Chunk, S::End>>> {
         if self.gathered.is_empty() {
-            let first = match self.take_pending(cx) {
+            let first = match self.take_pending(cx, now) {
                 Poll::Ready(Some(Ok(first))) => first,
                 other => return other,
             };
@@ -120,13 +127,17 @@ impl<S: ChunkSource> MergeReady<S> {
             }
             self.gathered.push(first);
         }
-        self.gather(cx)
+        self.gather(cx, now)
     }
 
     /// The chunk or end kept from the last merge, else the source's next.
-    fn take_pending(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, S::End>>> {
+    fn take_pending(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Option<Result<Chunk, S::End>>> {
         match std::mem::replace(&mut self.pending, Pending::Nothing) {
-            Pending::Nothing => self.poll_source(cx),
+            Pending::Nothing => self.poll_source(cx, now),
             Pending::Chunk(chunk) => Poll::Ready(Some(Ok(chunk))),
             Pending::End(end) => {
                 self.pending = Pending::Finished;
@@ -139,8 +150,12 @@ impl<S: ChunkSource> MergeReady<S> {
         }
     }
 
-    fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, S::End>>> {
-        let polled = self.source.poll_chunk(cx);
+    fn poll_source(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Option<Result<Chunk, S::End>>> {
+        let polled = self.source.poll_chunk(cx, now);
         if let Poll::Ready(None | Some(Err(_))) = polled {
             self.pending = Pending::Finished;
         }
@@ -149,10 +164,14 @@ impl<S: ChunkSource> MergeReady<S> {
 
     /// Adds the chunks ready behind the first, until the merge is full, its window has passed,
     /// the source is not ready (then waits for more if the limits say so) or it ends.
-    fn gather(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, S::End>>> {
+    fn gather(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Option<Result<Chunk, S::End>>> {
         let mut window = ReadyWindow::start(self.limits.window);
         while self.gathered.len() < self.limits.max_bytes && window.open() {
-            match self.source.poll_chunk(cx) {
+            match self.source.poll_chunk(cx, now) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if chunk.len() >= self.limits.merge_below
                         || self.gathered.len() + chunk.len() > self.limits.max_bytes
@@ -199,7 +218,11 @@ impl<S: ChunkSource> MergeReady<S> {
 impl ChunkSource for crate::body::Body {
     type End = crate::wire::FunctionError;
 
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, Self::End>>> {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: Instant,
+    ) -> Poll<Option<Result<Chunk, Self::End>>> {
         crate::body::Body::poll_chunk(self, cx)
     }
 }
@@ -234,7 +257,7 @@ mod tests {
         let mut merge = MergeReady::new(body, limits);
         let mut chunks = Vec::new();
         loop {
-            match std::future::poll_fn(|cx| merge.poll_merged(cx)).await {
+            match std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await {
                 Some(Ok(chunk)) => chunks.push((chunk.len(), chunk.records())),
                 Some(Err(error)) => return (chunks, Some(error.message().to_owned())),
                 None => return (chunks, None),
@@ -266,14 +289,14 @@ mod tests {
         let ready = stream::iter([Ok::<_, FunctionError>("ab"), Ok("cd")]);
         let body = Body::from_stream(ready.chain(stream::pending()));
         let mut merge = MergeReady::new(body, READY);
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx)).await;
+        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
         assert_eq!(
             first.map(|c| c.map(Chunk::into_data)),
             Some(Ok("abcd".into()))
         );
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(merge.poll_merged(&mut cx).is_pending());
+        assert!(merge.poll_merged(&mut cx, Instant::now()).is_pending());
     }
 
     #[tokio::test(start_paused = true)]
@@ -290,19 +313,19 @@ mod tests {
         };
         let mut merge = MergeReady::new(Body::from_stream(early.chain(late)), limits);
         let start = tokio::time::Instant::now();
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx)).await;
+        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
         assert_eq!(
             first.map(|c| c.map(Chunk::into_data)),
             Some(Ok("ab".into()))
         );
         assert_eq!(start.elapsed(), Duration::from_millis(50));
-        let second = std::future::poll_fn(|cx| merge.poll_merged(cx)).await;
+        let second = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
         assert_eq!(
             second.map(|c| c.map(Chunk::into_data)),
             Some(Ok("late".into()))
         );
         assert!(
-            std::future::poll_fn(|cx| merge.poll_merged(cx))
+            std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now()))
                 .await
                 .is_none()
         );
@@ -312,7 +335,7 @@ mod tests {
     async fn a_lower_cap_applies_to_the_next_merge() {
         let mut merge = MergeReady::new(body(&[2, 2, 2, 2]), READY);
         merge.set_max_bytes(5);
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx)).await;
+        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
         assert_eq!(first.map(|c| c.map(|c| c.len())), Some(Ok(4)));
     }
 
@@ -331,7 +354,7 @@ mod tests {
             proptest::prop_assert_eq!(records, sizes.len() as u64);
             let mut merge = MergeReady::new(body(&sizes), limits);
             let mut data = Vec::new();
-            while let Some(Ok(chunk)) = runtime.block_on(std::future::poll_fn(|cx| merge.poll_merged(cx))) {
+            while let Some(Ok(chunk)) = runtime.block_on(std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now()))) {
                 data.extend_from_slice(&chunk.into_data());
             }
             let expected: Vec<u8> = sizes.iter().enumerate().flat_map(|(i, &n)| vec![b'a' + i as u8; n]).collect();

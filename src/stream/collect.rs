@@ -69,8 +69,7 @@ pub(crate) async fn collect(
     let mut limited = Limited::new(Vec::new(), body, policy, view).within_payload(payload);
     let mut collected = BytesMut::new();
     let end = loop {
-        limited.set_now(Instant::now());
-        match std::future::poll_fn(|cx| limited.poll_chunk(cx)).await {
+        match std::future::poll_fn(|cx| limited.poll_chunk(cx, Instant::now())).await {
             Some(Ok(chunk)) => collected.extend_from_slice(chunk.data()),
             None => break CollectedEnd::Complete,
             Some(Err(StreamEnd::Failed(error))) => break CollectedEnd::Failed(error),

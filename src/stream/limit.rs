@@ -56,9 +56,6 @@ pub(crate) struct Limited {
     /// The invocation's span, which the lines logged here (the connection's task polls this
     /// stage, outside it) are logged in, so they carry the invocation's request id.
     span: tracing::Span,
-    /// The clock as the caller last read it ([`Limited::set_now`]): one read per merged
-    /// chunk, not one per tiny item.
-    now: Instant,
 }
 
 impl Limited {
@@ -87,7 +84,6 @@ impl Limited {
             last_record: None,
             payload: None,
             span: tracing::Span::current(),
-            now: Instant::now(),
         }
     }
 
@@ -123,13 +119,6 @@ impl Limited {
         self.held.clear();
     }
 
-    /// The time the next chunks are admitted at. The stream's shell reads the clock once per
-    /// poll (for its flush rule) and passes it on; a merge lasts at most about a millisecond,
-    /// far inside the deadline's safety margin.
-    pub(crate) fn set_now(&mut self, now: Instant) {
-        self.now = now;
-    }
-
     /// The closing record that ends a cut body, made by `continuation` from what was let
     /// through and counted (it may use the reserve); `None` when it does not fit.
     pub(crate) fn closing(
@@ -162,8 +151,8 @@ impl Limited {
     }
 
     /// Charges `cost` bytes now; `Err` says why they may not go.
-    fn charge(&mut self, cost: u64) -> Result<(), TruncationReason> {
-        if self.policy.admit(self.now, cost)? == Charged::CrossedWarning {
+    fn charge(&mut self, cost: u64, now: Instant) -> Result<(), TruncationReason> {
+        if self.policy.admit(now, cost)? == Charged::CrossedWarning {
             self.warn_crossed();
         }
         Ok(())
@@ -186,26 +175,26 @@ impl Limited {
 
     /// Charges a chunk whole or, when the budget (or the payload limit) cannot take it all,
     /// its leading whole records that fit both.
-    fn admission(&mut self, chunk: Chunk) -> Admission {
+    fn admission(&mut self, chunk: Chunk, now: Instant) -> Admission {
         let payload_fits = match &self.payload {
             None => true,
             Some(payload) => payload.fits(chunk.data()),
         };
         if payload_fits {
-            match self.charge(chunk.len() as u64) {
+            match self.charge(chunk.len() as u64, now) {
                 Ok(()) => return Admission::Whole(chunk),
                 Err(TruncationReason::Budget) => {}
                 Err(reason) => return Admission::Refused(reason),
             }
         }
-        self.leading_records(chunk)
+        self.leading_records(chunk, now)
     }
 
     /// The leading whole records of a chunk that do not all fit, charged; the body ends after
     /// them (the cold path: once per response).
     #[cold]
     #[inline(never)]
-    fn leading_records(&mut self, mut chunk: Chunk) -> Admission {
+    fn leading_records(&mut self, mut chunk: Chunk, now: Instant) -> Admission {
         let room = self.policy.meter().room();
         let mut fitting = chunk.records_fitting(room, |_, record| record.len() as u64);
         if let Some(payload) = &self.payload {
@@ -214,7 +203,7 @@ impl Limited {
         let Some(head) = chunk.split_records(fitting) else {
             return Admission::Refused(TruncationReason::Budget);
         };
-        match self.charge(head.len() as u64) {
+        match self.charge(head.len() as u64, now) {
             Ok(()) => Admission::Partly(head, TruncationReason::Budget),
             Err(reason) => Admission::Refused(reason),
         }
@@ -241,6 +230,7 @@ impl Limited {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+        // Read afresh: a timer that fired must find its time come, or nothing wakes the body.
         let now = Instant::now();
         self.policy.producer_waited(now);
         let Some(timer) = self.end_by.as_mut() else {
@@ -286,7 +276,11 @@ impl Limited {
 impl ChunkSource for Limited {
     type End = StreamEnd;
 
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, StreamEnd>>> {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Option<Result<Chunk, StreamEnd>>> {
         if let Some(reason) = self.cut_after.take() {
             return self.cut(reason);
         }
@@ -298,7 +292,7 @@ impl ChunkSource for Limited {
             }
             Poll::Pending => return self.wait_for_producer(cx),
         };
-        match self.admission(chunk) {
+        match self.admission(chunk, now) {
             Admission::Whole(chunk) => self.let_through(chunk),
             Admission::Partly(head, reason) => {
                 self.cut_after = Some(reason);

@@ -322,8 +322,7 @@ impl http_body::Body for StreamingBody {
             super::flush::yield_to_others(cx);
             return Poll::Pending;
         }
-        this.merged.source_mut().set_now(now);
-        match this.merged.poll_merged(cx) {
+        match this.merged.poll_merged(cx, now) {
             Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data(), now),
             Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),
             Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(reason),

@@ -50,7 +50,11 @@ struct Frames(Incoming);
 impl ChunkSource for Frames {
     type End = FramesEnd;
 
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, FramesEnd>>> {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: tokio::time::Instant,
+    ) -> Poll<Option<Result<Chunk, FramesEnd>>> {
         loop {
             let frame = match ready!(Pin::new(&mut self.0).poll_frame(cx)) {
                 Some(Ok(frame)) => frame,
@@ -300,7 +304,8 @@ impl Relaying<'_, '_> {
         frames: &mut MergeReady<Frames>,
     ) -> Option<Result<Merged, RuntimeResponse>> {
         loop {
-            let merged = std::future::poll_fn(|cx| frames.poll_merged(cx));
+            let merged =
+                std::future::poll_fn(|cx| frames.poll_merged(cx, tokio::time::Instant::now()));
             tokio::select! {
                 merged = self.deadline.bound(merged) => {
                     return merged.map(Ok);
