@@ -105,14 +105,11 @@ pub mod testing;
 pub mod wire;
 
 pub use aliases::{BoxError, Request};
-#[cfg(feature = "compression")]
-#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
-pub use body::compress as compression;
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;
 pub use body::{
-    Body, BodyClosed, BodySender, Coalesce, Continuation, Response, Truncation, TruncationReason,
+    Body, BodyClosed, BodySender, Continuation, Response, Truncation, TruncationReason,
 };
 pub use deploy::Deployment;
 pub use entry::{run, run_with, run_with_init};
@@ -124,7 +121,10 @@ pub use function::{
     BufferedOverflow, CompletionStats, Config, ConfigError, Context, EarlyErrors, Handler, Hold,
     InvokeMode, Outcome, Runtime,
 };
-pub use stream::{BandwidthModel, Budget};
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use stream::compress as compression;
+pub use stream::{BandwidthModel, Budget, Coalesce};
 pub use wire::RuntimeApiAddress;
 
 /// The README's code, compiled by `cargo test` so that what it shows stays true.

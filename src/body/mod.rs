@@ -2,14 +2,8 @@
 
 mod channel;
 mod chunk;
-mod coalesce;
-#[cfg(feature = "compression")]
-#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
-pub mod compress;
 mod continuation;
 mod http_body;
-pub(crate) mod merge;
-pub(crate) mod ready;
 mod records;
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
@@ -29,8 +23,6 @@ use crate::wire::{ErrorType, FunctionError};
 
 pub use channel::{BodyClosed, BodySender};
 pub(crate) use chunk::{Chunk, ChunkBuilder};
-pub use coalesce::Coalesce;
-pub(crate) use continuation::BudgetView;
 pub use continuation::{Continuation, Truncation, TruncationReason};
 
 /// Read size used by [`Body::from_reader`]: large enough for throughput, small enough to keep

@@ -38,7 +38,7 @@ pub struct Config {
     completion_hook: Option<CompletionHook>,
     buffered_overflow: BufferedOverflow,
     #[cfg(feature = "compression")]
-    compression: Option<crate::body::compress::Compression>,
+    compression: Option<crate::stream::compress::Compression>,
 }
 
 /// The response sent instead of a buffered response over the limit. The default is `413` with
@@ -362,13 +362,13 @@ impl Config {
     /// compressed bytes.
     #[cfg(feature = "compression")]
     #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
-    pub fn with_compression(mut self, compression: crate::body::compress::Compression) -> Self {
+    pub fn with_compression(mut self, compression: crate::stream::compress::Compression) -> Self {
         self.compression = Some(compression);
         self
     }
 
     #[cfg(feature = "compression")]
-    pub(crate) fn compression(&self) -> Option<&crate::body::compress::Compression> {
+    pub(crate) fn compression(&self) -> Option<&crate::stream::compress::Compression> {
         self.compression.as_ref()
     }
 

@@ -13,8 +13,8 @@ use super::payload_limit::PayloadLimit;
 use super::per_response::PerResponse;
 use super::policy::BandwidthModel;
 use super::streamed::{BudgetTooSmall, StreamLimits};
-use crate::body::merge::ChunkSource;
 use crate::body::{Body, TruncationReason};
+use crate::stream::merge::ChunkSource;
 use crate::wire::FunctionError;
 
 /// How a collected body ended.

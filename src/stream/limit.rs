@@ -10,13 +10,14 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::body::merge::ChunkSource;
+use crate::stream::merge::ChunkSource;
 use bytes::Bytes;
 
+use super::budget_view::BudgetView;
 use super::payload_limit::PayloadLimit;
 use super::policy::{Charged, StreamPolicy};
 use crate::body::{Body, Truncation, TruncationReason};
-use crate::body::{BudgetView, Chunk, Continuation};
+use crate::body::{Chunk, Continuation};
 use crate::wire::FunctionError;
 
 /// How a limited body ends other than completely.

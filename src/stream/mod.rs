@@ -3,9 +3,12 @@
 //!
 //! ```text
 //! handler's Body (chunks that know their records)
+//!   -> coalesce   Body::coalesce: items merged, waiting a little for more (coalesce.rs)
+//!   -> compress   the negotiated encoding, flushed per merge; it ends a cut body itself with
+//!                 the compressed continuation (compress.rs, reading budget_view.rs)
 //!   -> limit      the policy (budget, deadline, bandwidth: policy.rs) admits each chunk whole,
 //!                 or its leading records, or cuts; a BUFFERED answer's payload limit beside it
-//!   -> merge      small chunks already ready behind one travel with it (body::merge)
+//!   -> merge      small chunks already ready behind one travel with it (merge.rs, ready.rs)
 //!   -> streamed   head frames (prelude, 8 NULs), the flush rule's give-way (flush.rs), the
 //!                 continuation or the error trailer at a cut, the report (outcome.rs)
 //!   -> collect    or, BUFFERED: the same limited body collected into one payload
@@ -15,17 +18,25 @@
 //! reader's pace (pace.rs) and ends the page early enough for the bytes that may still be on
 //! their way to the Runtime API, which both ends of that connection keep few (in_flight.rs).
 
+mod budget_view;
+mod coalesce;
 mod collect;
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub mod compress;
 mod flush;
 pub(crate) mod in_flight;
 mod limit;
+pub(crate) mod merge;
 mod outcome;
 mod pace;
 mod payload_limit;
 mod per_response;
 mod policy;
+pub(crate) mod ready;
 mod streamed;
 
+pub use coalesce::Coalesce;
 pub(crate) use collect::{CollectedEnd, collect};
 pub use outcome::Outcome;
 pub(crate) use per_response::PerResponse;

@@ -2,7 +2,8 @@
 //! handler's [`Continuation`], and the budget view of a stage that ends the body itself (a
 //! compressor, which writes its compressed continuation and epilogue at its end).
 
-use crate::body::{Body, BudgetView, Continuation};
+use super::budget_view::BudgetView;
+use crate::body::{Body, Continuation};
 
 /// A response's continuation and its compressing stage's budget view, taken from its
 /// extensions.

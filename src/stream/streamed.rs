@@ -34,10 +34,10 @@ use super::limit::{Limited, StreamEnd};
 use super::outcome::Outcome;
 use super::per_response::PerResponse;
 use super::policy::{BandwidthModel, Budget, StreamPolicy};
-use crate::body::merge::{MergeLimits, MergeReady};
-use crate::body::ready::MERGE_WINDOW;
 use crate::body::{Body, TruncationReason};
 use crate::body::{Chunk, Continuation};
+use crate::stream::merge::{MergeLimits, MergeReady};
+use crate::stream::ready::MERGE_WINDOW;
 use crate::wire::{ErrorType, FunctionError, PRELUDE_DELIMITER};
 
 /// Counts and the end of one streamed response.
@@ -369,7 +369,7 @@ pub(crate) mod test_exports {
     ) -> (Body, Continuation) {
         let body = Body::from_stream(stream::iter(items(sizes)));
         let body = if coalesce {
-            body.coalesce(crate::body::Coalesce {
+            body.coalesce(crate::stream::coalesce::Coalesce {
                 max_bytes: MERGE_BYTES,
                 max_delay: Duration::from_secs(3600),
             })

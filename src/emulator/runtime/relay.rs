@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 use super::reply::{RuntimeResponse, accepted, runtime_error, timed_out};
 use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
 use crate::body::Chunk;
-use crate::body::merge::{ChunkSource, MergeLimits, MergeReady};
-use crate::body::ready::MERGE_WINDOW;
 use crate::emulator::failure::PlatformFailure;
 use crate::stream::BudgetMeter;
+use crate::stream::merge::{ChunkSource, MergeLimits, MergeReady};
+use crate::stream::ready::MERGE_WINDOW;
 use crate::wire::{ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
 /// Body events buffered between the function and a slow client before the function is held

@@ -19,11 +19,12 @@ use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderValue, StatusCode};
 use tokio::io::AsyncWriteExt;
 
+use super::budget_view::BudgetView;
 use crate::body::Response;
-use crate::body::merge::{MergeLimits, MergeReady};
-use crate::body::ready::MERGE_WINDOW;
 use crate::body::{Body, Truncation, TruncationReason};
-use crate::body::{BudgetView, Chunk, Continuation};
+use crate::body::{Chunk, Continuation};
+use crate::stream::merge::{MergeLimits, MergeReady};
+use crate::stream::ready::MERGE_WINDOW;
 use crate::wire::{ErrorType, FunctionError, media_type_essence};
 
 /// A content coding.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use super::ready::ReadyWindow;
-use super::{Chunk, ChunkBuilder};
+use crate::body::{Chunk, ChunkBuilder};
 
 /// Something that yields chunks, each holding whole records, and ends with `End` or nothing.
 pub(crate) trait ChunkSource {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::body::Body;
-use crate::body::merge::{MergeLimits, MergeReady};
+use crate::stream::merge::{MergeLimits, MergeReady};
 
 /// A flush policy: send when the next item would take the gathered bytes past `max_bytes`, or
 /// when the oldest gathered byte has waited `max_delay`, whichever comes first. The default flushes every item as it comes
