@@ -1,0 +1,158 @@
+//! Streaming compression (feature `compression`): gzip, deflate, br and zstd through
+//! `async-compression`, negotiated from `Accept-Encoding`, flushed at every item so each chunk
+//! (each SSE event) is decodable when it arrives.
+//!
+//! **Off by default, and not for Function URLs:** they strip `Content-Encoding` from streamed
+//! responses (reported by users, not documented by AWS). Turn it on for clients behind API Gateway REST or direct
+//! `InvokeWithResponseStream` callers, with [`Config::with_compression`](crate::Config) or
+//! [`Compression::apply`] in a handler.
+//!
+//! Split as tower-http splits it: negotiation (`negotiate.rs`), what is not worth compressing
+//! (`predicate.rs`), the encoders (`encoder.rs`) and the stage that runs them under the budget
+//! (`stage.rs`).
+
+mod encoder;
+mod negotiate;
+mod predicate;
+mod stage;
+
+use http::HeaderValue;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, VARY};
+
+use crate::body::{Continuation, Response};
+pub use negotiate::Encoding;
+use stage::compress_body;
+
+/// Which encodings to offer, in order of preference (used to break q-value ties).
+///
+/// ```
+/// use lambda_stream::compression::{Compression, Encoding};
+/// let compression = Compression::new();
+/// let accept = http::HeaderValue::from_static("gzip;q=0.8, br, zstd");
+/// assert_eq!(compression.negotiate(Some(&accept)), Some(Encoding::Zstd)); // tie: zstd first
+/// let accept = http::HeaderValue::from_static("gzip, br;q=0.5");
+/// assert_eq!(compression.negotiate(Some(&accept)), Some(Encoding::Gzip));
+/// assert_eq!(compression.negotiate(None), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compression {
+    preference: Vec<Encoding>,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compression {
+    /// All four encodings; ties go to zstd, then br, gzip, deflate (fastest good ratio first).
+    pub fn new() -> Self {
+        Compression {
+            preference: vec![
+                Encoding::Zstd,
+                Encoding::Brotli,
+                Encoding::Gzip,
+                Encoding::Deflate,
+            ],
+        }
+    }
+
+    /// Only these encodings, preferred in this order.
+    pub fn with_preference(encodings: impl IntoIterator<Item = Encoding>) -> Self {
+        let mut preference = Vec::new();
+        for encoding in encodings {
+            if !preference.contains(&encoding) {
+                preference.push(encoding);
+            }
+        }
+        Compression { preference }
+    }
+
+    /// The encoding to use for a request's `Accept-Encoding`: the highest q above 0 (a listed
+    /// token, else `*`), ties broken by preference; `None` without the header.
+    pub fn negotiate(&self, accept_encoding: Option<&HeaderValue>) -> Option<Encoding> {
+        negotiate::best(&self.preference, accept_encoding?.to_str().ok()?)
+    }
+
+    /// Compresses `response` when the client accepts an encoding and it is worth it: not when
+    /// it already has a `Content-Encoding`, an already-compressed content type, no body
+    /// (204, 304, 1xx, or an empty buffer). Sets `Content-Encoding`, adds
+    /// `Vary: Accept-Encoding`, removes `Content-Length`.
+    pub fn apply(&self, accept_encoding: Option<&HeaderValue>, response: Response) -> Response {
+        let (mut parts, body) = response.into_parts();
+        if !predicate::worth_compressing(&parts, &body) {
+            return Response::from_parts(parts, body);
+        }
+        parts
+            .headers
+            .append(VARY, HeaderValue::from_static("accept-encoding"));
+        let Some(encoding) = self.negotiate(accept_encoding) else {
+            return Response::from_parts(parts, body);
+        };
+        parts.headers.insert(
+            CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.as_str()),
+        );
+        parts.headers.remove(CONTENT_LENGTH);
+        // The compressor ends a cut body itself (the compressed continuation, then the
+        // encoder's epilogue): the continuation moves into it, and the budget view it reads
+        // takes its place among the response's extensions.
+        let mut body = body;
+        let framing_end = body.take_framing_end();
+        let continuation = parts.extensions.remove::<Continuation>().or(framing_end);
+        let (body, view) = compress_body(body, encoding, continuation);
+        parts.extensions.insert(view);
+        Response::from_parts(parts, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Body;
+    use http::header::CONTENT_TYPE;
+
+    #[test]
+    fn skip_rules_and_headers() {
+        let compression = Compression::new();
+        let accept = HeaderValue::from_static("gzip");
+        let apply = |builder: http::response::Builder, body: Body| {
+            compression.apply(Some(&accept), builder.body(body).unwrap())
+        };
+        let compressed = apply(
+            http::Response::builder()
+                .header(CONTENT_TYPE, "text/csv")
+                .header(CONTENT_LENGTH, "3"),
+            Body::from("a,b"),
+        );
+        assert_eq!(compressed.headers()[CONTENT_ENCODING], "gzip");
+        assert_eq!(compressed.headers()[VARY], "accept-encoding");
+        assert!(!compressed.headers().contains_key(CONTENT_LENGTH));
+        for (builder, body) in [
+            (
+                http::Response::builder().header(CONTENT_ENCODING, "br"),
+                Body::from("x"),
+            ),
+            (
+                http::Response::builder().header(CONTENT_TYPE, "image/png"),
+                Body::from("x"),
+            ),
+            (
+                http::Response::builder().header(CONTENT_TYPE, "application/zip"),
+                Body::from("x"),
+            ),
+            (http::Response::builder().status(204), Body::from("x")),
+            (http::Response::builder(), Body::empty()),
+        ] {
+            let response = apply(builder, body);
+            assert_ne!(
+                response
+                    .headers()
+                    .get(CONTENT_ENCODING)
+                    .map(|v| v.as_bytes()),
+                Some(&b"gzip"[..])
+            );
+        }
+    }
+}
