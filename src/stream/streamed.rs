@@ -415,6 +415,21 @@ mod tests {
         streaming_ended(body, PerResponse::default(), budget)
     }
 
+    /// `body` streamed under `limits`, with no continuation.
+    fn streaming_under(
+        body: Body,
+        limits: StreamLimits,
+    ) -> (StreamingBody, oneshot::Receiver<StreamReport>) {
+        StreamingBody::new(
+            Bytes::from_static(b"{}"),
+            Vec::new(),
+            body,
+            PerResponse::default(),
+            limits,
+        )
+        .unwrap()
+    }
+
     fn streaming_ended(
         body: Body,
         ending: PerResponse,
@@ -638,14 +653,7 @@ mod tests {
         };
         let items = stream::iter(items(&[7])).chain(stream::pending());
         let body = Body::from_stream(items);
-        let (body, report) = StreamingBody::new(
-            Bytes::from_static(b"{}"),
-            Vec::new(),
-            body,
-            PerResponse::default(),
-            limits,
-        )
-        .unwrap();
+        let (body, report) = streaming_under(body, limits);
         let (data, trailer) = frames(body).await;
         assert_eq!(
             tokio::time::Instant::now(),
@@ -680,14 +688,7 @@ mod tests {
             },
         };
         let body = Body::from_stream(stream::iter(items(&[10; 10])));
-        let (mut body, report) = StreamingBody::new(
-            Bytes::from_static(b"{}"),
-            Vec::new(),
-            body,
-            PerResponse::default(),
-            limits,
-        )
-        .unwrap();
+        let (mut body, report) = streaming_under(body, limits);
         body.set_merge_window(Duration::from_secs(3600));
         let (data, trailer) = frames(body).await;
         // Head 10 + two items fill the 30-byte burst; the third takes 1 s: on time; the fourth
