@@ -14,7 +14,8 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::{Stream, stream};
+use futures_util::stream;
+use http_body::Body as _;
 use lambda_stream::testing::bench::budgeted_stream;
 use lambda_stream::{Body, Budget};
 
@@ -39,7 +40,8 @@ fn body_of(chunk: usize) -> Body {
 fn drain_bare(mut body: Body, sink: &mut Vec<u8>) -> usize {
     let mut cx = Context::from_waker(Waker::noop());
     let mut total = 0;
-    while let Poll::Ready(Some(Ok(chunk))) = Pin::new(&mut body).poll_next(&mut cx) {
+    while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+        let Ok(chunk) = frame.into_data() else { break };
         sink.clear();
         sink.extend_from_slice(&chunk);
         total += sink.len();

@@ -126,8 +126,9 @@ fn rows(size: usize) -> impl futures_util::Stream<Item = Result<Row, std::io::Er
 }
 
 /// Drains a body on a current-thread runtime; returns its length.
-fn drain(runtime: &tokio::runtime::Runtime, mut body: Body) -> usize {
+fn drain(runtime: &tokio::runtime::Runtime, body: Body) -> usize {
     runtime.block_on(async move {
+        let mut body = body.into_data_stream();
         let mut total = 0;
         while let Some(chunk) = body.next().await {
             total += chunk.unwrap().len();

@@ -72,7 +72,7 @@ async fn every_item_is_decodable_on_arrival_with_each_encoding() {
         let response = Compression::with_preference([encoding])
             .apply(Some(&accept), http::Response::new(body));
         assert_eq!(response.headers()["content-encoding"], encoding.as_str());
-        let mut body = response.into_body();
+        let mut body = response.into_body().into_data_stream();
         let mut decode = decoder(encoding);
         let mut expected = Vec::new();
         for item in &items {
@@ -97,6 +97,7 @@ async fn every_item_is_decodable_on_arrival_with_each_encoding() {
             .apply(Some(&accept), http::Response::new(body));
         let chunks: Vec<Bytes> = response
             .into_body()
+            .into_data_stream()
             .map(|chunk| chunk.unwrap())
             .collect()
             .await;

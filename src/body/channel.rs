@@ -78,7 +78,8 @@ mod tests {
 
     #[tokio::test]
     async fn chunks_then_end() {
-        let (sender, mut body) = Body::channel();
+        let (sender, body) = Body::channel();
+        let mut body = body.into_data_stream();
         tokio::spawn(async move {
             sender.send("a").await.unwrap();
             sender.send(String::from("b")).await.unwrap();
@@ -90,7 +91,8 @@ mod tests {
 
     #[tokio::test]
     async fn fail_ends_with_the_error() {
-        let (sender, mut body) = Body::channel();
+        let (sender, body) = Body::channel();
+        let mut body = body.into_data_stream();
         tokio::spawn(async move {
             sender.send("a").await.unwrap();
             sender
@@ -118,7 +120,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_producer_ends_the_body_with_an_error() {
-        let (sender, mut body) = Body::channel();
+        let (sender, body) = Body::channel();
+        let mut body = body.into_data_stream();
         let task = tokio::spawn(async move {
             sender.send("partial").await.unwrap();
             panic!("producer bug");

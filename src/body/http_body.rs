@@ -63,14 +63,14 @@ mod tests {
             Ok(http_body::Frame::trailers(other)),
             Ok(http_body::Frame::trailers(error.to_trailers())),
         ]);
-        let mut body = Body::from_http_body(StreamBody::new(frames));
+        let mut body = Body::from_http_body(StreamBody::new(frames)).into_data_stream();
         assert_eq!(body.next().await, Some(Ok(Bytes::from("a"))));
         assert_eq!(body.next().await, Some(Err(error)));
 
         let failing = futures_util::stream::iter([Err::<http_body::Frame<Bytes>, _>(
             std::io::Error::other("socket"),
         )]);
-        let mut body = Body::from_http_body(StreamBody::new(failing));
+        let mut body = Body::from_http_body(StreamBody::new(failing)).into_data_stream();
         let error = body.next().await.unwrap().unwrap_err();
         assert_eq!(
             (error.error_type(), error.message()),

@@ -172,6 +172,24 @@ impl Body {
         self.framing_end.take()
     }
 
+    /// The body's bytes as a stream, item by item: an explicit conversion, as axum's. What a
+    /// framing closes a cut body with (a JSON array's `]`) is not part of the stream, so a body
+    /// made again from it ends as any body does.
+    ///
+    /// ```
+    /// # async fn example() {
+    /// use futures_util::StreamExt;
+    /// let body = lambda_stream::Body::from("hello");
+    /// let items: Vec<_> = body.into_data_stream().collect().await;
+    /// assert_eq!(items.len(), 1);
+    /// # }
+    /// ```
+    pub fn into_data_stream(
+        mut self,
+    ) -> impl Stream<Item = Result<Bytes, FunctionError>> + Send + 'static {
+        futures_util::stream::poll_fn(move |cx| self.poll_chunk(cx).map_ok(Chunk::into_data))
+    }
+
     /// The exact length when the body is a single known buffer.
     pub fn exact_len(&self) -> Option<usize> {
         match &self.inner {
@@ -232,14 +250,6 @@ impl fmt::Debug for Body {
             Inner::Once(data) => f.debug_tuple("Body").field(data).finish(),
             Inner::Stream(_) => f.write_str("Body(<stream>)"),
         }
-    }
-}
-
-impl Stream for Body {
-    type Item = Result<Bytes, FunctionError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_chunk(cx).map_ok(Chunk::into_data)
     }
 }
 
@@ -317,7 +327,7 @@ mod tests {
 
     async fn collect(body: Body) -> (Vec<Bytes>, Option<FunctionError>) {
         let mut chunks = Vec::new();
-        let mut body = body;
+        let mut body = std::pin::pin!(body.into_data_stream());
         while let Some(item) = body.next().await {
             match item {
                 Ok(chunk) => chunks.push(chunk),

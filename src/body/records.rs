@@ -28,7 +28,7 @@ impl Body {
     /// #[derive(serde::Serialize)]
     /// struct Row { id: u32 }
     /// let rows = futures_util::stream::iter([Row { id: 1 }, Row { id: 2 }].map(Ok::<_, std::io::Error>));
-    /// let body: Vec<_> = lambda_stream::Body::ndjson(rows).map(|c| c.unwrap()).collect().await;
+    /// let body: Vec<_> = lambda_stream::Body::ndjson(rows).into_data_stream().map(|c| c.unwrap()).collect().await;
     /// assert_eq!(body.concat(), b"{\"id\":1}\n{\"id\":2}\n");
     /// # }
     /// ```
@@ -55,7 +55,7 @@ impl Body {
     /// # async fn example() {
     /// use futures_util::StreamExt;
     /// let numbers = futures_util::stream::iter([1, 2, 3].map(Ok::<_, std::io::Error>));
-    /// let body: Vec<_> = lambda_stream::Body::json_array(numbers).map(|c| c.unwrap()).collect().await;
+    /// let body: Vec<_> = lambda_stream::Body::json_array(numbers).into_data_stream().map(|c| c.unwrap()).collect().await;
     /// assert_eq!(body.concat(), b"[1,2,3]");
     /// # }
     /// ```
@@ -103,7 +103,7 @@ impl Body {
     /// #[derive(serde::Serialize)]
     /// struct Row { name: &'static str, note: &'static str }
     /// let rows = futures_util::stream::iter([Row { name: "a", note: "x, \"y\"" }].map(Ok::<_, std::io::Error>));
-    /// let body: Vec<_> = lambda_stream::Body::csv(rows).map(|c| c.unwrap()).collect().await;
+    /// let body: Vec<_> = lambda_stream::Body::csv(rows).into_data_stream().map(|c| c.unwrap()).collect().await;
     /// assert_eq!(body.concat(), b"name,note\na,\"x, \"\"y\"\"\"\n");
     /// # }
     /// ```
@@ -139,7 +139,7 @@ mod tests {
     use futures_util::stream;
 
     async fn collect(body: Body) -> (Vec<Bytes>, Option<FunctionError>) {
-        let mut body = body;
+        let mut body = body.into_data_stream();
         let mut items = Vec::new();
         while let Some(item) = body.next().await {
             match item {

@@ -409,7 +409,10 @@ mod tests {
         let keep_alive = KeepAlive::new()
             .interval(Duration::from_secs(10))
             .text("ping");
-        let mut body = Sse::new(events).keep_alive(keep_alive).into_body();
+        let mut body = Sse::new(events)
+            .keep_alive(keep_alive)
+            .into_body()
+            .into_data_stream();
         let mut seen = Vec::new();
         while let Some(item) = body.next().await {
             seen.push((tokio::time::Instant::now(), item.unwrap()));
@@ -448,7 +451,8 @@ mod tests {
                     .unwrap()
                     .data(error.to_string())
             })
-            .into_body();
+            .into_body()
+            .into_data_stream();
         assert_eq!(&body.next().await.unwrap().unwrap()[..], b"data: a\n\n");
         let announced = body.next().await.unwrap().unwrap();
         assert_eq!(

@@ -72,6 +72,7 @@ mod tests {
         };
         let chunks: Vec<_> = tokens(7)
             .coalesce(policy)
+            .into_data_stream()
             .map(|c| c.unwrap())
             .collect()
             .await;
@@ -98,7 +99,7 @@ mod tests {
             max_bytes: 1024,
             max_delay: Duration::from_millis(50),
         };
-        let mut body = Body::from_stream(slow).coalesce(policy);
+        let mut body = Body::from_stream(slow).coalesce(policy).into_data_stream();
         let start = tokio::time::Instant::now();
         assert_eq!(body.next().await, Some(Ok(Bytes::from("ab"))));
         assert_eq!(start.elapsed(), Duration::from_millis(50));
@@ -113,7 +114,7 @@ mod tests {
             max_bytes: 1024,
             max_delay: Duration::from_secs(1),
         };
-        let mut body = Body::from_stream(items).coalesce(policy);
+        let mut body = Body::from_stream(items).coalesce(policy).into_data_stream();
         assert_eq!(body.next().await, Some(Ok(Bytes::from("x"))));
         assert_eq!(body.next().await.unwrap().unwrap_err().message(), "boom");
         assert_eq!(body.next().await, None);

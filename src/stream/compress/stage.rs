@@ -202,7 +202,8 @@ mod tests {
             Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
             Ok(Bytes::from("never")),
         ]);
-        let (mut body, _) = compress_body(Body::from_stream(items), Encoding::Gzip, None);
+        let (body, _) = compress_body(Body::from_stream(items), Encoding::Gzip, None);
+        let mut body = body.into_data_stream();
         let compressed = body.next().await.and_then(Result::ok).unwrap_or_default();
         let mut text = String::new();
         // A flushed, unfinished gzip member: read what it holds, then hit its missing end.
