@@ -5,6 +5,17 @@
 use super::budget_view::BudgetView;
 use crate::body::{Body, Continuation};
 
+/// What ends a response's body when it is cut: the response's own [`Continuation`] (an
+/// extension), else its framing's terminator (a JSON array's `]`). Both are taken out: a
+/// response ends once.
+pub(crate) fn take_continuation(
+    extensions: &mut http::Extensions,
+    body: &mut Body,
+) -> Option<Continuation> {
+    let framing_end = body.take_framing_end();
+    extensions.remove::<Continuation>().or(framing_end)
+}
+
 /// A response's continuation and its compressing stage's budget view, taken from its
 /// extensions.
 #[derive(Debug, Default)]
@@ -14,12 +25,10 @@ pub(crate) struct PerResponse {
 }
 
 impl PerResponse {
-    /// Takes them out of `extensions` (a response ends once); without a continuation there,
-    /// a framing's own terminator (a JSON array's `]`) ends `body`.
+    /// Takes them out of `extensions` (a response ends once).
     pub(crate) fn take_from(extensions: &mut http::Extensions, body: &mut Body) -> Self {
-        let framing_end = body.take_framing_end();
         PerResponse {
-            continuation: extensions.remove::<Continuation>().or(framing_end),
+            continuation: take_continuation(extensions, body),
             view: extensions.remove::<BudgetView>(),
         }
     }

@@ -19,7 +19,8 @@ mod stage;
 use http::HeaderValue;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, VARY};
 
-use crate::body::{Continuation, Response};
+use crate::body::Response;
+use crate::stream::per_response::take_continuation;
 pub use negotiate::Encoding;
 use stage::compress_body;
 
@@ -80,7 +81,7 @@ impl Compression {
     /// (204, 304, 1xx, or an empty buffer). Sets `Content-Encoding`, adds
     /// `Vary: Accept-Encoding`, removes `Content-Length`.
     pub fn apply(&self, accept_encoding: Option<&HeaderValue>, response: Response) -> Response {
-        let (mut parts, body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
         if !predicate::worth_compressing(&parts, &body) {
             return Response::from_parts(parts, body);
         }
@@ -98,9 +99,7 @@ impl Compression {
         // The compressor ends a cut body itself (the compressed continuation, then the
         // encoder's epilogue): the continuation moves into it, and the budget view it reads
         // takes its place among the response's extensions.
-        let mut body = body;
-        let framing_end = body.take_framing_end();
-        let continuation = parts.extensions.remove::<Continuation>().or(framing_end);
+        let continuation = take_continuation(&mut parts.extensions, &mut body);
         let (body, view) = compress_body(body, encoding, continuation);
         parts.extensions.insert(view);
         Response::from_parts(parts, body)
