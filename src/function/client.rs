@@ -128,8 +128,8 @@ impl RuntimeClient {
         Ok((parts.status, parts.headers, body))
     }
 
-    /// Sends a request and checks its answer; `bound_unsent` for a streamed response with a
-    /// continuation (see [`in_flight`]).
+    /// Sends a request and checks its answer; `bound_unsent` for a streamed response that
+    /// counts on little on its way (see [`in_flight`]).
     async fn post(
         &mut self,
         request: Request<RequestBody>,
@@ -191,7 +191,7 @@ impl RuntimeClient {
         body: StreamingBody,
     ) -> Result<(), Error> {
         let route = RuntimeRoute::Response(request_id.clone());
-        let continued = body.has_continuation();
+        let bounded = body.bounds_what_is_on_its_way();
         let mut request = self.request(&route, RequestBody::Streaming(Box::new(body)));
         let headers = request.headers_mut();
         headers.insert(
@@ -201,7 +201,7 @@ impl RuntimeClient {
         headers.insert(RESPONSE_MODE_HEADER, HeaderValue::from_static("streaming"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(TRAILER, HeaderValue::from_static(DECLARED_ERROR_TRAILERS));
-        self.post(request, continued).await
+        self.post(request, bounded).await
     }
 
     /// `POST /runtime/invocation/{id}/response` with a buffered payload.

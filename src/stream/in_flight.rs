@@ -58,8 +58,9 @@ impl SendSide {
         })
     }
 
-    /// Keeps at most [`UNSENT`] bytes unsent for the next response when it has a
-    /// continuation; the system's default (no bound) otherwise.
+    /// Keeps at most [`UNSENT`] bytes unsent for the next response when its policy counts on
+    /// [`MOST_ON_THE_WAY`] (a response with a continuation); the system's default (no bound)
+    /// otherwise.
     pub(crate) fn bound_unsent(&mut self, bounded: bool) {
         if self.bounded == bounded {
             return;

@@ -298,6 +298,12 @@ impl StreamPolicy {
         self
     }
 
+    /// Whether the reader's pace is measured, so what is on its way to the Runtime API must stay
+    /// within [`MOST_ON_THE_WAY`].
+    pub(crate) fn measures_the_reader(&self) -> bool {
+        self.pace.is_some()
+    }
+
     /// Keeps `bytes` at the end of the budget for the closing continuation.
     pub(crate) fn reserve(&mut self, bytes: u64) {
         self.meter.reserve(bytes);
@@ -328,7 +334,7 @@ impl StreamPolicy {
         // after them.
         let starts = self.sent_by.map_or(now, |sent_by| sent_by.max(now));
         let sent_by = starts + self.bandwidth.time_to_send(self.meter.used(), len);
-        if sent_by > end_by || !self.reaches_the_api_in_time(now, end_by, len) {
+        if sent_by > end_by || !self.reaches_the_api_in_time(now, len) {
             return Err(TruncationReason::Deadline);
         }
         let charged = self
@@ -339,30 +345,32 @@ impl StreamPolicy {
         Ok(charged)
     }
 
-    /// Whether, at the reader's measured pace, the bytes that may still be on their way to
-    /// the Runtime API, `len` more and the closing record all reach it by `end_by` (true while
-    /// the pace is not measured: the reader has kept up so far).
-    fn reaches_the_api_in_time(&self, now: Instant, end_by: Instant, len: u64) -> bool {
-        let bytes = MOST_ON_THE_WAY
-            .saturating_add(len)
-            .saturating_add(self.meter.reserved());
-        match self.pace.as_ref().and_then(|pace| pace.time_for(bytes)) {
-            Some(time) => now.checked_add(time).is_some_and(|at| at <= end_by),
-            None => true,
-        }
+    /// Whether, at the reader's measured pace, `len` more bytes and the closing record reach
+    /// the Runtime API by the effective time to end by, behind what may still be on its way
+    /// (true while the pace is not measured: the reader has kept up so far).
+    fn reaches_the_api_in_time(&self, now: Instant, len: u64) -> bool {
+        let bytes = len.saturating_add(self.meter.reserved());
+        let Some(time) = self.time_at_the_readers_pace(bytes) else {
+            return true;
+        };
+        self.effective_end_by(now)
+            .is_none_or(|end| now.checked_add(time).is_some_and(|at| at <= end))
     }
 
-    /// When a stream that is waiting for its producer must end, seen at `now`: early enough
-    /// for what may still be on its way to reach the Runtime API by the time to end by, at the
-    /// measured pace.
+    /// The time to end by, early enough for what may still be on its way to reach the Runtime
+    /// API by then at the measured pace, seen at `now`. The one place the reader's pace moves
+    /// the end: items are admitted against it, and a stream waiting for its producer ends at it.
     fn effective_end_by(&self, now: Instant) -> Option<Instant> {
         let end_by = self.end_by?;
         let drain = self
-            .pace
-            .as_ref()
-            .and_then(|pace| pace.time_for(MOST_ON_THE_WAY))
+            .time_at_the_readers_pace(MOST_ON_THE_WAY)
             .unwrap_or_default();
         Some(end_by.checked_sub(drain).unwrap_or(now).min(end_by))
+    }
+
+    /// How long `bytes` take at the reader's measured pace, once measured.
+    fn time_at_the_readers_pace(&self, bytes: u64) -> Option<Duration> {
+        self.pace.as_ref().and_then(|pace| pace.time_for(bytes))
     }
 
     /// The connection took `len` bytes of the stream at `now`.

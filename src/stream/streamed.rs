@@ -187,9 +187,11 @@ impl StreamingBody {
         self.merged.set_window(window);
     }
 
-    /// Whether a cut ends the body with a continuation (its link must get through in time).
-    pub(crate) fn has_continuation(&self) -> bool {
-        self.continuation.is_some()
+    /// Whether its policy measures the reader, counting on at most
+    /// [`MOST_ON_THE_WAY`](super::in_flight::MOST_ON_THE_WAY) bytes on their way to the Runtime
+    /// API: the connection must keep what it holds unsent within that.
+    pub(crate) fn bounds_what_is_on_its_way(&self) -> bool {
+        self.merged.source().policy().measures_the_reader()
     }
 
     /// Hands a chunk (one or more counted records, or the closing) to the connection at `now`.
