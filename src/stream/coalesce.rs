@@ -41,9 +41,9 @@ impl Body {
             window: policy.max_delay,
             wait_for_more: true,
         };
-        let mut merge = MergeReady::new(self, limits);
+        let mut merge = MergeReady::new(limits);
         let merged = Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
-            merge.poll_merged(cx, tokio::time::Instant::now())
+            merge.poll_merged(cx, |cx| self.poll_chunk(cx))
         }));
         match framing_end {
             Some(end) => merged.with_framing_end(end),

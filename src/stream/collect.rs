@@ -14,7 +14,6 @@ use super::per_response::PerResponse;
 use super::policy::BandwidthModel;
 use super::streamed::{BudgetTooSmall, StreamLimits};
 use crate::body::{Body, TruncationReason};
-use crate::stream::merge::ChunkSource;
 use crate::wire::FunctionError;
 
 /// How a collected body ended.

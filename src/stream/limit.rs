@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::stream::merge::ChunkSource;
 use bytes::Bytes;
 
 use super::budget_view::BudgetView;
@@ -274,10 +273,10 @@ impl Limited {
     }
 }
 
-impl ChunkSource for Limited {
-    type End = StreamEnd;
-
-    fn poll_chunk(
+impl Limited {
+    /// The next chunk the policy admits at `now` (when the caller read the clock), or how
+    /// the body ends.
+    pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
         now: Instant,

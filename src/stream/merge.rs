@@ -12,24 +12,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use super::ready::ReadyWindow;
 use crate::body::{Chunk, ChunkBuilder};
 
-/// Something that yields chunks, each holding whole records, and ends with `End` or nothing.
-pub(crate) trait ChunkSource {
-    /// How the source ends other than completely (an error, a cut).
-    type End;
-
-    /// The next chunk, `Ready(None)` at the end; `now` is when the caller read the clock (a
-    /// source that decides on time, the limit stage, decides at it).
-    fn poll_chunk(
-        &mut self,
-        cx: &mut Context<'_>,
-        now: Instant,
-    ) -> Poll<Option<Result<Chunk, Self::End>>>;
-}
+/// Where a merge takes its chunks from: the next chunk (each holding whole records), a
+/// `Ready(None)` at the end, or how the source ended otherwise (an error, a cut). The caller
+/// owns the source and hands it to each poll, so the source is never hidden inside the merge.
+pub(crate) type PollChunk<E> = Poll<Option<Result<Chunk, E>>>;
 
 /// How chunks are merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,20 +46,18 @@ enum Pending<E> {
     Finished,
 }
 
-/// Merges what a [`ChunkSource`] has ready.
-pub(crate) struct MergeReady<S: ChunkSource> {
-    source: S,
+/// Merges what a source has ready; the source is handed to each poll.
+pub(crate) struct MergeReady<E> {
     limits: MergeLimits,
-    pending: Pending<S::End>,
+    pending: Pending<E>,
     gathered: ChunkBuilder,
     /// When waiting for more: fires when the first gathered item has waited `window`.
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-impl<S: ChunkSource> MergeReady<S> {
-    pub(crate) fn new(source: S, limits: MergeLimits) -> Self {
+impl<E> MergeReady<E> {
+    pub(crate) fn new(limits: MergeLimits) -> Self {
         MergeReady {
-            source,
             limits,
             pending: Pending::Nothing,
             gathered: ChunkBuilder::default(),
@@ -100,25 +89,14 @@ impl<S: ChunkSource> MergeReady<S> {
         matches!(self.pending, Pending::End(None))
     }
 
-    /// The source, to read its state between merges.
-    pub(crate) fn source(&self) -> &S {
-        &self.source
-    }
-
-    /// The source, to change it between merges.
-    pub(crate) fn source_mut(&mut self) -> &mut S {
-        &mut self.source
-    }
-
-    /// The next chunk: the one in hand with what is ready behind it. `now` is handed to the
-    /// source with each poll.
+    /// The next chunk: the one in hand with what is ready behind it, polled from `source`.
     pub(crate) fn poll_merged(
         &mut self,
         cx: &mut Context<'_>,
-        now: Instant,
-    ) -> Poll<Option<Result<Chunk, S::End>>> {
+        mut source: impl FnMut(&mut Context<'_>) -> PollChunk<E>,
+    ) -> PollChunk<E> {
         if self.gathered.is_empty() {
-            let first = match self.take_pending(cx, now) {
+            let first = match self.take_pending(cx, &mut source) {
                 Poll::Ready(Some(Ok(first))) => first,
                 other => return other,
             };
@@ -127,17 +105,23 @@ impl<S: ChunkSource> MergeReady<S> {
             }
             self.gathered.push(first);
         }
-        self.gather(cx, now)
+        self.gather(cx, source)
     }
 
     /// The chunk or end kept from the last merge, else the source's next.
     fn take_pending(
         &mut self,
         cx: &mut Context<'_>,
-        now: Instant,
-    ) -> Poll<Option<Result<Chunk, S::End>>> {
+        source: &mut impl FnMut(&mut Context<'_>) -> PollChunk<E>,
+    ) -> PollChunk<E> {
         match std::mem::replace(&mut self.pending, Pending::Nothing) {
-            Pending::Nothing => self.poll_source(cx, now),
+            Pending::Nothing => {
+                let polled = source(cx);
+                if let Poll::Ready(None | Some(Err(_))) = polled {
+                    self.pending = Pending::Finished;
+                }
+                polled
+            }
             Pending::Chunk(chunk) => Poll::Ready(Some(Ok(chunk))),
             Pending::End(end) => {
                 self.pending = Pending::Finished;
@@ -150,28 +134,16 @@ impl<S: ChunkSource> MergeReady<S> {
         }
     }
 
-    fn poll_source(
-        &mut self,
-        cx: &mut Context<'_>,
-        now: Instant,
-    ) -> Poll<Option<Result<Chunk, S::End>>> {
-        let polled = self.source.poll_chunk(cx, now);
-        if let Poll::Ready(None | Some(Err(_))) = polled {
-            self.pending = Pending::Finished;
-        }
-        polled
-    }
-
     /// Adds the chunks ready behind the first, until the merge is full, its window has passed,
     /// the source is not ready (then waits for more if the limits say so) or it ends.
     fn gather(
         &mut self,
         cx: &mut Context<'_>,
-        now: Instant,
-    ) -> Poll<Option<Result<Chunk, S::End>>> {
+        mut source: impl FnMut(&mut Context<'_>) -> PollChunk<E>,
+    ) -> PollChunk<E> {
         let mut window = ReadyWindow::start(self.limits.window);
         while self.gathered.len() < self.limits.max_bytes && window.open() {
-            match self.source.poll_chunk(cx, now) {
+            match source(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if chunk.len() >= self.limits.merge_below
                         || self.gathered.len() + chunk.len() > self.limits.max_bytes
@@ -198,7 +170,7 @@ impl<S: ChunkSource> MergeReady<S> {
     }
 
     /// Nothing more is ready: send what is gathered once the first of it has waited `window`.
-    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, S::End>>> {
+    fn wait(&mut self, cx: &mut Context<'_>) -> PollChunk<E> {
         let window = self.limits.window;
         let timer = self
             .timer
@@ -212,18 +184,6 @@ impl<S: ChunkSource> MergeReady<S> {
     fn take_gathered(&mut self) -> Chunk {
         self.timer = None;
         self.gathered.take()
-    }
-}
-
-impl ChunkSource for crate::body::Body {
-    type End = crate::wire::FunctionError;
-
-    fn poll_chunk(
-        &mut self,
-        cx: &mut Context<'_>,
-        _: Instant,
-    ) -> Poll<Option<Result<Chunk, Self::End>>> {
-        crate::body::Body::poll_chunk(self, cx)
     }
 }
 
@@ -252,12 +212,36 @@ mod tests {
         Body::from_stream(stream::iter(items))
     }
 
+    /// A body and its merge, polled together.
+    struct Merging {
+        merge: MergeReady<FunctionError>,
+        body: Body,
+    }
+
+    impl Merging {
+        fn new(body: Body, limits: MergeLimits) -> Self {
+            Merging {
+                merge: MergeReady::new(limits),
+                body,
+            }
+        }
+
+        fn poll(&mut self, cx: &mut Context<'_>) -> PollChunk<FunctionError> {
+            let body = &mut self.body;
+            self.merge.poll_merged(cx, |cx| body.poll_chunk(cx))
+        }
+
+        async fn next(&mut self) -> Option<Result<Chunk, FunctionError>> {
+            std::future::poll_fn(|cx| self.poll(cx)).await
+        }
+    }
+
     /// Merged chunk lengths and records, and the error that ended the source, if any.
     async fn merged(body: Body, limits: MergeLimits) -> (Vec<(usize, u64)>, Option<String>) {
-        let mut merge = MergeReady::new(body, limits);
+        let mut merge = Merging::new(body, limits);
         let mut chunks = Vec::new();
         loop {
-            match std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await {
+            match merge.next().await {
                 Some(Ok(chunk)) => chunks.push((chunk.len(), chunk.records())),
                 Some(Err(error)) => return (chunks, Some(error.message().to_owned())),
                 None => return (chunks, None),
@@ -288,15 +272,15 @@ mod tests {
     async fn nothing_waits_for_an_item_that_is_not_ready() {
         let ready = stream::iter([Ok::<_, FunctionError>("ab"), Ok("cd")]);
         let body = Body::from_stream(ready.chain(stream::pending()));
-        let mut merge = MergeReady::new(body, READY);
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
+        let mut merge = Merging::new(body, READY);
+        let first = merge.next().await;
         assert_eq!(
             first.map(|c| c.map(Chunk::into_data)),
             Some(Ok("abcd".into()))
         );
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(merge.poll_merged(&mut cx, Instant::now()).is_pending());
+        assert!(merge.poll(&mut cx).is_pending());
     }
 
     #[tokio::test(start_paused = true)]
@@ -311,31 +295,27 @@ mod tests {
             wait_for_more: true,
             ..READY
         };
-        let mut merge = MergeReady::new(Body::from_stream(early.chain(late)), limits);
+        let mut merge = Merging::new(Body::from_stream(early.chain(late)), limits);
         let start = tokio::time::Instant::now();
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
+        let first = merge.next().await;
         assert_eq!(
             first.map(|c| c.map(Chunk::into_data)),
             Some(Ok("ab".into()))
         );
         assert_eq!(start.elapsed(), Duration::from_millis(50));
-        let second = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
+        let second = merge.next().await;
         assert_eq!(
             second.map(|c| c.map(Chunk::into_data)),
             Some(Ok("late".into()))
         );
-        assert!(
-            std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now()))
-                .await
-                .is_none()
-        );
+        assert!(merge.next().await.is_none());
     }
 
     #[tokio::test]
     async fn a_lower_cap_applies_to_the_next_merge() {
-        let mut merge = MergeReady::new(body(&[2, 2, 2, 2]), READY);
-        merge.set_max_bytes(5);
-        let first = std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now())).await;
+        let mut merge = Merging::new(body(&[2, 2, 2, 2]), READY);
+        merge.merge.set_max_bytes(5);
+        let first = merge.next().await;
         assert_eq!(first.map(|c| c.map(|c| c.len())), Some(Ok(4)));
     }
 
@@ -352,9 +332,9 @@ mod tests {
             proptest::prop_assert_eq!(end, None);
             let records: u64 = chunks.iter().map(|c| c.1).sum();
             proptest::prop_assert_eq!(records, sizes.len() as u64);
-            let mut merge = MergeReady::new(body(&sizes), limits);
+            let mut merge = Merging::new(body(&sizes), limits);
             let mut data = Vec::new();
-            while let Some(Ok(chunk)) = runtime.block_on(std::future::poll_fn(|cx| merge.poll_merged(cx, Instant::now()))) {
+            while let Some(Ok(chunk)) = runtime.block_on(merge.next()) {
                 data.extend_from_slice(&chunk.into_data());
             }
             let expected: Vec<u8> = sizes.iter().enumerate().flat_map(|(i, &n)| vec![b'a' + i as u8; n]).collect();

@@ -139,7 +139,8 @@ enum HeadFrames {
 /// [`FlushRule`], ended by the continuation or real trailers.
 pub(crate) struct StreamingBody {
     head: HeadFrames,
-    merged: MergeReady<Limited>,
+    limited: Limited,
+    merge: MergeReady<StreamEnd>,
     continuation: Option<Continuation>,
     closing_bytes: u64,
     done: bool,
@@ -168,7 +169,8 @@ impl StreamingBody {
         let policy = limits.policy(&prelude, continuation.as_ref(), closing_room)?;
         let streaming = StreamingBody {
             head: HeadFrames::Prelude(prelude),
-            merged: MergeReady::new(Limited::new(held, body, policy, view), MERGE),
+            limited: Limited::new(held, body, policy, view),
+            merge: MergeReady::new(MERGE),
             continuation,
             closing_bytes: 0,
             done: false,
@@ -184,14 +186,14 @@ impl StreamingBody {
     /// machine's speed).
     #[cfg(test)]
     fn set_merge_window(&mut self, window: Duration) {
-        self.merged.set_window(window);
+        self.merge.set_window(window);
     }
 
     /// Whether its policy measures the reader, counting on at most
     /// [`MOST_ON_THE_WAY`](super::in_flight::MOST_ON_THE_WAY) bytes on their way to the Runtime
     /// API: the connection must keep what it holds unsent within that.
     pub(crate) fn bounds_what_is_on_its_way(&self) -> bool {
-        self.merged.source().policy().measures_the_reader()
+        self.limited.policy().measures_the_reader()
     }
 
     /// Hands a chunk (one or more counted records, or the closing) to the connection at `now`.
@@ -202,18 +204,17 @@ impl StreamingBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.first_byte_at.get_or_insert_with(Instant::now);
         let len = chunk.len() as u64;
-        self.merged.source_mut().policy_mut().taken(now, len);
+        self.limited.policy_mut().taken(now, len);
         self.flush.handed_over();
         self.chunks += 1;
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
     fn finish(&mut self, end: Outcome) {
-        let limited = self.merged.source_mut();
-        limited.close();
+        self.limited.close();
         self.done = true;
         if let Some(report) = self.report.take() {
-            let limited = self.merged.source();
+            let limited = &self.limited;
             let _ = report.send(StreamReport {
                 wire_bytes: limited.policy().meter().used(),
                 body_bytes: limited.body_bytes() + self.closing_bytes,
@@ -256,11 +257,11 @@ impl StreamingBody {
     /// The continuation's bytes, counted, if there is one and it fits.
     fn closing(&mut self, reason: TruncationReason) -> Option<Bytes> {
         let continuation = self.continuation.take()?;
-        self.merged.source_mut().closing(continuation, reason)
+        self.limited.closing(continuation, reason)
     }
 
     fn cut_error(&self, reason: TruncationReason) -> FunctionError {
-        let limited = self.merged.source();
+        let limited = &self.limited;
         let body_bytes = limited.body_bytes();
         match reason {
             TruncationReason::Budget => FunctionError::new(
@@ -324,7 +325,8 @@ impl http_body::Body for StreamingBody {
             super::flush::yield_to_others(cx);
             return Poll::Pending;
         }
-        match this.merged.poll_merged(cx, now) {
+        let limited = &mut this.limited;
+        match this.merge.poll_merged(cx, |cx| limited.poll_chunk(cx, now)) {
             Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data(), now),
             Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),
             Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(reason),

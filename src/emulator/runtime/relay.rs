@@ -17,7 +17,7 @@ use super::state::{Answer, Answering, Deadline, State, StreamEvent, Taken};
 use crate::body::Chunk;
 use crate::emulator::failure::PlatformFailure;
 use crate::stream::BudgetMeter;
-use crate::stream::merge::{ChunkSource, MergeLimits, MergeReady};
+use crate::stream::merge::{MergeLimits, MergeReady, PollChunk};
 use crate::stream::ready::MERGE_WINDOW;
 use crate::wire::{ErrorType, FunctionError, PreludeDecoder, ResponseHead};
 
@@ -47,14 +47,8 @@ enum FramesEnd {
 /// The function's body frames as chunks (each one record), for [`MergeReady`].
 struct Frames(Incoming);
 
-impl ChunkSource for Frames {
-    type End = FramesEnd;
-
-    fn poll_chunk(
-        &mut self,
-        cx: &mut Context<'_>,
-        _: tokio::time::Instant,
-    ) -> Poll<Option<Result<Chunk, FramesEnd>>> {
+impl Frames {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> PollChunk<FramesEnd> {
         loop {
             let frame = match ready!(Pin::new(&mut self.0).poll_frame(cx)) {
                 Some(Ok(frame)) => frame,
@@ -262,11 +256,12 @@ impl Relaying<'_, '_> {
         {
             return response;
         }
-        let mut frames = MergeReady::new(Frames(body), RELAY_MERGE);
+        let mut frames = Frames(body);
+        let mut merge = MergeReady::new(RELAY_MERGE);
         loop {
             let room = usize::try_from(self.meter.room()).unwrap_or(usize::MAX);
-            frames.set_max_bytes(room.min(RELAY_MERGE.max_bytes));
-            let Some(merged) = self.next_merged(&mut frames).await else {
+            merge.set_max_bytes(room.min(RELAY_MERGE.max_bytes));
+            let Some(merged) = self.next_merged(&mut merge, &mut frames).await else {
                 return self.timed_out();
             };
             let event = match merged {
@@ -301,11 +296,12 @@ impl Relaying<'_, '_> {
     /// and the invocation is to be cancelled (`--cancel-on-disconnect`).
     async fn next_merged(
         &mut self,
-        frames: &mut MergeReady<Frames>,
+        merge: &mut MergeReady<FramesEnd>,
+        frames: &mut Frames,
     ) -> Option<Result<Merged, RuntimeResponse>> {
         loop {
             let merged =
-                std::future::poll_fn(|cx| frames.poll_merged(cx, tokio::time::Instant::now()));
+                std::future::poll_fn(|cx| merge.poll_merged(cx, |cx| frames.poll_chunk(cx)));
             tokio::select! {
                 merged = self.deadline.bound(merged) => {
                     return merged.map(Ok);

@@ -26,7 +26,8 @@ pub(super) fn compress_body(
     });
     let view = BudgetView::new(closing_room);
     let body = Body::from_stream(Compressing {
-        inner: MergeReady::new(body, MERGE),
+        merge: MergeReady::new(MERGE),
+        body,
         encoder: Encoder::new(encoding),
         continuation,
         view: view.clone(),
@@ -56,7 +57,8 @@ const MERGE: MergeLimits = MergeLimits {
 /// compressed continuation and the encoder's epilogue. Without one, an item the budget
 /// refuses ends the body with the error trailer, as for any body.
 struct Compressing {
-    inner: MergeReady<Body>,
+    merge: MergeReady<FunctionError>,
+    body: Body,
     encoder: Encoder,
     continuation: Option<Continuation>,
     view: BudgetView,
@@ -146,7 +148,7 @@ impl Compressing {
     fn compress(&mut self, chunk: Chunk) -> io::Result<Bytes> {
         self.count(&chunk);
         self.encoder.write(&chunk.into_data())?;
-        if self.inner.completes_next() {
+        if self.merge.completes_next() {
             self.finished = true;
             return self.encoder.finish();
         }
@@ -163,8 +165,9 @@ impl Stream for Compressing {
             return Poll::Ready(None);
         }
         let allowance = this.allowance(this.view.remaining());
-        this.inner.set_max_bytes(allowance);
-        let output = match ready!(this.inner.poll_merged(cx, tokio::time::Instant::now())) {
+        this.merge.set_max_bytes(allowance);
+        let body = &mut this.body;
+        let output = match ready!(this.merge.poll_merged(cx, |cx| body.poll_chunk(cx))) {
             Some(Ok(chunk)) => {
                 if this.might_not_fit(chunk.len(), this.view.remaining()) {
                     this.cut(chunk)
