@@ -53,57 +53,69 @@ fn events() -> Vec<Bytes> {
         .collect()
 }
 
+/// The runtime compressing `/trickle` (each item after a wait, as tokens from a model come)
+/// or `/ready` (every item ready at once) with the encoding the request accepts.
+fn compressing_runtime(server: &RuntimeApiServer) -> tokio::task::JoinHandle<()> {
+    let runtime =
+        Runtime::new(Config::new(server.runtime_api()).with_compression(Compression::new()));
+    tokio::spawn(async move {
+        let _ = runtime
+            .run(|req: Request, _ctx: Context| async move {
+                let items = stream::iter(events());
+                let body = if req.uri().path() == "/trickle" {
+                    Body::from_stream(items.then(|item| async {
+                        tokio::task::yield_now().await;
+                        Ok::<_, std::io::Error>(item)
+                    }))
+                } else {
+                    Body::from_stream(items.map(Ok::<_, std::io::Error>))
+                };
+                Ok::<_, std::convert::Infallible>(http::Response::new(body))
+            })
+            .await;
+    })
+}
+
+/// Each encoding end to end through the runtime: a trickled body decodes whole, and items
+/// that are ready together (and the end) are compressed together: one chunk, one flush. (That
+/// each item is decodable on arrival is tested beside the compressing stage.)
 #[tokio::test]
-async fn every_item_is_decodable_on_arrival_with_each_encoding() {
+async fn every_encoding_end_to_end_and_ready_items_share_a_flush() {
+    let server = RuntimeApiServer::start().await.unwrap();
+    let _task = compressing_runtime(&server);
+    let items = events();
     for encoding in [
         Encoding::Gzip,
         Encoding::Deflate,
         Encoding::Brotli,
         Encoding::Zstd,
     ] {
-        let items = events();
-        // Each item comes after a wait (as tokens from a model do): each is flushed on its own.
-        let trickle = stream::iter(items.clone()).then(|item| async {
-            tokio::task::yield_now().await;
-            Ok::<_, std::io::Error>(item)
-        });
-        let body = Body::from_stream(trickle);
-        let accept = http::HeaderValue::from_static(encoding.as_str());
-        let response = Compression::with_preference([encoding])
-            .apply(Some(&accept), http::Response::new(body));
-        assert_eq!(response.headers()["content-encoding"], encoding.as_str());
-        let mut body = response.into_body().into_data_stream();
+        let request = |path: &str| {
+            http::Request::get(path)
+                .header("accept-encoding", encoding.as_str())
+                .body(Bytes::new())
+                .unwrap()
+        };
+        let capture = within(server.invoke_request(&request("/trickle")))
+            .await
+            .unwrap();
+        let streamed = capture.streamed().unwrap();
+        assert_eq!(streamed.head.headers["content-encoding"], encoding.as_str());
+        assert_eq!(streamed.error, None);
         let mut decode = decoder(encoding);
-        let mut expected = Vec::new();
-        for item in &items {
-            let compressed = body.next().await.unwrap().unwrap();
-            expected.extend_from_slice(item);
-            assert_eq!(
-                (decode.0)(&compressed),
-                expected,
-                "{encoding:?}: decodable right after this item"
-            );
-        }
-        // The epilogue comes with the last item (the end was ready) or after it; either way it
-        // adds nothing.
-        while let Some(tail) = body.next().await {
-            assert_eq!((decode.0)(&tail.unwrap()), expected, "{encoding:?}");
-        }
+        assert_eq!((decode.0)(&streamed.body), items.concat(), "{encoding:?}");
 
-        // Items that are ready together (and the end) are compressed together: one chunk, one
-        // flush.
-        let body = Body::from_stream(stream::iter(items.clone()).map(Ok::<_, std::io::Error>));
-        let response = Compression::with_preference([encoding])
-            .apply(Some(&accept), http::Response::new(body));
-        let chunks: Vec<Bytes> = response
-            .into_body()
-            .into_data_stream()
-            .map(|chunk| chunk.unwrap())
-            .collect()
-            .await;
-        assert_eq!(chunks.len(), 1, "{encoding:?}");
+        let capture = within(server.invoke_request(&request("/ready")))
+            .await
+            .unwrap();
+        // The prelude, the delimiter, then the body's one chunk.
+        assert_eq!(capture.chunks.len(), 3, "{encoding:?}");
         let mut decode = decoder(encoding);
-        assert_eq!((decode.0)(&chunks[0]), items.concat(), "{encoding:?}");
+        assert_eq!(
+            (decode.0)(&capture.chunks[2]),
+            items.concat(),
+            "{encoding:?}"
+        );
     }
 }
 

@@ -12,6 +12,7 @@ use super::limit::{Limited, StreamEnd};
 use super::payload_limit::PayloadLimit;
 use super::per_response::PerResponse;
 use super::policy::BandwidthModel;
+use super::source::Source;
 use super::streamed::{BudgetTooSmall, StreamLimits};
 use crate::body::{Body, TruncationReason};
 use crate::wire::FunctionError;
@@ -53,19 +54,16 @@ pub(crate) async fn collect(
     mut limits: StreamLimits,
     payload_room: u64,
 ) -> Result<Collected, BudgetTooSmall> {
-    let closing_room = ending.closing_room();
-    let PerResponse {
-        mut continuation,
-        view,
-    } = ending;
-    limits.end_by = limits.end_by.filter(|_| continuation.is_some());
+    limits.end_by = limits.end_by.filter(|_| ending.continuation.is_some());
     limits.bandwidth = BandwidthModel::UNLIMITED;
-    let policy = limits.policy(prelude, continuation.as_ref(), closing_room)?;
+    let policy = limits.policy(prelude, &ending)?;
     let mut payload = PayloadLimit::new(payload_room);
-    if let Some(continuation) = &continuation {
-        payload.reserve(continuation.reserve());
+    if ending.continuation.is_some() {
+        payload.reserve(ending.reserve());
     }
-    let mut limited = Limited::new(Vec::new(), body, policy, view).within_payload(payload);
+    let source = Source::for_response(Vec::new(), body, &ending);
+    let mut continuation = ending.continuation;
+    let mut limited = Limited::new(source, policy).within_payload(payload);
     let mut collected = BytesMut::new();
     let end = loop {
         match std::future::poll_fn(|cx| limited.poll_chunk(cx, Instant::now())).await {

@@ -1,10 +1,8 @@
 //! The handler's body under the stream's limits, in the shape of http-body-util's `Limited`:
 //! each chunk is admitted by the [`StreamPolicy`] (budget and deadline) whole, or as its
-//! leading whole records that fit, or not at all, which ends the body with a cut. A panic in
-//! the handler's stream becomes an error here, not a dead connection.
+//! leading whole records that fit, or not at all, which ends the body with a cut. A stage that
+//! cannot take back what it produces (a compressor) is handed the room before it produces.
 
-use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,11 +10,12 @@ use tokio::time::{Instant, Sleep};
 
 use bytes::Bytes;
 
-use super::budget_view::BudgetView;
+use super::merge::PollChunk;
 use super::payload_limit::PayloadLimit;
 use super::policy::{Charged, StreamPolicy};
-use crate::body::{Body, Truncation, TruncationReason};
+use super::source::Source;
 use crate::body::{Chunk, Continuation};
+use crate::body::{Truncation, TruncationReason};
 use crate::wire::FunctionError;
 
 /// How a limited body ends other than completely.
@@ -38,13 +37,12 @@ enum Admission {
 
 /// A body whose chunks are admitted by a [`StreamPolicy`]; counts what it lets through.
 pub(crate) struct Limited {
-    /// The body's first chunks, taken before the head was committed.
-    held: VecDeque<Chunk>,
-    body: Option<Body>,
+    source: Source,
+    /// Whether the source is still read (`close` ends it).
+    open: bool,
     policy: StreamPolicy,
     /// Wakes a body that is not ready when the time to end by comes.
     end_by: Option<Pin<Box<Sleep>>>,
-    view: Option<BudgetView>,
     /// A cut decided with the last chunk: returned by the next poll.
     cut_after: Option<TruncationReason>,
     body_bytes: u64,
@@ -59,25 +57,15 @@ pub(crate) struct Limited {
 }
 
 impl Limited {
-    /// `view` is the budget view of a stage of `body` that decides before it produces (a
-    /// compressor): this stage publishes what is left to it.
-    pub(crate) fn new(
-        held: Vec<Chunk>,
-        body: Body,
-        policy: StreamPolicy,
-        view: Option<BudgetView>,
-    ) -> Self {
-        if let Some(view) = &view {
-            view.publish(policy.meter().remaining());
-        }
+    /// `source` under `policy`.
+    pub(crate) fn new(source: Source, policy: StreamPolicy) -> Self {
         Limited {
-            held: held.into(),
-            body: Some(body),
+            source,
+            open: true,
             end_by: policy
                 .poll_timeout(Instant::now())
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
             policy,
-            view,
             cut_after: None,
             body_bytes: 0,
             records: 0,
@@ -115,8 +103,8 @@ impl Limited {
 
     /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
     pub(crate) fn close(&mut self) {
-        self.body = None;
-        self.held.clear();
+        self.open = false;
+        self.source.close();
     }
 
     /// The closing record that ends a cut body, made by `continuation` from what was let
@@ -132,7 +120,7 @@ impl Limited {
             body_bytes: self.body_bytes,
             last_record: self.last_record.take(),
         };
-        let closing = continuation.make(&truncation)?;
+        let closing = self.source.closing(continuation, &truncation)?;
         let payload_fits = self
             .payload
             .as_ref()
@@ -173,44 +161,44 @@ impl Limited {
         });
     }
 
-    /// Charges a chunk whole or, when the budget (or the payload limit) cannot take it all,
+    /// Charges a chunk whole or, when the policy (or the payload limit) cannot take it all,
     /// its leading whole records that fit both.
     fn admission(&mut self, chunk: Chunk, now: Instant) -> Admission {
         let payload_fits = match &self.payload {
             None => true,
             Some(payload) => payload.fits(chunk.data()),
         };
-        if payload_fits {
-            match self.charge(chunk.len() as u64, now) {
-                Ok(()) => return Admission::Whole(chunk),
-                Err(TruncationReason::Budget) => {}
-                Err(reason) => return Admission::Refused(reason),
-            }
+        if payload_fits && self.charge(chunk.len() as u64, now).is_ok() {
+            return Admission::Whole(chunk);
         }
         self.leading_records(chunk, now)
     }
 
     /// The leading whole records of a chunk that do not all fit, charged; the body ends after
-    /// them (the cold path: once per response).
+    /// them, for the reason of what bound them: the budget, the time to end by, or the payload
+    /// limit (a budget). The cold path: once per response.
     #[cold]
     #[inline(never)]
     fn leading_records(&mut self, mut chunk: Chunk, now: Instant) -> Admission {
-        let room = self.policy.meter().room();
-        let mut fitting = chunk.records_fitting(room, |_, record| record.len() as u64);
+        let room = self.policy.room(now);
+        let mut fitting = chunk.records_fitting(room.bytes, |_, record| record.len() as u64);
+        let mut reason = room.bound_by;
         if let Some(payload) = &self.payload {
-            fitting = fitting.min(payload.leading_records(&chunk));
+            let within_payload = payload.leading_records(&chunk);
+            if within_payload < fitting {
+                (fitting, reason) = (within_payload, TruncationReason::Budget);
+            }
         }
         let Some(head) = chunk.split_records(fitting) else {
-            return Admission::Refused(TruncationReason::Budget);
+            return Admission::Refused(reason);
         };
         match self.charge(head.len() as u64, now) {
-            Ok(()) => Admission::Partly(head, TruncationReason::Budget),
+            Ok(()) => Admission::Partly(head, reason),
             Err(reason) => Admission::Refused(reason),
         }
     }
 
-    /// Counts a chunk let through, and tells the body's stages what budget is left (a
-    /// compressor decides before it compresses).
+    /// Counts a chunk let through.
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
         self.body_bytes += chunk.len() as u64;
         self.records += chunk.records();
@@ -218,9 +206,6 @@ impl Limited {
             payload.let_through(chunk.data());
         }
         self.last_record = Some(chunk.last_record());
-        if let Some(view) = &self.view {
-            view.publish(self.policy.meter().remaining());
-        }
         Poll::Ready(Some(Ok(chunk)))
     }
 
@@ -255,21 +240,41 @@ impl Limited {
         Poll::Ready(Some(Err(StreamEnd::Cut(reason))))
     }
 
-    /// The next chunk: a held one first, then the handler's (a panic becomes an error).
-    fn poll_next_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Chunk, StreamEnd>>> {
-        if let Some(held) = self.held.pop_front() {
-            return Poll::Ready(Some(Ok(held)));
-        }
-        let Some(body) = self.body.as_mut() else {
+    /// The source's next chunk; a compressor is handed the room it may use at `now`.
+    #[cfg_attr(
+        not(feature = "compression"),
+        allow(unused_variables, reason = "only a compressor is handed the room")
+    )]
+    fn poll_source(&mut self, cx: &mut Context<'_>, now: Instant) -> PollChunk<StreamEnd> {
+        if !self.open {
             return Poll::Ready(None);
-        };
-        // The handler's stream runs inside the connection task.
-        match catch_unwind(AssertUnwindSafe(|| body.poll_chunk(cx))) {
-            Ok(polled) => polled.map_err(StreamEnd::Failed),
-            Err(panic) => Poll::Ready(Some(Err(StreamEnd::Failed(FunctionError::from_panic(
-                panic.as_ref(),
-            ))))),
         }
+        match &mut self.source {
+            Source::Plain(body) => body.poll_chunk(cx).map_err(StreamEnd::Failed),
+            #[cfg(feature = "compression")]
+            Source::Compressed(compressing) => {
+                let room = room_for_compressed(&self.policy, self.payload.as_ref(), now);
+                compressing.poll_within(cx, room)
+            }
+        }
+    }
+}
+
+/// What compressed bytes may take at `now`: the policy's room, and a `BUFFERED` answer's
+/// payload limit (which binds as a budget does) for bytes carried as base64.
+#[cfg(feature = "compression")]
+fn room_for_compressed(
+    policy: &StreamPolicy,
+    payload: Option<&PayloadLimit>,
+    now: Instant,
+) -> super::policy::Room {
+    let room = policy.room(now);
+    match payload {
+        Some(payload) if payload.room_for_any_bytes() < room.bytes => super::policy::Room {
+            bytes: payload.room_for_any_bytes(),
+            bound_by: TruncationReason::Budget,
+        },
+        _ => room,
     }
 }
 
@@ -284,7 +289,7 @@ impl Limited {
         if let Some(reason) = self.cut_after.take() {
             return self.cut(reason);
         }
-        let chunk = match self.poll_next_chunk(cx) {
+        let chunk = match self.poll_source(cx, now) {
             Poll::Ready(Some(Ok(chunk))) => chunk,
             Poll::Ready(end) => {
                 self.close();
@@ -298,7 +303,10 @@ impl Limited {
                 self.cut_after = Some(reason);
                 self.let_through(head)
             }
-            Admission::Refused(reason) => self.cut(reason),
+            Admission::Refused(reason) => {
+                self.source.refused();
+                self.cut(reason)
+            }
         }
     }
 }

@@ -4,10 +4,13 @@
 //! ```text
 //! handler's Body (chunks that know their records)
 //!   -> coalesce   Body::coalesce: items merged, waiting a little for more (coalesce.rs)
-//!   -> compress   the negotiated encoding, flushed per merge; it ends a cut body itself with
-//!                 the compressed continuation (compress.rs, reading budget_view.rs)
+//!   -> source     the chunks held before the head was committed, then the body, panics
+//!                 caught (source.rs); compressed when the response asks for it (compress/:
+//!                 flushed per merge, handed the room the policy leaves before it compresses)
 //!   -> limit      the policy (budget, deadline, bandwidth: policy.rs) admits each chunk whole,
-//!                 or its leading records, or cuts; a BUFFERED answer's payload limit beside it
+//!                 or its leading records, or cuts, then asks the source for the closing (the
+//!                 continuation, compressed when the body is); a BUFFERED answer's payload
+//!                 limit beside it
 //!   -> merge      small chunks already ready behind one travel with it (merge.rs, ready.rs)
 //!   -> streamed   head frames (prelude, 8 NULs), the flush rule's give-way (flush.rs), the
 //!                 continuation or the error trailer at a cut, the report (outcome.rs)
@@ -18,7 +21,6 @@
 //! reader's pace (pace.rs) and ends the page early enough for the bytes that may still be on
 //! their way to the Runtime API, which both ends of that connection keep few (in_flight.rs).
 
-mod budget_view;
 mod coalesce;
 mod collect;
 #[cfg(feature = "compression")]
@@ -34,6 +36,7 @@ mod payload_limit;
 mod per_response;
 mod policy;
 pub(crate) mod ready;
+mod source;
 mod streamed;
 
 pub use coalesce::Coalesce;

@@ -74,6 +74,13 @@ impl ReaderPace {
         }
     }
 
+    /// How many bytes go within `time` at the measured pace; `None` until it is measured.
+    pub(crate) fn bytes_within(&self, time: Duration) -> Option<u64> {
+        let rate = self.measured?;
+        // A float-to-int `as` saturates (and a negative or NaN product becomes 0).
+        Some((rate * time.as_secs_f64()) as u64)
+    }
+
     /// How long `bytes` take at the measured pace; `None` until it is measured.
     pub(crate) fn time_for(&self, bytes: u64) -> Option<Duration> {
         let rate = self.measured?;

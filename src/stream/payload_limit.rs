@@ -37,6 +37,15 @@ impl PayloadLimit {
         self.taken_with(data) <= self.room.saturating_sub(self.reserve)
     }
 
+    /// The most bytes that surely fit whatever they are (base64 carries any byte; a compressed
+    /// body is not UTF-8), the continuation's room kept.
+    #[cfg(feature = "compression")]
+    pub(crate) fn room_for_any_bytes(&self) -> u64 {
+        let available = self.room.saturating_sub(self.reserve);
+        // Base64 takes 4 bytes per 3 (the body so far included, once any byte is not UTF-8).
+        (available / 4 * 3).saturating_sub(self.cost.len())
+    }
+
     /// Whether the closing continuation fits (it may use the reserve).
     pub(crate) fn fits_closing(&self, data: &[u8]) -> bool {
         self.taken_with(data) <= self.room

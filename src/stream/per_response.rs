@@ -1,27 +1,25 @@
 //! What a response asks of the pipeline besides its body, read once from its extensions: the
-//! handler's [`Continuation`], and the budget view of a stage that ends the body itself (a
-//! compressor, which writes its compressed continuation and epilogue at its end).
+//! handler's [`Continuation`], and the encoding its body is compressed with.
 
-use super::budget_view::BudgetView;
+#[cfg(feature = "compression")]
+use super::compress::{CompressWith, Encoding};
 use crate::body::{Body, Continuation};
 
 /// What ends a response's body when it is cut: the response's own [`Continuation`] (an
 /// extension), else its framing's terminator (a JSON array's `]`). Both are taken out: a
 /// response ends once.
-pub(crate) fn take_continuation(
-    extensions: &mut http::Extensions,
-    body: &mut Body,
-) -> Option<Continuation> {
+fn take_continuation(extensions: &mut http::Extensions, body: &mut Body) -> Option<Continuation> {
     let framing_end = body.take_framing_end();
     extensions.remove::<Continuation>().or(framing_end)
 }
 
-/// A response's continuation and its compressing stage's budget view, taken from its
+/// A response's continuation and the encoding its body is compressed with, taken from its
 /// extensions.
 #[derive(Debug, Default)]
 pub(crate) struct PerResponse {
     pub(crate) continuation: Option<Continuation>,
-    pub(crate) view: Option<BudgetView>,
+    #[cfg(feature = "compression")]
+    pub(crate) encoding: Option<Encoding>,
 }
 
 impl PerResponse {
@@ -29,7 +27,8 @@ impl PerResponse {
     pub(crate) fn take_from(extensions: &mut http::Extensions, body: &mut Body) -> Self {
         PerResponse {
             continuation: take_continuation(extensions, body),
-            view: extensions.remove::<BudgetView>(),
+            #[cfg(feature = "compression")]
+            encoding: extensions.remove::<CompressWith>().map(|CompressWith(e)| e),
         }
     }
 
@@ -38,12 +37,20 @@ impl PerResponse {
     pub(crate) fn continued(continuation: Continuation) -> Self {
         PerResponse {
             continuation: Some(continuation),
-            view: None,
+            ..PerResponse::default()
         }
     }
 
-    /// The bytes the compressing stage writes at its end, which the budget must hold.
-    pub(crate) fn closing_room(&self) -> u64 {
-        self.view.as_ref().map_or(0, BudgetView::closing_room)
+    /// The bytes kept at the end of the budget for the closing: the continuation's reserve,
+    /// or what it may take once compressed, with the encoder's epilogue.
+    pub(crate) fn reserve(&self) -> u64 {
+        let Some(continuation) = &self.continuation else {
+            return 0;
+        };
+        #[cfg(feature = "compression")]
+        if self.encoding.is_some() {
+            return super::compress::closing_room(continuation.reserve());
+        }
+        continuation.reserve()
     }
 }

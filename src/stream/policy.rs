@@ -244,6 +244,20 @@ impl BandwidthModel {
         bytes_per_second: u64::MAX,
     };
 
+    /// The most bytes that go within `time` once `sent` bytes have gone (kept a microsecond
+    /// short, so [`time_to_send`](Self::time_to_send) of them is surely within `time`).
+    fn bytes_within(&self, sent: u64, time: Duration) -> u64 {
+        if self.bytes_per_second == 0 || self.bytes_per_second == u64::MAX {
+            return u64::MAX;
+        }
+        let time = time.saturating_sub(Duration::from_micros(1));
+        // A float-to-int `as` saturates.
+        let at_the_rate = (self.bytes_per_second as f64 * time.as_secs_f64()) as u64;
+        self.burst_bytes
+            .saturating_sub(sent)
+            .saturating_add(at_the_rate)
+    }
+
     /// How long `len` more bytes take once `sent` bytes have gone.
     pub fn time_to_send(&self, sent: u64, len: u64) -> Duration {
         let capped = sent
@@ -254,6 +268,13 @@ impl BandwidthModel {
         }
         Duration::from_secs_f64(capped as f64 / self.bytes_per_second as f64)
     }
+}
+
+/// What an item admitted now may take at most, and what would refuse a larger one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Room {
+    pub(crate) bytes: u64,
+    pub(crate) bound_by: TruncationReason,
 }
 
 /// The limits one response streams under, sans-IO: the byte budget (with a reserve kept for a
@@ -343,6 +364,50 @@ impl StreamPolicy {
             .map_err(|_| TruncationReason::Budget)?;
         self.sent_by = Some(sent_by);
         Ok(charged)
+    }
+
+    /// The most an item admitted at `now` may take, and what bounds it: the unreserved budget,
+    /// or the time to end by (at the modelled bandwidth behind what was admitted, and at the
+    /// reader's measured pace with the closing record behind it). A stage that cannot take
+    /// back what it produces (a compressor) is handed this before it produces: an item of at
+    /// most `bytes` is admitted at the same `now`.
+    pub(crate) fn room(&self, now: Instant) -> Room {
+        let budget = Room {
+            bytes: self.meter.room(),
+            bound_by: TruncationReason::Budget,
+        };
+        let Some(end_by) = self.end_by else {
+            return budget;
+        };
+        let starts = self.sent_by.map_or(now, |sent_by| sent_by.max(now));
+        let by_bandwidth = match end_by.checked_duration_since(starts) {
+            Some(time) => self.bandwidth.bytes_within(self.meter.used(), time),
+            None => 0,
+        };
+        let in_time = by_bandwidth.min(self.room_at_the_readers_pace(now));
+        if in_time < budget.bytes {
+            return Room {
+                bytes: in_time,
+                bound_by: TruncationReason::Deadline,
+            };
+        }
+        budget
+    }
+
+    /// The most bytes that reach the Runtime API by the effective time to end by at the
+    /// reader's measured pace, the closing record behind them (unbounded until measured).
+    fn room_at_the_readers_pace(&self, now: Instant) -> u64 {
+        let Some(pace) = &self.pace else {
+            return u64::MAX;
+        };
+        let Some(end) = self.effective_end_by(now) else {
+            return u64::MAX;
+        };
+        let time = end.saturating_duration_since(now);
+        pace.bytes_within(time.saturating_sub(Duration::from_micros(1)))
+            .map_or(u64::MAX, |bytes| {
+                bytes.saturating_sub(self.meter.reserved())
+            })
     }
 
     /// Whether, at the reader's measured pace, `len` more bytes and the closing record reach
@@ -578,6 +643,76 @@ mod tests {
             policy.handle_timeout(effective),
             Some(TruncationReason::Deadline)
         );
+    }
+
+    /// The room handed to a stage that produces before it is admitted: what it says is
+    /// admitted at the same `now`, two bytes more are not (it is a microsecond short).
+    fn room_is_what_is_admitted(policy: &StreamPolicy, now: Instant) -> Result<(), String> {
+        let room = policy.room(now);
+        if room.bytes > 0 && room.bytes < u64::MAX / 2 {
+            let mut fits = policy.clone();
+            fits.admit(now, room.bytes)
+                .map_err(|e| format!("{room:?} refused: {e:?}"))?;
+        }
+        if room.bytes < u64::MAX / 2 {
+            let over = policy.clone().admit(now, room.bytes + 2);
+            match (room.bound_by, over) {
+                (_, Ok(_)) => return Err(format!("{room:?} + 2 admitted")),
+                (TruncationReason::Deadline, Err(TruncationReason::Budget)) => {
+                    return Err(format!("{room:?} + 2 refused by the budget"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_room_handed_out_is_what_the_policy_admits(
+            limit in 0u64..20_000,
+            reserve in 0u64..200,
+            burst_bytes in 0u64..8_000,
+            bytes_per_second in 1u64..20_000,
+            end_in_ms in proptest::option::of(0u64..3_000),
+            items in proptest::collection::vec((0u64..3_000, 0u64..400), 0..12),
+        ) {
+            let start = tokio::time::Instant::now();
+            let model = BandwidthModel { burst_bytes, bytes_per_second };
+            let end_by = end_in_ms.map(|ms| start + Duration::from_millis(ms));
+            let mut policy = StreamPolicy::new(Budget::bytes(limit), model, end_by);
+            policy.reserve(reserve);
+            let mut now = start;
+            for (len, after_ms) in items {
+                proptest::prop_assert!(room_is_what_is_admitted(&policy, now).is_ok(), "{:?}", room_is_what_is_admitted(&policy, now));
+                let _ = policy.admit(now, len);
+                now += Duration::from_millis(after_ms);
+            }
+            proptest::prop_assert!(room_is_what_is_admitted(&policy, now).is_ok(), "{:?}", room_is_what_is_admitted(&policy, now));
+        }
+    }
+
+    #[test]
+    fn the_room_at_a_slow_readers_pace_is_what_the_policy_admits() {
+        let start = tokio::time::Instant::now();
+        let end_by = start + Duration::from_secs(4);
+        let mut policy =
+            StreamPolicy::new(Budget::DEFAULT, BandwidthModel::UNLIMITED, Some(end_by))
+                .measuring_the_reader();
+        policy.reserve(64);
+        let chunk = 64 * 1024;
+        let mut now = start;
+        let mut bound_by_the_pace = 0;
+        while policy.admit(now, chunk).is_ok() {
+            policy.taken(now, chunk);
+            now += Duration::from_micros(65_536);
+            assert_eq!(room_is_what_is_admitted(&policy, now), Ok(()));
+            if policy.room(now).bound_by == TruncationReason::Deadline {
+                bound_by_the_pace += 1;
+            }
+        }
+        assert!(bound_by_the_pace > 0, "the pace never bound the room");
+        assert!(policy.room(now).bytes < chunk);
     }
 
     #[test]

@@ -34,6 +34,7 @@ use super::limit::{Limited, StreamEnd};
 use super::outcome::Outcome;
 use super::per_response::PerResponse;
 use super::policy::{BandwidthModel, Budget, StreamPolicy};
+use super::source::Source;
 use crate::body::{Body, TruncationReason};
 use crate::body::{Chunk, Continuation};
 use crate::stream::merge::{MergeLimits, MergeReady};
@@ -91,36 +92,35 @@ pub(crate) struct StreamLimits {
 impl StreamLimits {
     /// The policy a response runs under, streamed or buffered alike: the head the stream
     /// carries (`prelude` and the 8-byte delimiter) is counted first, as Lambda counts it, and
-    /// the continuation's reserve kept; a response with a continuation gets no budget
-    /// warning.
+    /// the closing's reserve kept (the continuation's, or what it takes once compressed); a
+    /// response with a continuation gets no budget warning, and its reader's pace is measured.
     ///
     /// # Errors
-    /// [`BudgetTooSmall`] when the budget cannot hold the head and the continuation's reserve
-    /// (or `closing_room`, what a compressor writes at its end: it reserves it itself).
+    /// [`BudgetTooSmall`] when the budget cannot hold the head and the closing's reserve.
     pub(crate) fn policy(
         &self,
         prelude: &[u8],
-        continuation: Option<&Continuation>,
-        closing_room: u64,
+        ending: &PerResponse,
     ) -> Result<StreamPolicy, BudgetTooSmall> {
+        let continued = ending.continuation.is_some();
         // A response with a continuation fills its budget by design: it is not warned about.
-        let budget = match continuation {
-            Some(_) => self.budget.without_warning(),
-            None => self.budget,
+        let budget = match continued {
+            true => self.budget.without_warning(),
+            false => self.budget,
         };
         let mut policy = StreamPolicy::new(budget, self.bandwidth, self.end_by);
-        if continuation.is_some() {
+        if continued {
             // Its link must reach the reader, however slow: the policy measures it.
             policy = policy.measuring_the_reader();
         }
-        let reserve = continuation.map_or(0, Continuation::reserve);
+        let reserve = ending.reserve();
         policy.reserve(reserve);
         let head = (prelude.len() + PRELUDE_DELIMITER.len()) as u64;
-        if policy.charge_head(head).is_err() || policy.meter().remaining() < closing_room {
+        if policy.charge_head(head).is_err() {
             return Err(BudgetTooSmall {
                 limit: self.budget.limit(),
                 head,
-                reserve: reserve.max(closing_room),
+                reserve,
             });
         }
         Ok(policy)
@@ -164,14 +164,13 @@ impl StreamingBody {
         limits: StreamLimits,
     ) -> Result<(Self, oneshot::Receiver<StreamReport>), BudgetTooSmall> {
         let (tx, rx) = oneshot::channel();
-        let closing_room = ending.closing_room();
-        let PerResponse { continuation, view } = ending;
-        let policy = limits.policy(&prelude, continuation.as_ref(), closing_room)?;
+        let policy = limits.policy(&prelude, &ending)?;
+        let source = Source::for_response(held, body, &ending);
         let streaming = StreamingBody {
             head: HeadFrames::Prelude(prelude),
-            limited: Limited::new(held, body, policy, view),
+            limited: Limited::new(source, policy),
             merge: MergeReady::new(MERGE),
-            continuation,
+            continuation: ending.continuation,
             closing_bytes: 0,
             done: false,
             chunks: 0,

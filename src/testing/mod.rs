@@ -22,7 +22,7 @@ pub mod bench {
 
     use bytes::Bytes;
 
-    use crate::body::Body;
+    use crate::body::{Body, Response};
     use crate::stream::{BandwidthModel, Budget};
     use crate::stream::{PerResponse, StreamLimits, StreamingBody};
 
@@ -34,6 +34,16 @@ pub mod bench {
         budget: Budget,
         deadline: bool,
     ) -> Option<impl http_body::Body<Data = Bytes, Error = Infallible>> {
+        streamed_response(http::Response::new(body), budget, deadline)
+    }
+
+    /// Like [`budgeted_stream`], for a whole response: what its extensions ask of the
+    /// pipeline (a continuation, compression) applies.
+    pub fn streamed_response(
+        response: Response,
+        budget: Budget,
+        deadline: bool,
+    ) -> Option<impl http_body::Body<Data = Bytes, Error = Infallible>> {
         let end_by =
             deadline.then(|| tokio::time::Instant::now() + std::time::Duration::from_secs(3600));
         let limits = StreamLimits {
@@ -41,8 +51,8 @@ pub mod bench {
             end_by,
             bandwidth: BandwidthModel::AWS,
         };
-        let mut body = body;
-        let ending = PerResponse::take_from(&mut http::Extensions::new(), &mut body);
+        let (mut parts, mut body) = response.into_parts();
+        let ending = PerResponse::take_from(&mut parts.extensions, &mut body);
         let streaming =
             StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits);
         streaming.ok().map(|(body, _)| body)

@@ -73,6 +73,12 @@ impl BufferedCost {
         self.len += data.len() as u64;
     }
 
+    /// Body bytes so far.
+    #[cfg(feature = "compression")]
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The payload bytes the body so far adds to the envelope of an empty body
     /// (`"body":"","isBase64Encoded":false`): as base64, its `true` is a byte shorter.
     pub(crate) fn taken(&self) -> u64 {

@@ -20,9 +20,19 @@ use http::HeaderValue;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, VARY};
 
 use crate::body::Response;
-use crate::stream::per_response::take_continuation;
 pub use negotiate::Encoding;
-use stage::compress_body;
+pub(crate) use stage::Compressing;
+
+/// What a continuation of `reserve` bytes may take once compressed and flushed, with the
+/// encoder's epilogue behind it.
+pub(crate) fn closing_room(reserve: u64) -> u64 {
+    encoder::worst_case(usize::try_from(reserve).unwrap_or(usize::MAX))
+}
+
+/// The encoding a response is compressed with as it streams (a response extension set by
+/// [`Compression::apply`], read once by the pipeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CompressWith(pub(crate) Encoding);
 
 /// Which encodings to offer, in order of preference (used to break q-value ties).
 ///
@@ -76,12 +86,17 @@ impl Compression {
         negotiate::best(&self.preference, accept_encoding?.to_str().ok()?)
     }
 
-    /// Compresses `response` when the client accepts an encoding and it is worth it: not when
-    /// it already has a `Content-Encoding`, an already-compressed content type, no body
-    /// (204, 304, 1xx, or an empty buffer). Sets `Content-Encoding`, adds
+    /// Has `response` compressed as it streams when the client accepts an encoding and it is
+    /// worth it: not when it already has a `Content-Encoding`, an already-compressed content
+    /// type, no body (204, 304, 1xx, or an empty buffer). Sets `Content-Encoding`, adds
     /// `Vary: Accept-Encoding`, removes `Content-Length`.
+    ///
+    /// The body itself is compressed by the runtime, as a stage of the response's pipeline:
+    /// it knows how much of the budget is left before it compresses an item, and ends a cut
+    /// body with the compressed continuation and the encoder's epilogue. So return the
+    /// response to the runtime: the body this returns is not compressed yet.
     pub fn apply(&self, accept_encoding: Option<&HeaderValue>, response: Response) -> Response {
-        let (mut parts, mut body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         if !predicate::worth_compressing(&parts, &body) {
             return Response::from_parts(parts, body);
         }
@@ -96,12 +111,7 @@ impl Compression {
             HeaderValue::from_static(encoding.as_str()),
         );
         parts.headers.remove(CONTENT_LENGTH);
-        // The compressor ends a cut body itself (the compressed continuation, then the
-        // encoder's epilogue): the continuation moves into it, and the budget view it reads
-        // takes its place among the response's extensions.
-        let continuation = take_continuation(&mut parts.extensions, &mut body);
-        let (body, view) = compress_body(body, encoding, continuation);
-        parts.extensions.insert(view);
+        parts.extensions.insert(CompressWith(encoding));
         Response::from_parts(parts, body)
     }
 }

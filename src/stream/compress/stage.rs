@@ -1,43 +1,21 @@
-//! The compressing stage: the body's items merged as they are ready, compressed and flushed;
-//! a cut body ended by the stage itself, with the compressed continuation and the epilogue.
+//! The compressing stage: the body's items merged as they are ready, compressed and flushed,
+//! each within the room the limit stage hands it (compressed bytes cannot be taken back); a
+//! cut body's continuation compressed and the compressed stream ended.
 
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use futures_util::Stream;
 
 use super::encoder::{Encoder, compression_error, worst_case};
 use super::negotiate::Encoding;
-use crate::body::{Body, Chunk, Continuation, Truncation, TruncationReason};
-use crate::stream::budget_view::BudgetView;
-use crate::stream::merge::{MergeLimits, MergeReady};
+use crate::body::{Chunk, Continuation, Truncation, TruncationReason};
+use crate::stream::limit::StreamEnd;
+use crate::stream::merge::{MergeLimits, MergeReady, PollChunk};
+use crate::stream::policy::Room;
 use crate::stream::ready::MERGE_WINDOW;
+use crate::stream::source::HeldThenBody;
 use crate::wire::FunctionError;
-
-pub(super) fn compress_body(
-    body: Body,
-    encoding: Encoding,
-    continuation: Option<Continuation>,
-) -> (Body, BudgetView) {
-    let closing_room = continuation.as_ref().map_or(0, |continuation| {
-        worst_case(usize::try_from(continuation.reserve()).unwrap_or(usize::MAX))
-    });
-    let view = BudgetView::new(closing_room);
-    let body = Body::from_stream(Compressing {
-        merge: MergeReady::new(MERGE),
-        body,
-        encoder: Encoder::new(encoding),
-        continuation,
-        view: view.clone(),
-        items: 0,
-        last_record: None,
-        raw_bytes: 0,
-        finished: false,
-    });
-    (body, view)
-}
 
 /// Ready items are compressed together and flushed once, up to 16 KiB of input; only items
 /// under 1 KiB wait for the ones behind them: a flush per larger item costs little, and zstd
@@ -49,78 +27,93 @@ const MERGE: MergeLimits = MergeLimits {
     wait_for_more: false,
 };
 
+/// What went into the compressor, for the continuation's cursor.
+#[derive(Debug, Default)]
+struct Compressed {
+    records: u64,
+    raw_bytes: u64,
+    /// The last whole record compressed.
+    last_record: Option<Bytes>,
+}
+
 /// Compresses each item, with the items already ready behind it ([`MergeReady`]), and
 /// flushes: what the client has is always decodable, and tiny items do not pay a flush (and
 /// its bytes) each. A compressed item cannot be taken back (the encoder's state includes it),
-/// so with a continuation the budget is checked *before* compressing: merges are capped at
-/// what surely fits, and when the next item might not fit the stream ends itself with the
-/// compressed continuation and the encoder's epilogue. Without one, an item the budget
-/// refuses ends the body with the error trailer, as for any body.
-struct Compressing {
+/// so the room is checked *before* compressing: merges are capped at what surely fits, and
+/// when the next item might not fit, its leading whole records that do are compressed and the
+/// body ends with the reason the room gave (the limit stage then asks for the closing).
+pub(crate) struct Compressing {
     merge: MergeReady<FunctionError>,
-    body: Body,
+    body: HeldThenBody,
     encoder: Encoder,
-    continuation: Option<Continuation>,
-    view: BudgetView,
-    items: u64,
-    raw_bytes: u64,
-    /// The last whole record compressed, for the continuation's cursor.
-    last_record: Option<Bytes>,
+    compressed: Compressed,
+    /// A cut decided with the last output: returned by the next poll.
+    cut_after: Option<TruncationReason>,
+    /// Output the limit stage refused after the encoder took it: nothing more may follow it
+    /// (a decoder would miss what the encoder's state refers to).
+    lost: bool,
     finished: bool,
 }
 
 impl Compressing {
-    fn close_with_continuation(&mut self, continuation: Continuation) -> io::Result<Bytes> {
-        let cut = Truncation {
-            reason: TruncationReason::Budget,
-            records_sent: self.items,
-            body_bytes: self.raw_bytes,
-            last_record: self.last_record.take(),
+    pub(crate) fn new(body: HeldThenBody, encoding: Encoding) -> Self {
+        Compressing {
+            merge: MergeReady::new(MERGE),
+            body,
+            encoder: Encoder::new(encoding),
+            compressed: Compressed::default(),
+            cut_after: None,
+            lost: false,
+            finished: false,
+        }
+    }
+
+    /// The next compressed chunk (one record for the limit stage), at most `room.bytes`
+    /// long; a cut with `room.bound_by` once the next item does not fit.
+    pub(crate) fn poll_within(&mut self, cx: &mut Context<'_>, room: Room) -> PollChunk<StreamEnd> {
+        if let Some(reason) = self.cut_after.take() {
+            self.finished = true;
+            return Poll::Ready(Some(Err(StreamEnd::Cut(reason))));
+        }
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        self.merge.set_max_bytes(allowance(room.bytes));
+        let body = &mut self.body;
+        let output = match ready!(self.merge.poll_merged(cx, |cx| body.poll_chunk(cx))) {
+            Some(Ok(chunk)) if worst_case(chunk.len()) <= room.bytes => self.compress(chunk),
+            Some(Ok(chunk)) => self.leading_records(chunk, room),
+            Some(Err(error)) => {
+                // An error ends the body: nothing after it is compressed or polled.
+                self.finished = true;
+                return Poll::Ready(Some(Err(StreamEnd::Failed(error))));
+            }
+            None => {
+                self.finished = true;
+                self.encoder.finish()
+            }
         };
-        let raw = continuation.make(&cut).unwrap_or_default();
-        let mut closing = self.encoder.item(&raw)?.to_vec();
-        closing.extend_from_slice(&self.encoder.finish()?);
-        Ok(Bytes::from(closing))
+        match output {
+            Ok(output) if output.is_empty() => self.poll_within(cx, room),
+            Ok(output) => Poll::Ready(Some(Ok(Chunk::record(output)))),
+            Err(error) => {
+                self.finished = true;
+                Poll::Ready(Some(Err(StreamEnd::Failed(compression_error(error)))))
+            }
+        }
     }
 
-    /// What the continuation may take once compressed, with the encoder's epilogue (the room
-    /// the budget view announces).
-    fn closing_room(&self) -> Option<u64> {
-        self.continuation.as_ref()?;
-        Some(self.view.closing_room())
-    }
-
-    /// Whether `raw` more input bytes might leave too little of `left` for the compressed
-    /// continuation.
-    fn might_not_fit(&self, raw: usize, left: u64) -> bool {
-        self.closing_room()
-            .is_some_and(|closing| worst_case(raw) + closing > left)
-    }
-
-    /// The most input bytes whose output surely leaves room in `left` for the compressed
-    /// continuation.
-    fn allowance(&self, left: u64) -> usize {
-        let Some(closing) = self.closing_room() else {
-            return MERGE.max_bytes;
-        };
-        let left = left.saturating_sub(closing + 64);
-        // worst_case(raw) = raw + raw / 64 + 64 <= left + 64 when raw <= left * 64 / 65.
-        usize::try_from(left.saturating_mul(64) / 65)
-            .map_or(MERGE.max_bytes, |raw| raw.min(MERGE.max_bytes))
-    }
-
-    /// The budget cannot surely take all of `chunk`: as many leading whole records as it can,
-    /// each split counted against what is left, then (if records remain) the continuation and
-    /// the epilogue.
-    fn cut(&mut self, mut chunk: Chunk) -> io::Result<Bytes> {
+    /// The room cannot surely take all of `chunk`: as many leading whole records as it can,
+    /// each flush counted against it; unless the rest then fits, the body ends after them.
+    fn leading_records(&mut self, mut chunk: Chunk, room: Room) -> io::Result<Bytes> {
         let mut out = Vec::new();
-        let mut left = self.view.remaining();
+        let mut left = room.bytes;
         loop {
-            if !self.might_not_fit(chunk.len(), left) {
+            if worst_case(chunk.len()) <= left {
                 out.extend_from_slice(&self.compress(chunk)?);
                 return Ok(Bytes::from(out));
             }
-            let allowance = self.allowance(left) as u64;
+            let allowance = allowance(left) as u64;
             let Some(head) = chunk.split_fitting(allowance, |_, record| record.len() as u64) else {
                 break;
             };
@@ -130,17 +123,14 @@ impl Compressing {
             left = left.saturating_sub(flushed.len() as u64);
             out.extend_from_slice(&flushed);
         }
-        self.finished = true;
-        if let Some(continuation) = self.continuation.take() {
-            out.extend_from_slice(&self.close_with_continuation(continuation)?);
-        }
+        self.cut_after = Some(room.bound_by);
         Ok(Bytes::from(out))
     }
 
     fn count(&mut self, chunk: &Chunk) {
-        self.items += chunk.records();
-        self.raw_bytes += chunk.len() as u64;
-        self.last_record = Some(chunk.last_record());
+        self.compressed.records += chunk.records();
+        self.compressed.raw_bytes += chunk.len() as u64;
+        self.compressed.last_record = Some(chunk.last_record());
     }
 
     /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
@@ -154,107 +144,289 @@ impl Compressing {
         }
         self.encoder.flush()
     }
+
+    /// The compressed continuation and the encoder's epilogue, the continuation made from
+    /// what went into the compressor; `None` after lost output, or when the continuation
+    /// makes nothing.
+    pub(crate) fn closing(
+        &mut self,
+        continuation: Continuation,
+        reason: TruncationReason,
+    ) -> Option<Bytes> {
+        if self.lost {
+            return None;
+        }
+        let cut = Truncation {
+            reason,
+            records_sent: self.compressed.records,
+            body_bytes: self.compressed.raw_bytes,
+            last_record: self.compressed.last_record.take(),
+        };
+        let raw = continuation.make(&cut)?;
+        let closing = self.encoder.item(&raw).and_then(|mut item| {
+            let end = self.encoder.finish()?;
+            let mut closing = std::mem::take(&mut item).to_vec();
+            closing.extend_from_slice(&end);
+            Ok(Bytes::from(closing))
+        });
+        closing
+            .inspect_err(
+                |error| tracing::error!(%error, "the continuation could not be compressed"),
+            )
+            .ok()
+    }
+
+    /// The limit stage refused the last output: nothing may follow it.
+    pub(crate) fn refused(&mut self) {
+        self.lost = true;
+    }
+
+    /// Drops the handler's stream; the encoder stays, to end a cut body.
+    pub(crate) fn close(&mut self) {
+        self.body.close();
+        self.finished = true;
+    }
 }
 
-impl Stream for Compressing {
-    type Item = Result<Bytes, FunctionError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        let allowance = this.allowance(this.view.remaining());
-        this.merge.set_max_bytes(allowance);
-        let body = &mut this.body;
-        let output = match ready!(this.merge.poll_merged(cx, |cx| body.poll_chunk(cx))) {
-            Some(Ok(chunk)) => {
-                if this.might_not_fit(chunk.len(), this.view.remaining()) {
-                    this.cut(chunk)
-                } else {
-                    this.compress(chunk)
-                }
-            }
-            Some(Err(error)) => {
-                // An error ends the body: nothing after it is compressed or polled.
-                this.finished = true;
-                return Poll::Ready(Some(Err(error)));
-            }
-            None => {
-                this.finished = true;
-                this.encoder.finish()
-            }
-        };
-        Poll::Ready(Some(output.map_err(compression_error)))
-    }
+/// The most input bytes whose compressed output surely fits in `room`, at most a merge's.
+fn allowance(room: u64) -> usize {
+    // worst_case(raw) = raw + raw / 64 + 64 <= room when raw <= (room - 64) * 64 / 65.
+    let raw = room.saturating_sub(64).saturating_mul(64) / 65;
+    usize::try_from(raw).map_or(MERGE.max_bytes, |raw| raw.min(MERGE.max_bytes))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
+    use bytes::Bytes;
+    use futures_util::{StreamExt, stream};
+    use http_body_util::BodyExt;
+
     use super::*;
+    use crate::body::Body;
+    use crate::stream::test_exports::{budget_only, records_body};
+    use crate::stream::{PerResponse, StreamLimits, StreamingBody};
     use crate::wire::ErrorType;
-    use futures_util::StreamExt;
+
+    /// `body` streamed gzip-compressed under `limits`, ended by `continuation` if any: the
+    /// data after the head, the error type of the trailers if any, and the wire bytes.
+    async fn gzip_streamed(
+        body: Body,
+        continuation: Option<Continuation>,
+        limits: StreamLimits,
+    ) -> Option<(Bytes, Option<String>, u64)> {
+        let ending = PerResponse {
+            continuation,
+            encoding: Some(Encoding::Gzip),
+        };
+        let prelude = Bytes::from_static(b"{}");
+        let (mut streaming, report) =
+            StreamingBody::new(prelude, Vec::new(), body, ending, limits).ok()?;
+        let mut data = Vec::new();
+        let mut trailer = None;
+        while let Some(frame) = streaming.frame().await {
+            match frame.unwrap_or_else(|never| match never {}).into_data() {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(frame) => {
+                    trailer = frame.trailers_ref().and_then(|t| {
+                        let error_type = t.get("lambda-runtime-function-error-type")?;
+                        Some(error_type.to_str().ok()?.to_owned())
+                    });
+                }
+            }
+        }
+        drop(streaming);
+        let wire = report.await.ok()?.wire_bytes;
+        Some((Bytes::from(data).slice(10..), trailer, wire))
+    }
+
+    /// What a gzip member holds, and whether it is whole (its end and CRC read).
+    fn gunzip(compressed: &[u8]) -> (Vec<u8>, bool) {
+        let mut text = Vec::new();
+        let whole = flate2::read::GzDecoder::new(compressed)
+            .read_to_end(&mut text)
+            .is_ok();
+        (text, whole)
+    }
 
     #[tokio::test]
     async fn an_error_met_while_merging_follows_the_merged_items() {
-        use futures_util::stream;
-        use std::io::Read;
         let items = stream::iter([
             Ok(Bytes::from("first ")),
             Ok(Bytes::from("second")),
             Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
             Ok(Bytes::from("never")),
         ]);
-        let (body, _) = compress_body(Body::from_stream(items), Encoding::Gzip, None);
-        let mut body = body.into_data_stream();
-        let compressed = body.next().await.and_then(Result::ok).unwrap_or_default();
-        let mut text = String::new();
-        // A flushed, unfinished gzip member: read what it holds, then hit its missing end.
-        let _ = flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut text);
-        assert_eq!(text, "first second");
-        let error = body.next().await.and_then(Result::err);
-        assert_eq!(
-            error.map(|e| e.message().to_owned()).as_deref(),
-            Some("db closed")
+        let body = Body::from_stream(items);
+        let (data, trailer, _) = gzip_streamed(body, None, budget_only(u64::MAX))
+            .await
+            .unwrap();
+        // A flushed, unfinished gzip member: what it holds, then its missing end.
+        assert_eq!(gunzip(&data), (b"first second".to_vec(), false));
+        assert_eq!(trailer.as_deref(), Some(ErrorType::STREAM_ERROR.as_str()));
+    }
+
+    /// Feeds compressed bytes to a decoder, returns everything decoded so far.
+    type Decoder = Box<dyn FnMut(&[u8]) -> Vec<u8>>;
+
+    /// A real decoder of `encoding`.
+    fn decoder(encoding: Encoding) -> Decoder {
+        use std::io::Write;
+        fn fed<W: Write + 'static>(mut writer: W, get: fn(&W) -> &Vec<u8>) -> Decoder {
+            Box::new(move |chunk: &[u8]| {
+                writer.write_all(chunk).unwrap();
+                writer.flush().unwrap();
+                get(&writer).clone()
+            })
+        }
+        match encoding {
+            Encoding::Gzip => fed(flate2::write::GzDecoder::new(Vec::new()), |w| w.get_ref()),
+            Encoding::Deflate => fed(flate2::write::ZlibDecoder::new(Vec::new()), |w| w.get_ref()),
+            Encoding::Brotli => fed(brotli::DecompressorWriter::new(Vec::new(), 4096), |w| {
+                w.get_ref()
+            }),
+            Encoding::Zstd => fed(
+                zstd::stream::write::Decoder::new(Vec::new()).unwrap(),
+                |w| w.get_ref(),
+            ),
+        }
+    }
+
+    /// Each item that comes after a wait (as tokens from a model do) is flushed on its own:
+    /// what the client has is decodable right after each item, in every encoding.
+    #[tokio::test]
+    async fn every_item_is_decodable_on_arrival_with_each_encoding() {
+        let items: Vec<Bytes> = (0..5)
+            .map(|i| Bytes::from(format!("data: token {i} of a streamed answer\n\n")))
+            .collect();
+        let unbounded = Room {
+            bytes: u64::MAX,
+            bound_by: TruncationReason::Budget,
+        };
+        for encoding in [
+            Encoding::Gzip,
+            Encoding::Deflate,
+            Encoding::Brotli,
+            Encoding::Zstd,
+        ] {
+            let trickle = stream::iter(items.clone()).then(|item| async {
+                tokio::task::yield_now().await;
+                Ok::<_, FunctionError>(item)
+            });
+            let body = HeldThenBody::new(Vec::new(), Body::from_stream(trickle));
+            let mut compressing = Compressing::new(body, encoding);
+            let mut decode = decoder(encoding);
+            let mut expected = Vec::new();
+            for item in &items {
+                let next = std::future::poll_fn(|cx| compressing.poll_within(cx, unbounded));
+                let compressed = next.await.unwrap().unwrap();
+                expected.extend_from_slice(item);
+                assert_eq!(decode(compressed.data()), expected, "{encoding:?}");
+            }
+            // The epilogue adds nothing.
+            while let Some(tail) =
+                std::future::poll_fn(|cx| compressing.poll_within(cx, unbounded)).await
+            {
+                assert_eq!(decode(tail.unwrap().data()), expected, "{encoding:?}");
+            }
+        }
+    }
+
+    /// A page the deadline ends while its producer waits carries its compressed link, and the
+    /// compressed stream is ended properly (the reserve is what the link takes compressed).
+    #[tokio::test(start_paused = true)]
+    async fn a_compressed_page_the_deadline_ends_carries_its_link() {
+        let (records, continuation) = records_body(&[300, 300, 300], false, 12);
+        let body = Body::from_chunks(
+            records
+                .into_data_stream()
+                .map(|item| item.map(Chunk::record))
+                .chain(stream::pending()),
         );
-        assert!(body.next().await.is_none());
+        let limits = StreamLimits {
+            end_by: Some(tokio::time::Instant::now() + std::time::Duration::from_secs(2)),
+            ..budget_only(u64::MAX)
+        };
+        let (data, trailer, _) = gzip_streamed(body, Some(continuation), limits)
+            .await
+            .unwrap();
+        let (text, whole) = gunzip(&data);
+        assert!(whole, "the compressed stream is ended");
+        assert_eq!(trailer, None);
+        let expected = [vec![b'a'; 300], vec![b'b'; 300], vec![b'c'; 300]].concat();
+        assert_eq!(text, [expected, b"#00000000003".to_vec()].concat());
+    }
+
+    /// A `BUFFERED` answer whose payload limit binds before its budget: the compressed body
+    /// (carried as base64) ends after whole records with its compressed link, ended properly.
+    #[tokio::test]
+    async fn a_compressed_buffered_page_ends_within_its_payload_with_its_link() {
+        // Incompressible records, so the payload limit binds after a few of them.
+        let record = |i: u64| {
+            let mut state = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let bytes: Vec<u8> = (0..400)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b'a' + (state % 26) as u8
+                })
+                .collect();
+            Ok::<_, FunctionError>(Bytes::from(bytes))
+        };
+        let body = Body::from_stream(stream::iter((0..100).map(record)));
+        let (_, continuation) = records_body(&[1], false, 12);
+        let ending = PerResponse {
+            continuation: Some(continuation),
+            encoding: Some(Encoding::Gzip),
+        };
+        let collected = crate::stream::collect(body, ending, b"{}", budget_only(u64::MAX), 4000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                collected.end,
+                crate::stream::CollectedEnd::Cut {
+                    continued: true,
+                    ..
+                }
+            ),
+            "{:?}",
+            collected.end
+        );
+        let base64_len = collected.body.len().div_ceil(3) * 4;
+        assert!(base64_len <= 4000, "{base64_len} payload bytes");
+        let (text, whole) = gunzip(&collected.body);
+        assert!(whole, "the compressed body is ended");
+        let (rows, cursor) = text.split_at(text.len() - 12);
+        let sent = rows.len() / 400;
+        assert!(sent >= 3, "{sent} records");
+        let expected: Vec<u8> = (0..sent as u64)
+            .flat_map(|i| record(i).unwrap().to_vec())
+            .collect();
+        assert_eq!(rows, &expected[..]);
+        assert_eq!(cursor, format!("#{sent:0>11}").as_bytes());
     }
 
     /// Records of `sizes` (each filled with its index letter), coalesced or not, closed by a
     /// `#<records sent>` cursor padded to `reserve`, compressed with gzip, streamed under
-    /// `budget`: the decoded text, whether the cursor closed it, and the wire bytes.
+    /// `budget`: the decoded text and the wire bytes.
     fn compressed_export(
         sizes: &[usize],
         coalesce: bool,
         reserve: usize,
         budget: u64,
     ) -> Option<(Vec<u8>, u64)> {
-        use crate::stream::test_exports::{budget_only, records_body};
-        use crate::stream::{PerResponse, StreamingBody};
-        use http_body_util::BodyExt;
-        use std::io::Read;
         let (body, continuation) = records_body(sizes, coalesce, reserve);
-        let limits = budget_only(budget);
-        let (body, view) = compress_body(body, Encoding::Gzip, Some(continuation));
-        let ending = PerResponse {
-            continuation: None,
-            view: Some(view),
-        };
-        let (streaming, report) =
-            StreamingBody::new(Bytes::from_static(b"{}"), Vec::new(), body, ending, limits).ok()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
-        let collected = runtime
-            .block_on(streaming.collect())
-            .unwrap_or_else(|never| match never {});
-        let wire = runtime.block_on(report).unwrap().wire_bytes;
-        let compressed = collected.to_bytes();
-        let mut text = Vec::new();
-        // An export cut with an error trailer is an unfinished gzip member: read what it holds.
-        let _ = flate2::read::GzDecoder::new(&compressed[10..]).read_to_end(&mut text);
-        Some((text, wire))
+        let streamed = gzip_streamed(body, Some(continuation), budget_only(budget));
+        let (compressed, _, wire) = runtime.block_on(streamed)?;
+        // An export cut with an error trailer is an unfinished gzip member: what it holds.
+        Some((gunzip(&compressed).0, wire))
     }
 
     proptest::proptest! {
