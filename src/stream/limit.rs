@@ -11,21 +11,12 @@ use tokio::time::{Instant, Sleep};
 use bytes::Bytes;
 
 use super::merge::PollChunk;
+pub(crate) use super::outcome::StreamEnd;
 use super::payload_limit::PayloadLimit;
 use super::policy::{Charged, StreamPolicy};
 use super::source::Source;
 use crate::body::{Chunk, Continuation};
 use crate::body::{Truncation, TruncationReason};
-use crate::wire::FunctionError;
-
-/// How a limited body ends other than completely.
-#[derive(Debug)]
-pub(crate) enum StreamEnd {
-    /// The handler's stream failed or panicked.
-    Failed(FunctionError),
-    /// The budget or the deadline cut it after its last whole record.
-    Cut(TruncationReason),
-}
 
 /// What the policy let through of a chunk.
 enum Admission {

@@ -5,7 +5,7 @@
 //! handler's Body (chunks that know their records)
 //!   -> coalesce   Body::coalesce: items merged, waiting a little for more (coalesce.rs)
 //!   -> source     the chunks held before the head was committed, then the body, panics
-//!                 caught (source.rs); compressed when the response asks for it (compress/:
+//!                 caught (held.rs, source.rs); compressed when the response asks for it (compress/:
 //!                 flushed per merge, handed the room the policy leaves before it compresses)
 //!   -> limit      the policy (budget, deadline, bandwidth: policy.rs) admits each chunk whole,
 //!                 or its leading records, or cuts, then asks the source for the closing (the
@@ -27,6 +27,7 @@ mod collect;
 #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
 pub mod compress;
 mod flush;
+mod held;
 pub(crate) mod in_flight;
 mod limit;
 pub(crate) mod merge;

@@ -1,4 +1,4 @@
-//! How a response ended, as the pipeline reports it.
+//! How a response ended, as the pipeline reports it, and how its body ends between stages.
 
 use std::fmt;
 
@@ -45,4 +45,13 @@ impl fmt::Display for Outcome {
             Outcome::Aborted => f.write_str("aborted"),
         }
     }
+}
+
+/// How a limited body ends other than completely.
+#[derive(Debug)]
+pub(crate) enum StreamEnd {
+    /// The handler's stream failed or panicked.
+    Failed(FunctionError),
+    /// The budget or the deadline cut it after its last whole record.
+    Cut(TruncationReason),
 }

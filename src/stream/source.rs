@@ -1,55 +1,13 @@
-//! What the limit stage reads: the body's first chunks (taken before the head was committed),
-//! then the handler's body, a panic in it caught; compressed on the way when the response
-//! asks for it.
-
-use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::task::{Context, Poll};
+//! What the limit stage reads: the handler's body after its held chunks (held.rs),
+//! compressed on the way when the response asks for it.
 
 use bytes::Bytes;
 
 #[cfg(feature = "compression")]
 use super::compress::Compressing;
-use super::merge::PollChunk;
+use super::held::HeldThenBody;
 use super::per_response::PerResponse;
 use crate::body::{Body, Chunk, Continuation, Truncation};
-use crate::wire::FunctionError;
-
-/// The handler's body, after the chunks taken from it before the head was committed.
-pub(crate) struct HeldThenBody {
-    held: VecDeque<Chunk>,
-    body: Option<Body>,
-}
-
-impl HeldThenBody {
-    pub(crate) fn new(held: Vec<Chunk>, body: Body) -> Self {
-        HeldThenBody {
-            held: held.into(),
-            body: Some(body),
-        }
-    }
-
-    /// The next chunk: a held one first, then the handler's (a panic becomes an error: the
-    /// handler's stream runs inside the connection's task).
-    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> PollChunk<FunctionError> {
-        if let Some(held) = self.held.pop_front() {
-            return Poll::Ready(Some(Ok(held)));
-        }
-        let Some(body) = self.body.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match catch_unwind(AssertUnwindSafe(|| body.poll_chunk(cx))) {
-            Ok(polled) => polled,
-            Err(panic) => Poll::Ready(Some(Err(FunctionError::from_panic(panic.as_ref())))),
-        }
-    }
-
-    /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
-    pub(crate) fn close(&mut self) {
-        self.body = None;
-        self.held.clear();
-    }
-}
 
 /// The chunks the limit stage admits or refuses: the body's own, or compressed ones.
 pub(crate) enum Source {
