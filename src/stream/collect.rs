@@ -71,9 +71,13 @@ pub(crate) async fn collect(
             None => break CollectedEnd::Complete,
             Some(Err(StreamEnd::Failed(error))) => break CollectedEnd::Failed(error),
             Some(Err(StreamEnd::Cut(reason))) => {
-                let closing = continuation
-                    .take()
-                    .and_then(|continuation| limited.closing(continuation, reason));
+                let closing = std::future::poll_fn(|cx| {
+                    let closing = continuation
+                        .take()
+                        .and_then(|continuation| limited.closing(cx, continuation, reason));
+                    std::task::Poll::Ready(closing)
+                })
+                .await;
                 if let Some(closing) = &closing {
                     collected.extend_from_slice(closing);
                 }

@@ -102,6 +102,7 @@ impl Limited {
     /// through and counted (it may use the reserve); `None` when it does not fit.
     pub(crate) fn closing(
         &mut self,
+        cx: &mut Context<'_>,
         continuation: Continuation,
         reason: TruncationReason,
     ) -> Option<Bytes> {
@@ -111,7 +112,7 @@ impl Limited {
             body_bytes: self.body_bytes,
             last_record: self.last_record.take(),
         };
-        let closing = self.source.closing(continuation, &truncation)?;
+        let closing = self.source.closing(cx, continuation, &truncation)?;
         let payload_fits = self
             .payload
             .as_ref()

@@ -1,6 +1,8 @@
 //! What the limit stage reads: the handler's body after its held chunks (held.rs),
 //! compressed on the way when the response asks for it.
 
+use std::task::Context;
+
 use bytes::Bytes;
 
 #[cfg(feature = "compression")]
@@ -36,15 +38,23 @@ impl Source {
     /// compressed stream ended). `None` when the continuation makes nothing, or when a
     /// compressed chunk was refused after the compressor took it (what would follow could
     /// not be decoded).
+    #[cfg_attr(
+        not(feature = "compression"),
+        allow(
+            unused_variables,
+            reason = "only a compressor is polled for its closing"
+        )
+    )]
     pub(crate) fn closing(
         &mut self,
+        cx: &mut Context<'_>,
         continuation: Continuation,
         sent: &Truncation,
     ) -> Option<Bytes> {
         match self {
             Source::Plain(_) => continuation.make(sent),
             #[cfg(feature = "compression")]
-            Source::Compressed(compressing) => compressing.closing(continuation, sent.reason),
+            Source::Compressed(compressing) => compressing.closing(cx, continuation, sent.reason),
         }
     }
 

@@ -234,8 +234,12 @@ impl StreamingBody {
 
     /// Ends the body after its last whole item: with the continuation when there is one and it
     /// fits, else with an error trailer.
-    fn cut(&mut self, reason: TruncationReason) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(closing) = self.closing(reason) {
+    fn cut(
+        &mut self,
+        cx: &mut Context<'_>,
+        reason: TruncationReason,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(closing) = self.closing(cx, reason) {
             self.closing_bytes = closing.len() as u64;
             let frame = self.emit(closing, tokio::time::Instant::now());
             self.finish(Outcome::Truncated {
@@ -254,9 +258,9 @@ impl StreamingBody {
     }
 
     /// The continuation's bytes, counted, if there is one and it fits.
-    fn closing(&mut self, reason: TruncationReason) -> Option<Bytes> {
+    fn closing(&mut self, cx: &mut Context<'_>, reason: TruncationReason) -> Option<Bytes> {
         let continuation = self.continuation.take()?;
-        self.limited.closing(continuation, reason)
+        self.limited.closing(cx, continuation, reason)
     }
 
     fn cut_error(&self, reason: TruncationReason) -> FunctionError {
@@ -328,7 +332,7 @@ impl http_body::Body for StreamingBody {
         match this.merge.poll_merged(cx, |cx| limited.poll_chunk(cx, now)) {
             Poll::Ready(Some(Ok(chunk))) => this.emit(chunk.into_data(), now),
             Poll::Ready(Some(Err(StreamEnd::Failed(error)))) => this.fail(error),
-            Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(reason),
+            Poll::Ready(Some(Err(StreamEnd::Cut(reason)))) => this.cut(cx, reason),
             Poll::Ready(None) => {
                 this.finish(Outcome::Complete);
                 Poll::Ready(None)

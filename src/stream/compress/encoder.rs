@@ -1,14 +1,13 @@
 //! The encoders, written to in memory: each item compressed and flushed, the stream's end
 //! written once.
 
-use std::future::Future;
 use std::io;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_compression::tokio::write::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWrite;
 
 use super::negotiate::Encoding;
 use crate::wire::{ErrorType, FunctionError};
@@ -22,12 +21,32 @@ pub(super) enum Encoder {
     Deflate(ZlibEncoder<Vec<u8>>),
 }
 
-/// Runs a write to an in-memory encoder: a `Vec` never makes it wait.
-fn now<F: Future<Output = io::Result<()>>>(future: F) -> io::Result<()> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+/// What an in-memory encoder's poll gives: it writes to a `Vec`, which never makes it wait, so
+/// a `Pending` (a call to make again) is an error rather than a state to keep.
+fn ready_now<T>(polled: Poll<io::Result<T>>) -> io::Result<T> {
+    match polled {
         Poll::Ready(result) => result,
-        Poll::Pending => Err(io::Error::other("an in-memory compressor would block")),
+        Poll::Pending => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "an in-memory compressor would block",
+        )),
     }
+}
+
+/// Writes all of `data`, polled with the task's context.
+fn write_all<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    cx: &mut Context<'_>,
+    mut data: &[u8],
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let written = ready_now(Pin::new(&mut *writer).poll_write(cx, data))?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[written..];
+    }
+    Ok(())
 }
 
 macro_rules! with_encoder {
@@ -59,29 +78,30 @@ impl Encoder {
         }
     }
 
-    /// Compresses `data` without flushing.
-    pub(super) fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        with_encoder!(self, e => now(e.write_all(data)))
+    /// Compresses `data` without flushing; the encoder is polled with the task's `cx`, as
+    /// are all its calls.
+    pub(super) fn write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> io::Result<()> {
+        with_encoder!(self, e => write_all(e, cx, data))
     }
 
     /// Flushes: everything written so far is decodable from what this returns and before.
-    pub(super) fn flush(&mut self) -> io::Result<Bytes> {
+    pub(super) fn flush(&mut self, cx: &mut Context<'_>) -> io::Result<Bytes> {
         with_encoder!(self, e => {
-            now(e.flush())?;
+            ready_now(Pin::new(&mut *e).poll_flush(cx))?;
             Ok(Bytes::from(std::mem::take(e.get_mut())))
         })
     }
 
     /// Compresses `data` and flushes.
-    pub(super) fn item(&mut self, data: &[u8]) -> io::Result<Bytes> {
-        self.write(data)?;
-        self.flush()
+    pub(super) fn item(&mut self, cx: &mut Context<'_>, data: &[u8]) -> io::Result<Bytes> {
+        self.write(cx, data)?;
+        self.flush(cx)
     }
 
     /// Ends the compressed stream (gzip's CRC trailer, zstd's epilogue...).
-    pub(super) fn finish(&mut self) -> io::Result<Bytes> {
+    pub(super) fn finish(&mut self, cx: &mut Context<'_>) -> io::Result<Bytes> {
         with_encoder!(self, e => {
-            now(e.shutdown())?;
+            ready_now(Pin::new(&mut *e).poll_shutdown(cx))?;
             Ok(Bytes::from(std::mem::take(e.get_mut())))
         })
     }

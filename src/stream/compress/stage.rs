@@ -81,8 +81,8 @@ impl Compressing {
         self.merge.set_max_bytes(allowance(room.bytes));
         let body = &mut self.body;
         let output = match ready!(self.merge.poll_merged(cx, |cx| body.poll_chunk(cx))) {
-            Some(Ok(chunk)) if worst_case(chunk.len()) <= room.bytes => self.compress(chunk),
-            Some(Ok(chunk)) => self.leading_records(chunk, room),
+            Some(Ok(chunk)) if worst_case(chunk.len()) <= room.bytes => self.compress(cx, chunk),
+            Some(Ok(chunk)) => self.leading_records(cx, chunk, room),
             Some(Err(error)) => {
                 // An error ends the body: nothing after it is compressed or polled.
                 self.finished = true;
@@ -90,7 +90,7 @@ impl Compressing {
             }
             None => {
                 self.finished = true;
-                self.encoder.finish()
+                self.encoder.finish(cx)
             }
         };
         match output {
@@ -105,12 +105,17 @@ impl Compressing {
 
     /// The room cannot surely take all of `chunk`: as many leading whole records as it can,
     /// each flush counted against it; unless the rest then fits, the body ends after them.
-    fn leading_records(&mut self, mut chunk: Chunk, room: Room) -> io::Result<Bytes> {
+    fn leading_records(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut chunk: Chunk,
+        room: Room,
+    ) -> io::Result<Bytes> {
         let mut out = Vec::new();
         let mut left = room.bytes;
         loop {
             if worst_case(chunk.len()) <= left {
-                out.extend_from_slice(&self.compress(chunk)?);
+                out.extend_from_slice(&self.compress(cx, chunk)?);
                 return Ok(Bytes::from(out));
             }
             let allowance = allowance(left) as u64;
@@ -118,8 +123,8 @@ impl Compressing {
                 break;
             };
             self.count(&head);
-            self.encoder.write(&head.into_data())?;
-            let flushed = self.encoder.flush()?;
+            self.encoder.write(cx, &head.into_data())?;
+            let flushed = self.encoder.flush(cx)?;
             left = left.saturating_sub(flushed.len() as u64);
             out.extend_from_slice(&flushed);
         }
@@ -135,14 +140,14 @@ impl Compressing {
 
     /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
     /// flush is the epilogue.
-    fn compress(&mut self, chunk: Chunk) -> io::Result<Bytes> {
+    fn compress(&mut self, cx: &mut Context<'_>, chunk: Chunk) -> io::Result<Bytes> {
         self.count(&chunk);
-        self.encoder.write(&chunk.into_data())?;
+        self.encoder.write(cx, &chunk.into_data())?;
         if self.merge.completes_next() {
             self.finished = true;
-            return self.encoder.finish();
+            return self.encoder.finish(cx);
         }
-        self.encoder.flush()
+        self.encoder.flush(cx)
     }
 
     /// The compressed continuation and the encoder's epilogue, the continuation made from
@@ -150,6 +155,7 @@ impl Compressing {
     /// makes nothing.
     pub(crate) fn closing(
         &mut self,
+        cx: &mut Context<'_>,
         continuation: Continuation,
         reason: TruncationReason,
     ) -> Option<Bytes> {
@@ -163,9 +169,9 @@ impl Compressing {
             last_record: self.compressed.last_record.take(),
         };
         let raw = continuation.make(&cut)?;
-        let closing = self.encoder.item(&raw).and_then(|mut item| {
-            let end = self.encoder.finish()?;
-            let mut closing = std::mem::take(&mut item).to_vec();
+        let closing = self.encoder.item(cx, &raw).and_then(|item| {
+            let end = self.encoder.finish(cx)?;
+            let mut closing = item.to_vec();
             closing.extend_from_slice(&end);
             Ok(Bytes::from(closing))
         });
