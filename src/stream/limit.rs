@@ -14,9 +14,10 @@ use super::merge::PollChunk;
 pub(crate) use super::outcome::StreamEnd;
 use super::payload_limit::PayloadLimit;
 use super::policy::{Charged, StreamPolicy};
+use super::sent::Sent;
 use super::source::Source;
+use crate::body::TruncationReason;
 use crate::body::{Chunk, Continuation};
-use crate::body::{Truncation, TruncationReason};
 
 /// What the policy let through of a chunk.
 enum Admission {
@@ -36,10 +37,7 @@ pub(crate) struct Limited {
     end_by: Option<Pin<Box<Sleep>>>,
     /// A cut decided with the last chunk: returned by the next poll.
     cut_after: Option<TruncationReason>,
-    body_bytes: u64,
-    records: u64,
-    /// The last whole record let through, for the continuation's cursor.
-    last_record: Option<Bytes>,
+    sent: Sent,
     /// A `BUFFERED` answer's payload limit, beside the budget.
     payload: Option<PayloadLimit>,
     /// The invocation's span, which the lines logged here (the connection's task polls this
@@ -58,9 +56,7 @@ impl Limited {
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
             policy,
             cut_after: None,
-            body_bytes: 0,
-            records: 0,
-            last_record: None,
+            sent: Sent::default(),
             payload: None,
             span: tracing::Span::current(),
         }
@@ -75,12 +71,12 @@ impl Limited {
 
     /// Body bytes let through.
     pub(crate) fn body_bytes(&self) -> u64 {
-        self.body_bytes
+        self.sent.bytes()
     }
 
     /// Whole records let through.
     pub(crate) fn records(&self) -> u64 {
-        self.records
+        self.sent.records()
     }
 
     pub(crate) fn policy(&self) -> &StreamPolicy {
@@ -106,12 +102,7 @@ impl Limited {
         continuation: Continuation,
         reason: TruncationReason,
     ) -> Option<Bytes> {
-        let truncation = Truncation {
-            reason,
-            records_sent: self.records,
-            body_bytes: self.body_bytes,
-            last_record: self.last_record.take(),
-        };
+        let truncation = self.sent.cut(reason);
         let closing = self.source.closing(cx, continuation, &truncation)?;
         let payload_fits = self
             .payload
@@ -192,12 +183,10 @@ impl Limited {
 
     /// Counts a chunk let through.
     fn let_through(&mut self, chunk: Chunk) -> Poll<Option<Result<Chunk, StreamEnd>>> {
-        self.body_bytes += chunk.len() as u64;
-        self.records += chunk.records();
+        self.sent.count(&chunk);
         if let Some(payload) = &mut self.payload {
             payload.let_through(chunk.data());
         }
-        self.last_record = Some(chunk.last_record());
         Poll::Ready(Some(Ok(chunk)))
     }
 

@@ -37,6 +37,7 @@ mod payload_limit;
 mod per_response;
 mod policy;
 pub(crate) mod ready;
+mod sent;
 mod source;
 mod streamed;
 

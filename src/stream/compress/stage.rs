@@ -9,12 +9,13 @@ use bytes::Bytes;
 
 use super::encoder::{Encoder, compression_error, worst_case};
 use super::negotiate::Encoding;
-use crate::body::{Chunk, Continuation, Truncation, TruncationReason};
+use crate::body::{Chunk, Continuation, TruncationReason};
 use crate::stream::held::HeldThenBody;
 use crate::stream::merge::{MergeLimits, MergeReady, PollChunk};
 use crate::stream::outcome::StreamEnd;
 use crate::stream::policy::Room;
 use crate::stream::ready::MERGE_WINDOW;
+use crate::stream::sent::Sent;
 use crate::wire::FunctionError;
 
 /// Ready items are compressed together and flushed once, up to 16 KiB of input; only items
@@ -27,15 +28,6 @@ const MERGE: MergeLimits = MergeLimits {
     wait_for_more: false,
 };
 
-/// What went into the compressor, for the continuation's cursor.
-#[derive(Debug, Default)]
-struct Compressed {
-    records: u64,
-    raw_bytes: u64,
-    /// The last whole record compressed.
-    last_record: Option<Bytes>,
-}
-
 /// Compresses each item, with the items already ready behind it ([`MergeReady`]), and
 /// flushes: what the client has is always decodable, and tiny items do not pay a flush (and
 /// its bytes) each. A compressed item cannot be taken back (the encoder's state includes it),
@@ -46,7 +38,8 @@ pub(crate) struct Compressing {
     merge: MergeReady<FunctionError>,
     body: HeldThenBody,
     encoder: Encoder,
-    compressed: Compressed,
+    /// What went into the compressor, for the continuation's cursor.
+    compressed: Sent,
     /// A cut decided with the last output: returned by the next poll.
     cut_after: Option<TruncationReason>,
     /// Output the limit stage refused after the encoder took it: nothing more may follow it
@@ -61,7 +54,7 @@ impl Compressing {
             merge: MergeReady::new(MERGE),
             body,
             encoder: Encoder::new(encoding),
-            compressed: Compressed::default(),
+            compressed: Sent::default(),
             cut_after: None,
             lost: false,
             finished: false,
@@ -122,7 +115,7 @@ impl Compressing {
             let Some(head) = chunk.split_fitting(allowance, |_, record| record.len() as u64) else {
                 break;
             };
-            self.count(&head);
+            self.compressed.count(&head);
             self.encoder.write(cx, &head.into_data())?;
             let flushed = self.encoder.flush(cx)?;
             left = left.saturating_sub(flushed.len() as u64);
@@ -132,16 +125,10 @@ impl Compressing {
         Ok(Bytes::from(out))
     }
 
-    fn count(&mut self, chunk: &Chunk) {
-        self.compressed.records += chunk.records();
-        self.compressed.raw_bytes += chunk.len() as u64;
-        self.compressed.last_record = Some(chunk.last_record());
-    }
-
     /// Compresses one merged chunk and flushes; when the body's end was met behind it, the
     /// flush is the epilogue.
     fn compress(&mut self, cx: &mut Context<'_>, chunk: Chunk) -> io::Result<Bytes> {
-        self.count(&chunk);
+        self.compressed.count(&chunk);
         self.encoder.write(cx, &chunk.into_data())?;
         if self.merge.completes_next() {
             self.finished = true;
@@ -162,13 +149,7 @@ impl Compressing {
         if self.lost {
             return None;
         }
-        let cut = Truncation {
-            reason,
-            records_sent: self.compressed.records,
-            body_bytes: self.compressed.raw_bytes,
-            last_record: self.compressed.last_record.take(),
-        };
-        let raw = continuation.make(&cut)?;
+        let raw = continuation.make(&self.compressed.cut(reason))?;
         let closing = self.encoder.item(cx, &raw).and_then(|item| {
             let end = self.encoder.finish(cx)?;
             let mut closing = item.to_vec();
