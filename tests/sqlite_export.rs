@@ -39,11 +39,13 @@ fn database() -> &'static PathBuf {
                 .unwrap();
             for id in 1..=ROWS {
                 let status = ["paid", "refunded", "pending"][(id % 3) as usize];
-                // Quotes and commas in some names, so CSV quoting and JSON escaping are exercised.
+                // Quotes and commas in some names, so CSV quoting and JSON escaping are exercised,
+                // and a line break in every one, so the last row of each CSV page holds one (its
+                // last line does not start with its id).
                 let customer = if id % 1000 == 0 {
-                    format!("\"Big\", Co {id}")
+                    format!("\"Big\", Co {id}\nHQ")
                 } else {
-                    format!("c{}", id % 7919)
+                    format!("c{}\nbranch {}", id % 7919, id % 13)
                 };
                 insert
                     .execute(rusqlite::params![
@@ -124,7 +126,12 @@ async fn page(port: u16, path: &str) -> Vec<u8> {
 async fn follow(port: u16, first: &str, csv: bool) -> (Checksum, usize) {
     let mut checksum = Checksum::default();
     let (mut next, mut pages) = (Some(first.to_owned()), 0);
+    let mut seen = std::collections::HashSet::new();
     while let Some(path) = next.take() {
+        assert!(
+            seen.insert(path.clone()),
+            "the link does not advance: {path} twice"
+        );
         let body = within(page(port, &path)).await;
         pages += 1;
         next = if csv {

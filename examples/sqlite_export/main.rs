@@ -84,15 +84,18 @@ fn send_rows(
     Ok(())
 }
 
-/// The id in the last record sent: an NDJSON line, or a CSV record (the first also carries
-/// the header line, so the id is the first field of its last line).
+/// The id in the last record sent: an NDJSON line, or a CSV record, read as CSV (the first
+/// record also carries the header line, and a quoted field may hold line breaks, so its last
+/// *line* need not start with the id).
 fn last_id(format: Format, record: &[u8]) -> Option<i64> {
     match format {
         Format::Ndjson => serde_json::from_slice::<Order>(record).ok().map(|o| o.id),
         Format::Csv => {
-            let text = std::str::from_utf8(record).ok()?.trim_end();
-            let line = text.rsplit('\n').next()?;
-            line.split(',').next()?.parse().ok()
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(record);
+            let last = reader.records().map_while(Result::ok).last()?;
+            last.get(0)?.parse().ok()
         }
     }
 }
@@ -184,4 +187,20 @@ async fn main() -> Result<(), lambda_stream::Error> {
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_read_from_a_csv_record_whose_field_spans_lines() {
+        let first = b"id,customer,amount_cents,status\n41,\"c1\nbranch 2\",100,paid\n";
+        assert_eq!(last_id(Format::Csv, first), Some(41));
+        assert_eq!(
+            last_id(Format::Csv, b"42,\"a, \"\"b\"\"\nc\",1,paid\n"),
+            Some(42)
+        );
+        assert_eq!(last_id(Format::Csv, b"not,a,row\n"), None);
+    }
 }
