@@ -3,8 +3,9 @@
 //!
 //! Locally (no AWS account): `cargo run --example hello`, then
 //! `curl -N -d '{"name":"Alice"}' localhost:9000/`.
-//! On Lambda: build with `cargo lambda build --release --example hello` and deploy behind a
-//! Function URL with `InvokeMode: RESPONSE_STREAM`.
+//! On Lambda: `cd deploy && sam build --beta-features && sam deploy --guided` builds it (as the
+//! binary of `deploy/function`) and deploys it behind a Function URL with
+//! `InvokeMode: RESPONSE_STREAM`.
 
 use std::time::Duration;
 
@@ -38,7 +39,8 @@ async fn hello(request: Request, _context: Context) -> Result<Response, BoxError
         .body(Body::from_stream(body))?)
 }
 
+/// Serves `hello` (also the binary `deploy/function` builds for `sam build`).
 #[tokio::main]
-async fn main() -> Result<(), lambda_stream::Error> {
+pub async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run(hello).await
 }
