@@ -131,3 +131,13 @@ pub use wire::RuntimeApiAddress;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The budgets guide's code, compiled by `cargo test`.
+#[doc = include_str!("../docs/budgets.md")]
+#[cfg(doctest)]
+pub struct BudgetsGuideDoctests;
+
+/// The testing guide's code, compiled by `cargo test`.
+#[doc = include_str!("../docs/testing.md")]
+#[cfg(doctest)]
+pub struct TestingGuideDoctests;
