@@ -137,6 +137,11 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 pub struct BudgetsGuideDoctests;
 
+/// The `BUFFERED` guide's code, compiled by `cargo test`.
+#[doc = include_str!("../docs/buffered.md")]
+#[cfg(doctest)]
+pub struct BufferedGuideDoctests;
+
 /// The testing guide's code, compiled by `cargo test`.
 #[doc = include_str!("../docs/testing.md")]
 #[cfg(doctest)]
