@@ -13,6 +13,7 @@ use crate::body::{Body, Chunk, Continuation, Truncation};
 
 /// The chunks the limit stage admits or refuses: the body's own, or compressed ones.
 pub(crate) enum Source {
+    /// The body's own chunks, each admitted or refused whole or by its leading records.
     Plain(HeldThenBody),
     /// A compressor decides before it produces (compressed bytes cannot be taken back): the
     /// limit stage hands it the room with each poll.
