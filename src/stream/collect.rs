@@ -58,9 +58,7 @@ pub(crate) async fn collect(
     limits.bandwidth = BandwidthModel::UNLIMITED;
     let policy = limits.policy(prelude, &ending)?;
     let mut payload = PayloadLimit::new(payload_room);
-    if ending.continuation.is_some() {
-        payload.reserve(ending.reserve());
-    }
+    payload.reserve(ending.reserve());
     let source = Source::for_response(Vec::new(), body, &ending);
     let mut continuation = ending.continuation;
     let mut limited = Limited::new(source, policy).within_payload(payload);

@@ -30,8 +30,6 @@ enum Admission {
 /// A body whose chunks are admitted by a [`StreamPolicy`]; counts what it lets through.
 pub(crate) struct Limited {
     source: Source,
-    /// Whether the source is still read (`close` ends it).
-    open: bool,
     policy: StreamPolicy,
     /// Wakes a body that is not ready when the time to end by comes.
     end_by: Option<Pin<Box<Sleep>>>,
@@ -50,7 +48,6 @@ impl Limited {
     pub(crate) fn new(source: Source, policy: StreamPolicy) -> Self {
         Limited {
             source,
-            open: true,
             end_by: policy
                 .poll_timeout(Instant::now())
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
@@ -90,7 +87,6 @@ impl Limited {
 
     /// Drops the handler's stream: producers see `BodyClosed`, nothing more is read.
     pub(crate) fn close(&mut self) {
-        self.open = false;
         self.source.close();
     }
 
@@ -227,9 +223,6 @@ impl Limited {
         allow(unused_variables, reason = "only a compressor is handed the room")
     )]
     fn poll_source(&mut self, cx: &mut Context<'_>, now: Instant) -> PollChunk<StreamEnd> {
-        if !self.open {
-            return Poll::Ready(None);
-        }
         match &mut self.source {
             Source::Plain(body) => body.poll_chunk(cx).map_err(StreamEnd::Failed),
             #[cfg(feature = "compression")]
@@ -250,9 +243,9 @@ fn room_for_compressed(
     now: Instant,
 ) -> super::policy::Room {
     let room = policy.room(now);
-    match payload {
-        Some(payload) if payload.room_for_any_bytes() < room.bytes => super::policy::Room {
-            bytes: payload.room_for_any_bytes(),
+    match payload.map(PayloadLimit::room_for_any_bytes) {
+        Some(bytes) if bytes < room.bytes => super::policy::Room {
+            bytes,
             bound_by: TruncationReason::Budget,
         },
         _ => room,

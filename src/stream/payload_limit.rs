@@ -27,6 +27,11 @@ impl PayloadLimit {
 
     /// Keeps room for a continuation of at most `bytes` body bytes, whatever they become.
     pub(crate) fn reserve(&mut self, bytes: u64) {
+        if bytes == 0 {
+            // No continuation: nothing to keep (base64's worst case has padding even for 0).
+            self.reserve = 0;
+            return;
+        }
         self.reserve = PayloadCost::JsonString
             .worst_case(bytes)
             .max(PayloadCost::Base64.worst_case(bytes));

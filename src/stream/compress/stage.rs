@@ -168,9 +168,11 @@ impl Compressing {
         self.lost = true;
     }
 
-    /// Drops the handler's stream; the encoder stays, to end a cut body.
+    /// Drops the handler's stream; the encoder stays, to end a cut body. Nothing more is
+    /// polled from it (a cut decided with the last output included).
     pub(crate) fn close(&mut self) {
         self.body.close();
+        self.cut_after = None;
         self.finished = true;
     }
 }
