@@ -6,7 +6,7 @@
 //! (a clock read). Below 16 KiB the request body also merges items that are already ready into
 //! one chunk, as it does on the wire: that saves a socket write and a wake-up per item there,
 //! but here, with no socket, it is a cost (a copy per item). Run:
-//! `cargo bench --all-features --bench budget`.
+//! `cargo bench -p benches --bench budget`.
 
 use std::hint::black_box;
 use std::pin::Pin;

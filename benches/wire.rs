@@ -1,7 +1,7 @@
 //! Throughput of the sans-IO codecs and the body framings, in bytes per second: prelude encode
 //! and decode, chunk framing and decoding, each record framing (SSE, NDJSON, JSON array, CSV)
 //! and each compressor, all swept over item sizes 16 B .. 1 MiB. Run:
-//! `cargo bench --all-features --bench wire`.
+//! `cargo bench -p benches --bench wire`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::path::Path;
 mod checks;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut replayed = 0;
     for dir in [
         root.join("seeds").join(target),

@@ -57,7 +57,7 @@ pub(crate) struct StreamReport {
 
 /// Items this large or larger go alone, uncopied: a write per item costs little next to them.
 pub(crate) const MERGE_BELOW: usize = 16 * 1024;
-/// Smaller ready items are merged into one chunk of up to this size (`examples/bench_e2e.rs`
+/// Smaller ready items are merged into one chunk of up to this size (`benches/bench_e2e.rs`
 /// end to end: 1 KiB and 4 KiB items ran ~25-40% faster than with 16 KiB chunks).
 pub(crate) const MERGE_BYTES: usize = 64 * 1024;
 

@@ -1,15 +1,22 @@
 //! A test kit for handlers and runtimes (feature `testing`).
 //!
 //! - [`TestRuntime`]: your handler on the real runtime loop, against an in-process Runtime API.
+//! - [`TestEmulator`] (with the `emulator` feature): your handler behind the local emulator in
+//!   the test's process, a Function URL on `127.0.0.1:0` for any HTTP client.
 //! - [`RuntimeApiServer`]: that Runtime API alone, for any runtime (point
 //!   `AWS_LAMBDA_RUNTIME_API` at it); it records the exact bytes each request carried.
 //! - [`decode_captured_request`]: decode bytes captured elsewhere into prelude, body and
 //!   trailers.
 
 mod capture;
+#[cfg(feature = "emulator")]
+mod emulator;
 mod server;
 
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
+#[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
+pub use emulator::TestEmulator;
 pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
 
 /// Internals for the benchmarks; not part of the API.

@@ -3,8 +3,6 @@
 //! pipeline (budgets record-precise, a page the deadline or a `BUFFERED` payload ends carrying
 //! its compressed link).
 
-use std::io::Read;
-
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use http_body_util::BodyExt;
@@ -55,10 +53,12 @@ async fn gzip_streamed(
 }
 
 /// What a gzip member holds, and whether it is whole (its end and CRC read).
-fn gunzip(compressed: &[u8]) -> (Vec<u8>, bool) {
+async fn gunzip(compressed: &[u8]) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
     let mut text = Vec::new();
-    let whole = flate2::read::GzDecoder::new(compressed)
+    let whole = async_compression::tokio::bufread::GzipDecoder::new(compressed)
         .read_to_end(&mut text)
+        .await
         .is_ok();
     (text, whole)
 }
@@ -76,33 +76,55 @@ async fn an_error_met_while_merging_follows_the_merged_items() {
         .await
         .unwrap();
     // A flushed, unfinished gzip member: what it holds, then its missing end.
-    assert_eq!(gunzip(&data), (b"first second".to_vec(), false));
+    assert_eq!(gunzip(&data).await, (b"first second".to_vec(), false));
     assert_eq!(trailer.as_deref(), Some(ErrorType::STREAM_ERROR.as_str()));
 }
 
-/// Feeds compressed bytes to a decoder, returns everything decoded so far.
-type Decoder = Box<dyn FnMut(&[u8]) -> Vec<u8>>;
+/// A real decoder of one encoding (async-compression's): fed compressed bytes, it holds
+/// everything decoded so far.
+enum Decoder {
+    Gzip(async_compression::tokio::write::GzipDecoder<Vec<u8>>),
+    Deflate(async_compression::tokio::write::ZlibDecoder<Vec<u8>>),
+    Brotli(async_compression::tokio::write::BrotliDecoder<Vec<u8>>),
+    Zstd(async_compression::tokio::write::ZstdDecoder<Vec<u8>>),
+}
 
-/// A real decoder of `encoding`.
-fn decoder(encoding: Encoding) -> Decoder {
-    use std::io::Write;
-    fn fed<W: Write + 'static>(mut writer: W, get: fn(&W) -> &Vec<u8>) -> Decoder {
-        Box::new(move |chunk: &[u8]| {
-            writer.write_all(chunk).unwrap();
-            writer.flush().unwrap();
-            get(&writer).clone()
-        })
+impl Decoder {
+    fn new(encoding: Encoding) -> Decoder {
+        use async_compression::tokio::write as decoders;
+        match encoding {
+            Encoding::Gzip => Decoder::Gzip(decoders::GzipDecoder::new(Vec::new())),
+            Encoding::Deflate => Decoder::Deflate(decoders::ZlibDecoder::new(Vec::new())),
+            Encoding::Brotli => Decoder::Brotli(decoders::BrotliDecoder::new(Vec::new())),
+            Encoding::Zstd => Decoder::Zstd(decoders::ZstdDecoder::new(Vec::new())),
+        }
     }
-    match encoding {
-        Encoding::Gzip => fed(flate2::write::GzDecoder::new(Vec::new()), |w| w.get_ref()),
-        Encoding::Deflate => fed(flate2::write::ZlibDecoder::new(Vec::new()), |w| w.get_ref()),
-        Encoding::Brotli => fed(brotli::DecompressorWriter::new(Vec::new(), 4096), |w| {
-            w.get_ref()
-        }),
-        Encoding::Zstd => fed(
-            zstd::stream::write::Decoder::new(Vec::new()).unwrap(),
-            |w| w.get_ref(),
-        ),
+
+    /// Feeds `chunk` and flushes: everything decoded so far.
+    async fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        use tokio::io::{AsyncWrite, AsyncWriteExt};
+        async fn fed<W: AsyncWrite + Unpin>(writer: &mut W, chunk: &[u8]) {
+            writer.write_all(chunk).await.unwrap();
+            writer.flush().await.unwrap();
+        }
+        match self {
+            Decoder::Gzip(w) => {
+                fed(w, chunk).await;
+                w.get_ref().clone()
+            }
+            Decoder::Deflate(w) => {
+                fed(w, chunk).await;
+                w.get_ref().clone()
+            }
+            Decoder::Brotli(w) => {
+                fed(w, chunk).await;
+                w.get_ref().clone()
+            }
+            Decoder::Zstd(w) => {
+                fed(w, chunk).await;
+                w.get_ref().clone()
+            }
+        }
     }
 }
 
@@ -129,19 +151,27 @@ async fn every_item_is_decodable_on_arrival_with_each_encoding() {
         });
         let body = HeldThenBody::new(Vec::new(), Body::from_stream(trickle));
         let mut compressing = Compressing::new(body, encoding);
-        let mut decode = decoder(encoding);
+        let mut decoder = Decoder::new(encoding);
         let mut expected = Vec::new();
         for item in &items {
             let next = std::future::poll_fn(|cx| compressing.poll_within(cx, unbounded));
             let compressed = next.await.unwrap().unwrap();
             expected.extend_from_slice(item);
-            assert_eq!(decode(compressed.data()), expected, "{encoding:?}");
+            assert_eq!(
+                decoder.feed(compressed.data()).await,
+                expected,
+                "{encoding:?}"
+            );
         }
         // The epilogue adds nothing.
         while let Some(tail) =
             std::future::poll_fn(|cx| compressing.poll_within(cx, unbounded)).await
         {
-            assert_eq!(decode(tail.unwrap().data()), expected, "{encoding:?}");
+            assert_eq!(
+                decoder.feed(tail.unwrap().data()).await,
+                expected,
+                "{encoding:?}"
+            );
         }
     }
 }
@@ -164,7 +194,7 @@ async fn a_compressed_page_the_deadline_ends_carries_its_link() {
     let (data, trailer, _) = gzip_streamed(body, Some(continuation), limits)
         .await
         .unwrap();
-    let (text, whole) = gunzip(&data);
+    let (text, whole) = gunzip(&data).await;
     assert!(whole, "the compressed stream is ended");
     assert_eq!(trailer, None);
     let expected = [vec![b'a'; 300], vec![b'b'; 300], vec![b'c'; 300]].concat();
@@ -210,7 +240,7 @@ async fn a_compressed_buffered_page_ends_within_its_payload_with_its_link() {
     );
     let base64_len = collected.body.len().div_ceil(3) * 4;
     assert!(base64_len <= 4000, "{base64_len} payload bytes");
-    let (text, whole) = gunzip(&collected.body);
+    let (text, whole) = gunzip(&collected.body).await;
     assert!(whole, "the compressed body is ended");
     let (rows, cursor) = text.split_at(text.len() - 12);
     let sent = rows.len() / 400;
@@ -239,7 +269,7 @@ fn compressed_export(
     let streamed = gzip_streamed(body, Some(continuation), budget_only(budget));
     let (compressed, _, wire) = runtime.block_on(streamed)?;
     // An export cut with an error trailer is an unfinished gzip member: what it holds.
-    Some((gunzip(&compressed).0, wire))
+    Some((runtime.block_on(gunzip(&compressed)).0, wire))
 }
 
 proptest::proptest! {
