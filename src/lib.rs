@@ -32,7 +32,8 @@
 //! 1. [`run`] reads the [`Deployment`] (invoke mode, budget, limits, timeout) once and starts
 //!    the runtime loop ([`Runtime`]) on Lambda's Runtime API, or, on your machine, the local
 //!    emulator serving the same deployment.
-//! 2. Each invocation becomes a [`Request`] and a [`Context`]; your [`Handler`] returns a
+//! 2. Each invocation becomes a [`Request`] (its query read with [`RequestExt`]) and a
+//!    [`Context`]; your [`Handler`] returns a
 //!    [`Response`] whose [`Body`] is a stream, an `AsyncRead`, a channel or a buffer.
 //! 3. The body goes through one pipeline in both invoke modes: its records are admitted by the
 //!    [`Budget`] and the deadline (never split; a [`Truncation`] ends it with your
@@ -104,7 +105,7 @@ mod stream;
 pub mod testing;
 pub mod wire;
 
-pub use aliases::{BoxError, Request};
+pub use aliases::{BoxError, Request, RequestExt};
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]
 pub use body::sse;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt, stream};
 use lambda_stream::sse::{Event, KeepAlive, Sse};
 use lambda_stream::wire::{ErrorType, FunctionError};
-use lambda_stream::{Body, BoxError, Context, Request, Response};
+use lambda_stream::{Body, BoxError, Context, Request, RequestExt, Response};
 
 /// The page: a form, the answer as it grows, and the stream's end or error.
 const PAGE: &str = include_str!("page.html");
@@ -83,19 +83,15 @@ fn answer(prompt: &str, fail_after: Option<usize>) -> Response {
         .into_response()
 }
 
-/// A query parameter, decoded.
-fn parameter(request: &Request, name: &str) -> Option<String> {
-    let query = request.uri().query().unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
 async fn route(request: Request, _context: Context) -> Result<Response, BoxError> {
     match (request.method().as_str(), request.uri().path()) {
         ("GET", "/tokens") => {
-            let prompt = parameter(&request, "prompt").unwrap_or_default();
-            let Ok(fail_after) = parameter(&request, "fail_after")
+            let prompt = request
+                .query_param("prompt")
+                .unwrap_or_default()
+                .into_owned();
+            let Ok(fail_after) = request
+                .query_param("fail_after")
                 .map(|n| n.parse())
                 .transpose()
             else {

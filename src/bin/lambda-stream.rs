@@ -395,7 +395,7 @@ fn spawn_function(
         let concurrency = serve.environment_concurrency.to_string();
         command.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency);
     }
-    let memory = lambda_stream::emulator::FUNCTION_MEMORY_MB.to_string();
+    let memory = lambda_stream::emulator::EmulatorConfig::FUNCTION_MEMORY_MB.to_string();
     command
         .env("AWS_LAMBDA_RUNTIME_API", api.authority())
         .envs(serve.deployment.env())

@@ -16,10 +16,6 @@ use crate::stream::{BandwidthModel, Budget};
 /// Default limit of a request event: 6 MiB, Lambda's synchronous invocation payload limit.
 pub(crate) const DEFAULT_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
 
-/// The memory size the emulator gives its function, in MB: `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
-/// for the processes `lambda-stream serve` runs, and `Memory Size` in log tails' `REPORT` lines.
-pub const FUNCTION_MEMORY_MB: u32 = 128;
-
 /// The least memory for request bodies being read, in bytes: 32 MiB (at least one request's
 /// limit). Clients that trickle bodies share it; a body waits for room within its read timeout.
 const MIN_BODY_MEMORY: usize = 32 * 1024 * 1024;
@@ -88,6 +84,11 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
+    /// The memory size the emulator gives its function, in MB:
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` for the processes `lambda-stream serve` runs, and
+    /// `Memory Size` in log tails' `REPORT` lines.
+    pub const FUNCTION_MEMORY_MB: u32 = 128;
+
     /// Defaults overridden by the [`Deployment`] ([`Deployment::from_env`]) and the local
     /// emulator's variables (`LAMBDA_STREAM_PORT`, `_CONCURRENCY`, `_AUTH_TYPE`, `_CORS`,
     /// `_THROTTLE`, `_FRONT`): the [table of environment variables](crate#environment-variables).

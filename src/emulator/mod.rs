@@ -38,7 +38,7 @@ pub use auth::iam::{AuthType, IamKey};
 // Public only to the fuzz crate (built with `--cfg fuzzing`).
 #[cfg(fuzzing)]
 pub use auth::sigv4;
-pub use config::{EmulatorConfig, FUNCTION_MEMORY_MB};
+pub use config::EmulatorConfig;
 pub use front_kind::{EndpointType, Front, UnknownFront};
 use listener::{ConnectionLimits, serve};
 use runtime::RUNTIME_MAX_HEADER_SIZE;

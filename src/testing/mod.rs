@@ -17,7 +17,7 @@ pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captur
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub use emulator::TestEmulator;
-pub use server::{RuntimeApiServer, ServerClosed, TEST_FUNCTION_ARN, TestRuntime};
+pub use server::{RuntimeApiServer, ServerClosed, TestRuntime};
 
 /// Internals for the benchmarks; not part of the API.
 #[doc(hidden)]

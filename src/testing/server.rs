@@ -21,9 +21,6 @@ use crate::settings::InvokeMode;
 use crate::wire::RuntimeApiAddress;
 use crate::wire::{EventContext, InvocationHeaders, RequestId, RuntimeRoute, event_from_request};
 
-/// Function ARN sent with each invocation.
-pub const TEST_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test";
-
 /// The test server stopped before the function answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the test Runtime API stopped before the function answered")]
@@ -72,6 +69,9 @@ impl Drop for RuntimeApiServer {
 }
 
 impl RuntimeApiServer {
+    /// The function ARN sent with each invocation (`Context::invoked_function_arn`).
+    pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test";
+
     /// Binds `127.0.0.1:0` with a 60 s invocation timeout (the deadline sent to the function).
     ///
     /// # Errors
@@ -296,7 +296,7 @@ fn next_head(pending: &Pending, timeout: Duration) -> String {
     if let Ok(id) = RequestId::new(pending.request_id.clone()) {
         let mut invocation = InvocationHeaders::new(id);
         invocation.deadline_ms = u64::try_from(deadline_ms).ok();
-        invocation.invoked_function_arn = Some(TEST_FUNCTION_ARN.to_owned());
+        invocation.invoked_function_arn = Some(RuntimeApiServer::FUNCTION_ARN.to_owned());
         invocation.trace_id = Some(format!("Root=1-00000000-{}", pending.request_id));
         invocation.write_to(&mut headers);
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use lambda_stream::testing::{CapturedRequest, RuntimeApiServer, TEST_FUNCTION_ARN, TestRuntime};
+use lambda_stream::testing::{CapturedRequest, RuntimeApiServer, TestRuntime};
 use lambda_stream::wire::{BUFFERED_RESPONSE_LIMIT, ErrorType, FunctionError, RequestContext};
 use lambda_stream::{Body, Config, Context, InvokeMode, Request, Response, Runtime};
 
@@ -377,7 +377,7 @@ async fn handlers_see_the_request_and_the_context() {
     assert_eq!(seen["cookie"], "a=1; b=2");
     assert_eq!(seen["body"], "\u{0}\u{1}binary");
     assert_eq!(seen["request_id"], request_id(&capture));
-    assert_eq!(seen["arn"], TEST_FUNCTION_ARN);
+    assert_eq!(seen["arn"], RuntimeApiServer::FUNCTION_ARN);
     assert_eq!(seen["has_deadline"], true);
     assert_eq!(seen["source_ip"], "127.0.0.1");
     assert!(seen["trace"].as_str().unwrap().starts_with("Root=1-"));

@@ -101,7 +101,7 @@ fn last_id(format: Format, record: &[u8]) -> Option<i64> {
 }
 
 async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
-    let export = match Export::from_query(request.uri().query().unwrap_or_default()) {
+    let export = match Export::from_request(&request) {
         Ok(export) => export,
         Err(problem) => return Ok(problem.into_response()),
     };

@@ -1,7 +1,7 @@
 //! The export's query string, validated: every parameter is known, every value parses, and the
 //! values reach SQLite only as bound parameters (never spliced into the SQL).
 
-use lambda_stream::{Body, Response};
+use lambda_stream::{Body, Request, RequestExt, Response};
 
 /// How rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,15 +62,16 @@ fn number(name: &str, value: &str) -> Result<i64, BadRequest> {
 }
 
 impl Export {
-    /// Parses `format`, `after`, `status` and `min_amount`; anything else is refused.
-    pub(crate) fn from_query(query: &str) -> Result<Export, BadRequest> {
+    /// Parses the query's `format`, `after`, `status` and `min_amount`; anything else is
+    /// refused.
+    pub(crate) fn from_request(request: &Request) -> Result<Export, BadRequest> {
         let mut export = Export {
             format: Format::Ndjson,
             after: 0,
             status: None,
             min_amount: 0,
         };
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        for (name, value) in request.query_params() {
             match &*name {
                 "format" if value == "ndjson" => export.format = Format::Ndjson,
                 "format" if value == "csv" => export.format = Format::Csv,
@@ -114,9 +115,14 @@ impl Export {
 mod tests {
     use super::*;
 
+    fn parsed(query: &str) -> Result<Export, BadRequest> {
+        let request = http::Request::get(format!("/?{query}")).body(Default::default());
+        Export::from_request(&request.unwrap())
+    }
+
     #[test]
     fn good_and_bad_queries() {
-        let export = Export::from_query("status=paid&min_amount=100&after=7&format=csv").unwrap();
+        let export = parsed("status=paid&min_amount=100&after=7&format=csv").unwrap();
         assert_eq!(export.status.as_deref(), Some("paid"));
         assert_eq!(
             (export.after, export.min_amount, export.format),
@@ -133,7 +139,7 @@ mod tests {
             "limit=5",
             "format=xml",
         ] {
-            assert!(Export::from_query(bad).is_err(), "{bad} is refused");
+            assert!(parsed(bad).is_err(), "{bad} is refused");
         }
     }
 }

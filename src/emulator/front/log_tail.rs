@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use crate::emulator::config::FUNCTION_MEMORY_MB;
+use crate::emulator::EmulatorConfig;
 use crate::emulator::runtime::output::TailRequest;
 
 /// Where an invocation that asked for its log tail takes it from.
@@ -20,7 +20,7 @@ pub(crate) async fn log_result(tail: Option<LogTail>) -> Option<String> {
     let tail = tail?;
     let log = tail
         .request
-        .log(&tail.request_id, FUNCTION_MEMORY_MB)
+        .log(&tail.request_id, EmulatorConfig::FUNCTION_MEMORY_MB)
         .await?;
     Some(base64::engine::general_purpose::STANDARD.encode(log))
 }
