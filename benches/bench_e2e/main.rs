@@ -1,9 +1,9 @@
 //! End-to-end benchmark over loopback, ours against the official `lambda_runtime` 1.5 loop and
 //! raw TCP baselines, in one run: handler -> runtime loop (a child process, as on Lambda) -> our
-//! emulator -> a hyper client. The baselines move the same 64 MiB over one loopback hop (the
-//! physical limit), through a copying relay and through a zero-copy `splice(2)` relay (two hops,
-//! the benchmark's own topology with no HTTP); our stream is also paired with one-hop copies run
-//! just before it. Prints the table of ratios and writes `docs/perf/results.md` and
+//! emulator -> a hyper client. Then paired rounds (`paired.rs`) move the same bytes over one
+//! loopback hop (the physical limit), through our two hops, a copying relay and a zero-copy
+//! `splice(2)` relay (two hops, the benchmark's own topology with no HTTP), each path as a share
+//! of the one-hop copy of its round. Prints both tables and writes `docs/perf/results.md` and
 //! `docs/perf/throughput.svg`.
 //!
 //! `cargo run --release -p benches --bin bench_e2e` (`BENCH_E2E_OURS=1`: our loop
@@ -14,6 +14,7 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +22,9 @@ use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod paired;
+mod report;
 
 const FUNCTION_ENV: &str = "BENCH_E2E_FUNCTION";
 const MIB: usize = 1024 * 1024;
@@ -299,160 +302,8 @@ async fn first_byte(client: &mut Client) -> Result<(f64, f64), BoxError> {
     Ok((at(0.5), at(0.99)))
 }
 
-/// How the raw baseline moves its bytes from writer to reader.
-#[derive(Debug, Clone, Copy)]
-enum RawPath {
-    /// One loopback TCP connection: the physical limit of one hop.
-    Direct,
-    /// Through a proxy that copies through user space (256 KiB reads): the topology of
-    /// function -> emulator -> client (two hops) with no HTTP at all.
-    CopyRelay,
-    /// Through a proxy that moves pages with `splice(2)` (socket -> pipe -> socket, no user-space
-    /// copy): the best any two-hop relay could do.
-    SpliceRelay,
-}
-
-/// The median and range of repeated measurements (MiB/s of a baseline's runs, or percent for
-/// paired ratios).
-#[derive(Debug, Clone, Copy)]
-struct Spread {
-    median: f64,
-    min: f64,
-    max: f64,
-    /// Machine CPU ms per GiB over all the runs, where measured.
-    cpu_per_gib: Option<f64>,
-}
-
-impl Spread {
-    fn of(mut values: Vec<f64>, cpu_per_gib: Option<f64>) -> Spread {
-        values.sort_by(f64::total_cmp);
-        Spread {
-            median: values[values.len() / 2],
-            min: values[0],
-            max: values[values.len() - 1],
-            cpu_per_gib,
-        }
-    }
-}
-
-/// Runs of each raw baseline: a single-hop copy on two CPUs swings between runs (with where its
-/// two ends are scheduled), so the table shows its range next to the median.
-const RAW_RUNS: usize = 9;
-
-/// 64 MiB in 64 KiB writes along `path`, `RAW_RUNS` times.
-async fn raw_tcp(path: RawPath) -> Result<Spread, BoxError> {
-    let cpu_before = machine_cpu_ms();
-    let mut rates = Vec::new();
-    for _ in 0..RAW_RUNS {
-        rates.push(raw_copy(path).await?);
-    }
-    let cpu_per_gib = cpu_per_gib(cpu_before, machine_cpu_ms(), RAW_RUNS * TOTAL);
-    Ok(Spread::of(rates, cpu_per_gib))
-}
-
-/// One copy of 64 MiB in 64 KiB writes along `path`, in MiB/s.
-async fn raw_copy(path: RawPath) -> Result<f64, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let upstream = listener.local_addr()?;
-    let address = match path {
-        RawPath::Direct => upstream,
-        RawPath::CopyRelay => {
-            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let address = proxy.local_addr()?;
-            tokio::spawn(async move {
-                let (mut inbound, _) = proxy.accept().await?;
-                let outbound = tokio::net::TcpStream::connect(upstream).await?;
-                let mut outbound = tokio::io::BufReader::with_capacity(256 * 1024, outbound);
-                tokio::io::copy_buf(&mut outbound, &mut inbound).await?;
-                inbound.shutdown().await
-            });
-            address
-        }
-        RawPath::SpliceRelay => splice_relay(upstream)?,
-    };
-    let writer = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await?;
-        let chunk = vec![b'x'; 64 * 1024];
-        for _ in 0..TOTAL / chunk.len() {
-            socket.write_all(&chunk).await?;
-        }
-        socket.shutdown().await
-    });
-    let started = Instant::now();
-    let mut socket = tokio::net::TcpStream::connect(address).await?;
-    let mut buffer = vec![0; 64 * 1024];
-    let mut received = 0;
-    loop {
-        let n = socket.read(&mut buffer).await?;
-        if n == 0 {
-            break;
-        }
-        received += n;
-    }
-    writer.await??;
-    if received != TOTAL {
-        return Err(format!("{path:?}: {received} of {TOTAL} bytes arrived").into());
-    }
-    Ok(received as f64 / MIB as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Rounds of (one-hop raw copy, our 64 MiB stream at 64 KiB chunks), back to back, so each
-/// ratio compares the two under the same machine state: our share of the one-hop copy, in
-/// percent, over `RAW_RUNS` rounds.
-async fn paired_with_raw(emulator: &mut Emulator) -> Result<Spread, BoxError> {
-    let _function = Function::start(emulator, "ours").await?;
-    let mut client = Client::connect(emulator.url_addr()).await?;
-    let workload = Workload::Bytes {
-        chunk: 64 * 1024,
-        total: TOTAL,
-    };
-    client.run(workload).await?; // warm up
-    let mut ratios = Vec::new();
-    for _ in 0..RAW_RUNS {
-        let raw = raw_copy(RawPath::Direct).await?;
-        let (bytes, elapsed, _) = client.run(workload).await?;
-        assert_eq!(bytes, TOTAL, "every byte arrived");
-        let ours = bytes as f64 / MIB as f64 / elapsed.as_secs_f64();
-        ratios.push(100.0 * ours / raw);
-    }
-    Ok(Spread::of(ratios, None))
-}
-
-/// A zero-copy proxy on its own thread: accepts one connection and splices it to `upstream`
-/// through a pipe. Returns the address to connect to.
-#[cfg(target_os = "linux")]
-fn splice_relay(upstream: SocketAddr) -> Result<SocketAddr, BoxError> {
-    use rustix::pipe::{SpliceFlags, fcntl_setpipe_size, pipe, splice};
-    let proxy = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let address = proxy.local_addr()?;
-    std::thread::spawn(move || -> std::io::Result<()> {
-        let (inbound, _) = proxy.accept()?;
-        let outbound = std::net::TcpStream::connect(upstream)?;
-        let (pipe_out, pipe_in) = pipe()?;
-        let capacity = fcntl_setpipe_size(&pipe_in, 1024 * 1024)?;
-        loop {
-            let n = splice(&outbound, None, &pipe_in, None, capacity, SpliceFlags::MOVE)?;
-            if n == 0 {
-                break;
-            }
-            let mut left = n;
-            while left > 0 {
-                left -= splice(&pipe_out, None, &inbound, None, left, SpliceFlags::MOVE)?;
-            }
-        }
-        inbound.shutdown(std::net::Shutdown::Write)
-    });
-    Ok(address)
-}
-
-/// `splice(2)` is Linux's: elsewhere the zero-copy row is left out (never called).
-#[cfg(not(target_os = "linux"))]
-fn splice_relay(_upstream: SocketAddr) -> Result<SocketAddr, BoxError> {
-    Err("the splice relay needs Linux".into())
-}
-
 #[derive(Default)]
-struct LoopResults {
+pub(crate) struct LoopResults {
     /// MiB/s per chunk size.
     throughput: Vec<f64>,
     /// Machine CPU ms per GiB at 64 KiB chunks.
@@ -599,7 +450,7 @@ fn svg_plot(raw: f64, relayed: f64, ours: &[f64], official: &[f64]) -> String {
 /// `BENCH_E2E_QUICK=<chunk bytes>`: only 8 MiB in chunks of that size (default 64 KiB) on each
 /// loop, for profiling.
 async fn quick(emulator: &mut Emulator) -> Result<(), BoxError> {
-    let raw = raw_tcp(RawPath::Direct).await?.median;
+    let raw = paired::one_hop(TOTAL).await?;
     for which in ["ours", "official"] {
         let _function = Function::start(emulator, which).await?;
         let mut client = Client::connect(emulator.url_addr()).await?;
@@ -653,110 +504,21 @@ async fn bench() -> Result<(), BoxError> {
     if std::env::var_os("BENCH_E2E_OURS").is_some() {
         return ours_only(&mut emulator).await;
     }
-    eprintln!("raw loopback TCP copy...");
-    let direct = raw_tcp(RawPath::Direct).await?;
-    let copy_relay = raw_tcp(RawPath::CopyRelay).await?;
-    let splice_relay = if cfg!(target_os = "linux") {
-        Some(raw_tcp(RawPath::SpliceRelay).await?)
-    } else {
-        None
-    };
-    let (raw, relayed) = (direct.median, copy_relay.median);
-    eprintln!(
-        "  raw: {raw:.1} MiB/s, through a relay: {relayed:.1} MiB/s, spliced: {:?}",
-        splice_relay.map(|s| s.median)
-    );
     let ours = measure_loop(&mut emulator, "ours").await?;
     let official = measure_loop(&mut emulator, "official").await?;
-    let paired = paired_with_raw(&mut emulator).await?;
-    eprintln!("  ours / one-hop copy, paired rounds: {paired:?}");
-
-    let mut table = String::new();
-    let _ = writeln!(
-        table,
-        "| measure | lambda-stream | lambda_runtime 1.5 | ours / official | ours / raw TCP | ours / raw relay |"
-    );
-    let _ = writeln!(table, "|---|---|---|---|---|---|");
-    for (i, chunk) in CHUNK_SIZES.iter().enumerate() {
-        let label = if *chunk >= 1024 {
-            format!("{} KiB", chunk / 1024)
-        } else {
-            format!("{chunk} B")
-        };
-        let (o, f) = (ours.throughput[i], official.throughput[i]);
-        let _ = writeln!(
-            table,
-            "| 64 MiB in {label} chunks, MiB/s | {o:.1} | {f:.1} | {:.2}x | {:.0}% | {:.0}% |",
-            o / f,
-            100.0 * o / raw,
-            100.0 * o / relayed
-        );
-    }
-    let coalesced = ours.tokens_coalesced.unwrap_or_default();
-    let _ = writeln!(
-        table,
-        "| 16-byte tokens, items/s | {:.0} ({coalesced:.0} coalesced) | {:.0} | {:.2}x ({:.1}x coalesced) | | |",
-        ours.tokens,
-        official.tokens,
-        ours.tokens / official.tokens,
-        coalesced / official.tokens
-    );
-    let _ = writeln!(
-        table,
-        "| first yield -> client, p50 / p99 ms | {:.2} / {:.2} | {:.2} / {:.2} | | | |",
-        ours.ttfb.0, ours.ttfb.1, official.ttfb.0, official.ttfb.1
-    );
-    let rss = |r: Option<f64>| r.map_or("n/a".to_owned(), |m| format!("{m:.1}"));
-    let _ = writeln!(
-        table,
-        "| peak RSS growth streaming 75 MiB, MiB | {} | {} | | | |",
-        rss(ours.rss_growth_mib),
-        rss(official.rss_growth_mib)
-    );
-    let cpu = |c: Option<f64>| c.map_or("n/a".to_owned(), |ms| format!("{ms:.0}"));
-    let cpu_ratio = |a: Option<f64>, b: Option<f64>| {
-        a.zip(b)
-            .map_or(String::new(), |(a, b)| format!("{:.2}x", a / b))
-    };
-    let _ = writeln!(
-        table,
-        "| machine CPU ms per GiB at 64 KiB chunks | {} | {} | {} | {} | {} |",
-        cpu(ours.cpu_per_gib),
-        cpu(official.cpu_per_gib),
-        cpu_ratio(ours.cpu_per_gib, official.cpu_per_gib),
-        cpu_ratio(ours.cpu_per_gib, direct.cpu_per_gib),
-        cpu_ratio(ours.cpu_per_gib, copy_relay.cpu_per_gib)
-    );
-    let _ = writeln!(
-        table,
-        "| 64 KiB chunks / one-hop copy run just before, {RAW_RUNS} paired rounds: median (range) | | | | {:.0}% ({:.0} .. {:.0}%) | |",
-        paired.median, paired.min, paired.max
-    );
-    for (name, spread) in [
-        ("raw loopback TCP copy (one hop)", Some(direct)),
-        ("raw copy through a TCP relay (two hops)", Some(copy_relay)),
-        ("raw zero-copy splice relay (two hops)", splice_relay),
-    ] {
-        let Some(spread) = spread else { continue };
-        let _ = writeln!(
-            table,
-            "| {name}, MiB/s: median (range of {RAW_RUNS}), CPU ms per GiB | {:.1} ({:.0} .. {:.0}), {} | | | {:.0}% | |",
-            spread.median,
-            spread.min,
-            spread.max,
-            cpu(spread.cpu_per_gib),
-            100.0 * spread.median / raw
-        );
-    }
+    eprintln!("paired rounds against raw TCP...");
+    let paired = paired::paired_rounds(&mut emulator).await?;
+    let table = report::table(&ours, &official, &paired);
     println!("{table}");
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/perf");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/perf");
     std::fs::create_dir_all(&dir)?;
     let header = format!(
         "Measured by `cargo run --release -p benches --bin bench_e2e` ({} CPUs).\n\n",
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     std::fs::write(dir.join("results.md"), header + &table)?;
+    let (raw, relayed) = (paired.direct.rate.median, paired.copy_relay.rate.median);
     std::fs::write(
         dir.join("throughput.svg"),
         svg_plot(raw, relayed, &ours.throughput, &official.throughput),
