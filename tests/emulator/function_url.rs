@@ -11,8 +11,9 @@ use futures_util::stream;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::testing::TestEmulator;
 use lambda_stream::wire::{ErrorType, FunctionError};
-use lambda_stream::{Body, Config, Context, Handler, InvokeMode, Runtime};
+use lambda_stream::{Body, Config, Context, Handler, InvokeMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -26,24 +27,15 @@ fn local() -> EmulatorConfig {
 }
 
 /// The emulator with our runtime loop serving `handler` in the same invoke mode.
-async fn with_handler<H: Handler>(
-    config: EmulatorConfig,
-    handler: H,
-) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let mode = config.invoke_mode();
-    let emulator = Emulator::start(config).await.unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()).with_invoke_mode(mode));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (emulator, task)
+async fn with_handler<H: Handler>(config: EmulatorConfig, handler: H) -> TestEmulator {
+    TestEmulator::start(config, handler).await.unwrap()
 }
 
 #[tokio::test]
 async fn chunks_are_relayed_live_with_head_and_cookies_applied() {
     let gate = Arc::new(Notify::new());
     let release = gate.clone();
-    let (emulator, _task) = with_handler(local(), move |_req, _ctx: Context| {
+    let emulator = with_handler(local(), move |_req, _ctx: Context| {
         let gate = gate.clone();
         async move {
             let (sender, body) = Body::channel();
@@ -100,7 +92,7 @@ fn failing_handler() -> impl Handler {
 
 #[tokio::test]
 async fn mid_stream_errors_reach_clients_as_trailers_never_as_body_text() {
-    let (emulator, _task) = with_handler(local(), failing_handler()).await;
+    let emulator = with_handler(local(), failing_handler()).await;
     let response = within(send(emulator.url_addr(), get_with_trailers("/"))).await;
     assert_eq!(
         response.headers()["trailer"],
@@ -124,7 +116,7 @@ async fn mid_stream_errors_reach_clients_as_trailers_never_as_body_text() {
 
 #[tokio::test]
 async fn errors_before_the_first_byte_are_502() {
-    let (emulator, _task) = with_handler(local(), |_req, _ctx: Context| async {
+    let emulator = with_handler(local(), |_req, _ctx: Context| async {
         Err::<lambda_stream::Response, _>(std::io::Error::other("boom"))
     })
     .await;
@@ -137,11 +129,15 @@ async fn errors_before_the_first_byte_are_502() {
 #[tokio::test]
 async fn the_stream_budget_truncates_the_response() {
     let config = local().with_budget(lambda_stream::Budget::bytes(64 * 1024));
-    let (emulator, _task) = with_handler(config, |_req, _ctx: Context| async {
+    // A function that does not keep to the URL's budget itself (its own is the default): the
+    // emulator cuts it, as Lambda cuts a stream over its limit.
+    let unaware = |function: Config| function.with_budget(lambda_stream::Budget::DEFAULT);
+    let emulator = TestEmulator::start_with(config, unaware, |_req, _ctx: Context| async {
         let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 16 * 1024])));
         http::Response::builder().body(Body::from_stream(stream::iter(chunks)))
     })
-    .await;
+    .await
+    .unwrap();
     let response = within(send(emulator.url_addr(), get("/"))).await;
     let (body, _, clean) = within(read_all(response)).await;
     assert!(
@@ -154,7 +150,7 @@ async fn the_stream_budget_truncates_the_response() {
 
 #[tokio::test]
 async fn oversized_requests_get_413() {
-    let (emulator, _task) = with_handler(
+    let emulator = with_handler(
         local().with_request_limit(4096),
         |_req, _ctx: Context| async { http::Response::builder().body(Body::from("unreachable")) },
     )
@@ -203,7 +199,7 @@ async fn timeouts_give_502_or_a_truncated_stream() {
 #[tokio::test]
 async fn buffered_mode_end_to_end_with_our_runtime() {
     let config = local().with_invoke_mode(InvokeMode::Buffered);
-    let (emulator, _task) = with_handler(config, |_req, _ctx: Context| async {
+    let emulator = with_handler(config, |_req, _ctx: Context| async {
         http::Response::builder()
             .status(202)
             .header("content-type", "image/png")
@@ -503,7 +499,7 @@ async fn an_always_ready_producer_is_sent_as_it_goes() {
             http::Response::builder().body(Body::from_stream(items))
         }
     };
-    let (emulator, _task) = with_handler(local(), handler).await;
+    let emulator = with_handler(local(), handler).await;
     let response = within(send(emulator.url_addr(), get("/"))).await;
     let mut body = response.into_body();
     let mut arrived = Vec::new();

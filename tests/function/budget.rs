@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::emulator::EmulatorConfig;
 use lambda_stream::testing::CapturedRequest;
+use lambda_stream::testing::TestEmulator;
 use lambda_stream::wire::{BUFFERED_RESPONSE_LIMIT, ErrorType, FunctionError};
 use lambda_stream::{
     Body, Budget, BufferedOverflow, CompletionStats, Config, Context, Continuation, EarlyErrors,
-    Handler, Hold, InvokeMode, Outcome, Request, Runtime, Truncation, TruncationReason,
+    Handler, Hold, InvokeMode, Outcome, Request, Truncation, TruncationReason,
 };
 
 use crate::common;
@@ -251,30 +252,18 @@ async fn the_buffered_overflow_response_is_the_users_choice() {
 
 async fn through_emulator<H: Handler>(
     emulator: EmulatorConfig,
-    config: impl FnOnce(Config) -> Config,
+    config: impl Fn(Config) -> Config,
     handler: H,
-) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let mode = emulator.invoke_mode();
-    let emulator = Emulator::start(
-        emulator
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(config(
-        Config::new(emulator.runtime_api()).with_invoke_mode(mode),
-    ));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (emulator, task)
+) -> TestEmulator {
+    TestEmulator::start_with(emulator, config, handler)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_100_mib_stream_ends_within_the_default_budget_with_its_trailer() {
     static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
-    let (emulator, _task) = through_emulator(
+    let emulator = through_emulator(
         EmulatorConfig::default(),
         |c| c,
         |_req: Request, _ctx: Context| async {
@@ -299,7 +288,7 @@ async fn a_100_mib_stream_ends_within_the_default_budget_with_its_trailer() {
 
 #[tokio::test]
 async fn an_ndjson_export_through_the_emulator_ends_with_a_parsable_cursor() {
-    let (emulator, _task) = through_emulator(
+    let emulator = through_emulator(
         EmulatorConfig::default(),
         |c| c,
         |_req: Request, _ctx: Context| async {
@@ -322,7 +311,7 @@ async fn an_ndjson_export_through_the_emulator_ends_with_a_parsable_cursor() {
 
 #[tokio::test]
 async fn buffered_mode_at_the_limit_and_one_over_through_the_emulator() {
-    let (emulator, _task) = through_emulator(
+    let emulator = through_emulator(
         EmulatorConfig::default().with_invoke_mode(InvokeMode::Buffered),
         |c| c,
         |req: Request, _ctx: Context| async move {
@@ -352,7 +341,7 @@ async fn buffered_mode_at_the_limit_and_one_over_through_the_emulator() {
 
 #[tokio::test]
 async fn an_error_before_the_first_byte_is_a_500_with_its_message_through_the_emulator() {
-    let (emulator, _task) = through_emulator(
+    let emulator = through_emulator(
         EmulatorConfig::default(),
         |c| c.with_early_errors(EarlyErrors::Respond500),
         |_req: Request, _ctx: Context| async {
@@ -369,7 +358,7 @@ async fn an_error_before_the_first_byte_is_a_500_with_its_message_through_the_em
 
 #[tokio::test]
 async fn a_deadline_two_seconds_away_ends_the_stream_with_its_trailer_in_time() {
-    let (emulator, _task) = through_emulator(
+    let emulator = through_emulator(
         EmulatorConfig::default().with_timeout(Duration::from_secs(2)),
         |c| c,
         |_req: Request, _ctx: Context| async {

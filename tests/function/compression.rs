@@ -7,9 +7,10 @@ use std::io::Write;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use lambda_stream::compression::{Compression, Encoding};
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::emulator::EmulatorConfig;
 use lambda_stream::sse::{Event, Sse};
 use lambda_stream::testing::RuntimeApiServer;
+use lambda_stream::testing::TestEmulator;
 use lambda_stream::{Body, Budget, Config, Context, Continuation, Request, Runtime, Truncation};
 
 use crate::common::{read_all, send, within};
@@ -118,35 +119,23 @@ async fn every_encoding_end_to_end_and_ready_items_share_a_flush() {
     }
 }
 
-async fn on_emulator(
-    config: impl FnOnce(Config) -> Config,
-) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let emulator = Emulator::start(
-        EmulatorConfig::default()
-            .with_url_addr("127.0.0.1:0".parse().unwrap())
-            .with_access_log(false),
-    )
-    .await
-    .unwrap();
-    let runtime = Runtime::new(config(Config::new(emulator.runtime_api())));
-    let task = tokio::spawn(async move {
-        let _ = runtime
-            .run(|_req: Request, _ctx: Context| async {
-                let events = stream::iter(events().into_iter().enumerate().map(|(i, _)| {
-                    Ok::<_, std::io::Error>(
-                        Event::default().data(format!("token {i} of a streamed answer")),
-                    )
-                }));
-                Ok::<_, std::convert::Infallible>(Sse::new(events).into_response())
-            })
-            .await;
-    });
-    (emulator, task)
+async fn on_emulator(config: impl Fn(Config) -> Config) -> TestEmulator {
+    let handler = |_req: Request, _ctx: Context| async {
+        let events = stream::iter(events().into_iter().enumerate().map(|(i, _)| {
+            Ok::<_, std::io::Error>(
+                Event::default().data(format!("token {i} of a streamed answer")),
+            )
+        }));
+        Ok::<_, std::convert::Infallible>(Sse::new(events).into_response())
+    };
+    TestEmulator::start_with(EmulatorConfig::default(), config, handler)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn negotiated_end_to_end_and_off_unless_configured() {
-    let (emulator, _task) = on_emulator(|c| c.with_compression(Compression::new())).await;
+    let emulator = on_emulator(|c| c.with_compression(Compression::new())).await;
     let request = http::Request::get("/")
         .header("host", "localhost")
         .header("accept-encoding", "gzip;q=1.0, br;q=0.5")
@@ -161,7 +150,7 @@ async fn negotiated_end_to_end_and_off_unless_configured() {
     assert_eq!((decode.0)(&body), events().concat());
 
     // The default: no compression, whatever the client accepts.
-    let (emulator, _task) = on_emulator(|c| c).await;
+    let emulator = on_emulator(|c| c).await;
     let request = http::Request::get("/")
         .header("host", "localhost")
         .header("accept-encoding", "gzip")

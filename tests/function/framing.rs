@@ -7,28 +7,23 @@ use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::{StreamExt, stream};
 use http_body_util::BodyExt;
-use lambda_stream::emulator::{Emulator, EmulatorConfig};
+use lambda_stream::emulator::EmulatorConfig;
 use lambda_stream::sse::{Event, KeepAlive, Sse, token_events};
 use lambda_stream::testing::RuntimeApiServer;
+use lambda_stream::testing::TestEmulator;
 use lambda_stream::{Body, Budget, Config, Context, Handler, Request, Runtime};
 
 use crate::common::{get, send, within};
 
-async fn on_emulator<H: Handler>(handler: H) -> (Emulator, tokio::task::JoinHandle<()>) {
-    let config = EmulatorConfig::default()
-        .with_url_addr("127.0.0.1:0".parse().unwrap())
-        .with_access_log(false);
-    let emulator = Emulator::start(config).await.unwrap();
-    let runtime = Runtime::new(Config::new(emulator.runtime_api()));
-    let task = tokio::spawn(async move {
-        let _ = runtime.run(handler).await;
-    });
-    (emulator, task)
+async fn on_emulator<H: Handler>(handler: H) -> TestEmulator {
+    TestEmulator::start(EmulatorConfig::default(), handler)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn sse_events_parse_back_with_an_independent_parser() {
-    let (emulator, _task) = on_emulator(|_req: Request, _ctx: Context| async {
+    let emulator = on_emulator(|_req: Request, _ctx: Context| async {
         let events = vec![
             Ok::<_, std::io::Error>(
                 Event::default()
@@ -87,7 +82,7 @@ async fn each_token_reaches_the_client_before_the_next_is_produced() {
     // the first body byte, so the first token is sent before the response is awaited.)
     let (tokens_tx, tokens_rx) = tokio::sync::mpsc::channel::<&'static str>(1);
     let tokens_rx = std::sync::Mutex::new(Some(tokens_rx));
-    let (emulator, _task) = on_emulator(move |_req: Request, _ctx: Context| {
+    let emulator = on_emulator(move |_req: Request, _ctx: Context| {
         let tokens = tokens_rx.lock().unwrap().take().expect("one invocation");
         async move {
             let tokens = tokio_stream::wrappers::ReceiverStream::new(tokens);
