@@ -48,6 +48,20 @@ pub(crate) fn get_with_trailers(path: &str) -> Request<Full<Bytes>> {
     request
 }
 
+/// Reads the first line the server sends on `stream`, without sending anything more.
+pub(crate) async fn first_line(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        match within(stream.read(&mut byte)).await {
+            Ok(1) => answer.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&answer).trim_end().to_owned()
+}
+
 /// `Invoke` (`RequestResponse`) of `payload` on a new raw connection: the whole answer as text,
 /// head included, read until the server closes.
 pub(crate) async fn invoke_raw(addr: SocketAddr, payload: &str) -> String {

@@ -7,7 +7,7 @@ use lambda_stream::{Body, Context, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::within;
+use crate::common::{first_line, within};
 
 async fn serve() -> TestEmulator {
     let config =
@@ -114,19 +114,6 @@ async fn a_client_that_stalls_in_its_headers_is_dropped() {
         "{text}"
     );
     still_serves(&emulator).await;
-}
-
-/// Reads the first line the server sends, without sending anything more.
-async fn first_line(stream: &mut TcpStream) -> String {
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    while !answer.ends_with(b"\r\n") {
-        match within(stream.read(&mut byte)).await {
-            Ok(1) => answer.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&answer).trim_end().to_owned()
 }
 
 #[tokio::test]

@@ -4,10 +4,10 @@
 use lambda_stream::emulator::{AuthType, EmulatorConfig, IamKey};
 use lambda_stream::testing::TestEmulator;
 use lambda_stream::{Body, Context, Request};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::common::{self, within};
+use crate::common::{self, first_line};
 
 #[tokio::test]
 async fn unsigned_uploads_to_an_aws_iam_url_are_refused_before_their_body() {
@@ -42,17 +42,4 @@ async fn unsigned_uploads_to_an_aws_iam_url_are_refused_before_their_body() {
     let grown_kib = common::proc_status("VmRSS:").saturating_sub(before);
     // 30 parked 6 MiB uploads buffered would be 180 MiB; refused at their head, nothing is.
     assert!(grown_kib < 32 * 1024, "RSS grew by {grown_kib} KiB");
-}
-
-/// Reads the first line the server sends, without sending anything more.
-async fn first_line(stream: &mut TcpStream) -> String {
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    while !answer.ends_with(b"\r\n") {
-        match within(stream.read(&mut byte)).await {
-            Ok(1) => answer.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&answer).trim_end().to_owned()
 }
