@@ -1,9 +1,11 @@
 //! A large export as NDJSON that never overruns its budget: when the next record would not fit,
-//! the body ends after the last whole record with a `{"next_cursor": N}` line to resume from.
+//! the body ends after the last whole record with the standard link to the next page,
+//! `{"next":"?rows=..&cursor=N"}`, which `lambda-stream get` follows.
 //!
 //! `cargo run --example export_ndjson`, then
-//! `curl -sN 'localhost:9000/?rows=2000000' | tail -n 1` -> `{"next_cursor":...}` (75 MiB budget)
-//! `curl -sN 'localhost:9000/?rows=2000000&cursor=<that number>' | tail -n 1` resumes.
+//! `curl -sN 'localhost:9000/?rows=2000000' | tail -n 1` -> `{"next":"?rows=2000000&cursor=..."}`
+//! (75 MiB budget); `lambda-stream get 'http://localhost:9000/?rows=2000000' -o orders.ndjson`
+//! downloads every page.
 //!
 //! Settings made in code apply on Lambda and to the local URL alike:
 //! `cargo run --example export_ndjson -- --buffered --budget 1000000` answers in `BUFFERED`
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 use futures_util::stream;
 use lambda_stream::{
-    Body, BoxError, Budget, Coalesce, Config, Context, Continuation, InvokeMode, Request, Response,
-    Truncation,
+    Body, BoxError, Budget, Coalesce, Config, Context, Continuation, InvokeMode, Request,
+    RequestExt, Response, Truncation,
 };
 use serde::Serialize;
 
@@ -28,13 +30,8 @@ struct Order {
 
 fn query_number(request: &Request, key: &str, default: u64) -> u64 {
     request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| v.parse().ok())
+        .query_param(key)
+        .and_then(|value| value.parse().ok())
         .unwrap_or(default)
 }
 
@@ -54,9 +51,9 @@ async fn export(request: Request, _context: Context) -> Result<Response, BoxErro
         max_bytes: 64 * 1024,
         max_delay: Duration::from_millis(50),
     });
-    // A page cut by its budget or the deadline ends with the cursor of the next one.
-    let next_page = Continuation::new(64, move |cut: &Truncation| {
-        format!("{{\"next_cursor\":{}}}\n", cut.next_offset(cursor)).into()
+    // A page cut by its budget or the deadline ends with the link to the next one.
+    let next_page = Continuation::ndjson_link(64, move |cut: &Truncation| {
+        format!("?rows={rows}&cursor={}", cut.next_offset(cursor))
     });
     Ok(http::Response::builder()
         .header("content-type", "application/x-ndjson")

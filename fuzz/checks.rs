@@ -151,3 +151,10 @@ pub(crate) fn runtime_api(data: &[u8]) {
         assert_eq!(InvocationHeaders::from_headers(&written), Ok(invocation));
     }
 }
+
+/// A client's page reading never panics, and a page read in two parts gives the records and
+/// the link it gives read whole.
+#[cfg(fuzzing)]
+pub(crate) fn page_reader(data: &[u8]) {
+    lambda_stream::client::check_page_reader(data);
+}

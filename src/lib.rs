@@ -50,14 +50,18 @@
 //!   [`Body::ndjson`], CSV and SSE framings ([`sse`]), coalescing ([`Coalesce`]),
 //!   compression ([`compression`]).
 //! - **Limits**: [`Budget`] (75 MiB default, up to AWS's 200 MB), continuations
-//!   ([`Continuation`], [`Truncation::next_offset`]), the [`BandwidthModel`] and
+//!   ([`Continuation`], [`Truncation::next_offset`]) and the standard link to the next page
+//!   ([`Continuation::ndjson_link`], `csv_link`, `sse_link`), the [`BandwidthModel`] and
 //!   the deadline.
 //! - **Configuration**: [`run_with`] and [`Config`] (hold, early errors, completion stats);
 //!   [`Deployment`] is what the platform in front of the function does.
 //! - **Other handlers**: tower services such as an axum `Router` ([`service`], feature
 //!   `tower`); handlers written for `lambda_runtime` and `lambda_http` ([`compat`]).
 //! - **Local**: [`emulator`] (feature `emulator`, on by default), the `lambda-stream serve`
-//!   CLI; [`testing`] (feature `testing`), an in-process Runtime API that records exact bytes.
+//!   CLI; [`testing`] (feature `testing`), an in-process Runtime API that records exact bytes,
+//!   and `TestEmulator`, your handler behind the emulator.
+//! - **The other end**: `client` (feature `client`) and `lambda-stream get`: download a paged
+//!   export whole, following each page's link.
 //! - **Wire**: [`wire`], the sans-IO codecs (prelude, chunked framing, error trailers,
 //!   payload 2.0, REST heads).
 //!
@@ -86,6 +90,9 @@
 
 mod aliases;
 mod body;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 #[cfg(feature = "lambda-runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda-runtime")))]
 pub mod compat;

@@ -4,6 +4,7 @@ mod channel;
 mod chunk;
 mod continuation;
 mod http_body;
+pub(crate) mod next_link;
 mod records;
 #[cfg(feature = "sse")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sse")))]

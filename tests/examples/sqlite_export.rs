@@ -210,6 +210,57 @@ async fn a_million_rows_reassemble_exactly_from_the_pages_a_small_budget_cuts() 
     assert!(pages >= 2, "{pages} pages");
 }
 
+/// `lambda-stream get` of `url`, written to a file: the checksum of the file's rows (CSV when
+/// `csv`, else NDJSON) and the pages it read.
+async fn get_to_file(url: &str, csv: bool) -> Checksum {
+    let file = std::env::temp_dir().join(format!(
+        "lambda-stream-get-{}-{}.out",
+        std::process::id(),
+        url.len()
+    ));
+    let status = Command::new(binary("lambda-stream").await)
+        .args(["get", url, "-o"])
+        .arg(&file)
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(300), status)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "lambda-stream get {url}: {status}");
+    let body = std::fs::read(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let mut checksum = Checksum::default();
+    let link = if csv {
+        csv_rows(&body, &mut checksum)
+    } else {
+        ndjson_rows(&body, &mut checksum)
+    };
+    assert_eq!(link, None, "no link in what get wrote");
+    checksum
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_stream_get_downloads_the_million_rows_whole_in_both_framings() {
+    let (port, _export) = start_export(&[("LAMBDA_STREAM_BUDGET", "6000000")]).await;
+    let expected = tokio::task::spawn_blocking(|| table_checksum(None))
+        .await
+        .unwrap();
+    let ndjson = get_to_file(&format!("http://127.0.0.1:{port}/"), false).await;
+    assert_eq!(ndjson, expected, "every row once, in order (NDJSON)");
+    let csv = get_to_file(&format!("http://127.0.0.1:{port}/?format=csv"), true).await;
+    assert_eq!(csv, expected, "every row once, in order, one header (CSV)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_stream_get_downloads_buffered_pages_whole() {
+    let (port, _export) = start_export(&[("LAMBDA_STREAM_INVOKE_MODE", "BUFFERED")]).await;
+    let expected = tokio::task::spawn_blocking(|| table_checksum(Some("paid")))
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/?format=csv&status=paid");
+    assert_eq!(get_to_file(&url, true).await, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_buffered_mode_the_same_handler_ends_each_page_within_the_payload_limit() {
     let (port, _export) = start_export(&[("LAMBDA_STREAM_INVOKE_MODE", "BUFFERED")]).await;

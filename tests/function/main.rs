@@ -8,6 +8,7 @@ mod common;
 
 mod axum;
 mod budget;
+mod client;
 mod compat;
 mod compression;
 mod faults;

@@ -39,8 +39,8 @@ struct Order {
 
 /// Rows handed over at most this many ahead of the response: the query waits beyond it.
 const ROWS_AHEAD: usize = 256;
-/// Bytes kept at the end of the budget for the link to the next page.
-const LINK_RESERVE: usize = 160;
+/// The longest link to the next page, in bytes (kept at the end of the budget).
+const LINK_LEN: usize = 140;
 
 /// Opens the pool once (in `run_with_init`) and checks the table is there: a missing file or
 /// table is an init error, reported before any request is served.
@@ -124,12 +124,16 @@ async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
         Format::Csv => Body::csv(rows),
     };
     let content_type = export.format.content_type();
+    // A page cut by its budget or the deadline ends with the standard link to the next one
+    // (`{"next":..}` or `#next=..`), keyed on the last row it sent.
+    let format = export.format;
     let link = move |cut: &Truncation| {
-        let after = cut
-            .last_record
-            .as_deref()
-            .and_then(|r| last_id(export.format, r));
-        export.next_page_link(after.unwrap_or(export.after)).into()
+        let after = cut.last_record.as_deref().and_then(|r| last_id(format, r));
+        export.next_page_link(after.unwrap_or(export.after))
+    };
+    let next_page = match format {
+        Format::Ndjson => Continuation::ndjson_link(LINK_LEN, link),
+        Format::Csv => Continuation::csv_link(LINK_LEN, link),
     };
     // ~70-byte rows: merged into 64 KiB chunks, never holding one over 50 ms.
     let merge = Coalesce {
@@ -138,7 +142,7 @@ async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
     };
     Ok(http::Response::builder()
         .header("content-type", content_type)
-        .extension(Continuation::new(LINK_RESERVE, link))
+        .extension(next_page)
         .body(body.coalesce(merge))?)
 }
 

@@ -94,8 +94,7 @@ impl Export {
         Ok(export)
     }
 
-    /// The page after `after`, with the same filter: a JSON line for NDJSON, a `#next=` line
-    /// for CSV (the one line that is not a row).
+    /// The link to the page after `after`, with the same filter.
     pub(crate) fn next_page_link(&self, after: i64) -> String {
         let mut link = format!("/?after={after}&format={}", self.format.name());
         if let Some(status) = &self.status {
@@ -104,10 +103,7 @@ impl Export {
         if self.min_amount > 0 {
             link.push_str(&format!("&min_amount={}", self.min_amount));
         }
-        match self.format {
-            Format::Ndjson => format!("{}\n", serde_json::json!({ "next": link })),
-            Format::Csv => format!("#next={link}\n"),
-        }
+        link
     }
 }
 
@@ -130,7 +126,7 @@ mod tests {
         );
         assert_eq!(
             export.next_page_link(9),
-            "#next=/?after=9&format=csv&status=paid&min_amount=100\n"
+            "/?after=9&format=csv&status=paid&min_amount=100"
         );
         for bad in [
             "status=paid'%20OR%201=1--",

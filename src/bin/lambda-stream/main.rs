@@ -1,5 +1,6 @@
 //! `lambda-stream serve -- <command...>`: run any Lambda runtime binary behind a local,
-//! streaming Function URL.
+//! streaming Function URL. `lambda-stream get <url>` (feature `client`): download an export
+//! whole, page after page.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,8 +11,12 @@ use lambda_stream::emulator::{
 use lambda_stream::{BandwidthModel, Budget, Deployment, RuntimeApiAddress};
 use tokio::process::Command;
 
+#[cfg(feature = "client")]
+mod get;
+
 const USAGE: &str = "\
 usage: lambda-stream serve [options] -- <command> [args...]
+       lambda-stream get [options] <url>     (downloads an export whole; get --help)
 
 Runs <command> as a Lambda function (any runtime: lambda-stream, lambda_runtime, Node, Python...)
 behind a local Function URL, restarting it when it exits.
@@ -208,6 +213,9 @@ async fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some(tied::SUBCOMMAND) {
         return tied::exec(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("get") {
+        return get_command(&args[1..]).await;
+    }
     let serve = match parse_args(&args) {
         Ok(Parsed::Serve(serve)) => *serve,
         Ok(Parsed::Help) => {
@@ -226,6 +234,40 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `lambda-stream get ...`: exit status 0 once the last page ended cleanly, 1 when a page
+/// failed, 2 for bad arguments.
+#[cfg(feature = "client")]
+async fn get_command(args: &[String]) -> ExitCode {
+    let parsed = match get::parse(args) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("{}", get::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("lambda-stream get: {message}\n\n{}", get::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match get::run(parsed).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lambda-stream get: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Without the `client` feature, `get` says how to get it.
+#[cfg(not(feature = "client"))]
+async fn get_command(_args: &[String]) -> ExitCode {
+    eprintln!(
+        "lambda-stream get: this build has no client; install it with \
+         `cargo install lambda-stream --features client`"
+    );
+    ExitCode::from(2)
 }
 
 /// Whether `program` can be started: a path to a file, or a name found on `PATH`. Checked

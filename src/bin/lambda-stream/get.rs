@@ -1,0 +1,179 @@
+//! `lambda-stream get <url>`: downloads an export whole, following each page's link, and writes
+//! its records (without the links) to stdout or a file.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue};
+use lambda_stream::client::{Client, Error, Event, Format};
+
+pub(crate) const USAGE: &str = "\
+usage: lambda-stream get [options] <url>
+
+Downloads the export at <url> page after page: each page's records are written as they arrive,
+and the link that ends a page ({\"next\":..} in NDJSON, #next=.. in CSV, event: next in SSE)
+is followed until a page ends without one. A page that fails (an HTTP status, an error trailer,
+a page cut without a link, a truncated page) stops it with a non-zero exit status.
+
+options:
+  -o, --output <file>     write the records there instead of stdout
+  --format <format>       auto (default: from the content-type), ndjson, csv, sse or raw
+  --max-pages <n>         stop after n pages
+  -H, --header <k: v>     send this header with every request (repeatable)
+  -h, --help              this text";
+
+/// What `get` was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GetArgs {
+    pub(crate) url: String,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) format: Format,
+    pub(crate) max_pages: Option<u64>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Parses the arguments after `get`; `None` for `--help`.
+pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
+    let mut rest = args.iter();
+    let mut url = None;
+    let mut parsed = GetArgs {
+        url: String::new(),
+        output: None,
+        format: Format::Auto,
+        max_pages: None,
+        headers: Vec::new(),
+    };
+    while let Some(arg) = rest.next() {
+        let mut value = |flag: &str| {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let invalid = |flag: &str, v: &str| format!("invalid value {v:?} for {flag}");
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-o" | "--output" => parsed.output = Some(value(arg)?.into()),
+            "--format" => parsed.format = value(arg)?.parse()?,
+            "--max-pages" => {
+                let v = value(arg)?;
+                let pages = v.parse().ok().filter(|n| *n > 0);
+                parsed.max_pages = Some(pages.ok_or_else(|| invalid(arg, &v))?);
+            }
+            "-H" | "--header" => {
+                let v = value(arg)?;
+                parsed
+                    .headers
+                    .push(header(&v).ok_or_else(|| invalid(arg, &v))?);
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag:?}")),
+            given if url.is_none() => url = Some(given.to_owned()),
+            extra => return Err(format!("one URL only, not also {extra:?}")),
+        }
+    }
+    parsed.url = url.ok_or("get needs a URL")?;
+    Ok(Some(parsed))
+}
+
+/// `name: value`, as curl takes it.
+fn header(text: &str) -> Option<(HeaderName, HeaderValue)> {
+    let (name, value) = text.split_once(':')?;
+    Some((name.trim().parse().ok()?, value.trim().parse().ok()?))
+}
+
+/// Downloads and writes; the error says which page failed and how.
+pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
+    let mut client = Client::new().with_format(args.format);
+    if let Some(pages) = args.max_pages {
+        client = client.with_max_pages(pages);
+    }
+    for (name, value) in args.headers {
+        client = client.with_header(name, value);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut events = std::pin::pin!(client.events(&args.url));
+    let written = async {
+        while let Some(event) = events.next().await {
+            match event.map_err(describe)? {
+                Event::Record(record) => out.write_all(&record).map_err(write_error)?,
+                // Each page is on disk (or the pipe) when it ends.
+                Event::PageEnd { .. } => out.flush().map_err(write_error)?,
+                _ => {}
+            }
+        }
+        out.flush().map_err(write_error)
+    };
+    written.await
+}
+
+fn write_error(error: std::io::Error) -> String {
+    format!("writing the records: {error}")
+}
+
+/// The error as one line, its kind first.
+fn describe(error: Error) -> String {
+    let kind = match &error {
+        Error::Url { .. } => "bad URL",
+        Error::Http { .. } => "request failed",
+        Error::Status { .. } => "HTTP error",
+        Error::Function { .. } => "the function failed",
+        Error::CutWithoutContinuation { .. } => "page cut without a link",
+        Error::Truncated { .. } => "page truncated",
+        Error::LinkRepeated { .. } => "link loop",
+        _ => "error",
+    };
+    format!("{kind}: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let parsed = parse(&args(
+            "-o out.csv --format csv --max-pages 3 -H x-api-key:abc http://h/?a=1",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(parsed.url, "http://h/?a=1");
+        assert_eq!(parsed.output, Some(PathBuf::from("out.csv")));
+        assert_eq!((parsed.format, parsed.max_pages), (Format::Csv, Some(3)));
+        assert_eq!(parsed.headers[0].0, "x-api-key");
+        assert_eq!(parsed.headers[0].1, "abc");
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        assert_eq!(parse(&args("")).unwrap_err(), "get needs a URL");
+        assert_eq!(
+            parse(&args("a b")).unwrap_err(),
+            "one URL only, not also \"b\""
+        );
+        assert!(
+            parse(&args("--format xml u"))
+                .unwrap_err()
+                .contains("unknown format")
+        );
+        assert!(
+            parse(&args("--max-pages 0 u"))
+                .unwrap_err()
+                .contains("--max-pages")
+        );
+        assert!(parse(&args("-H novalue u")).unwrap_err().contains("-H"));
+        assert_eq!(
+            parse(&args("--what u")).unwrap_err(),
+            "unknown option \"--what\""
+        );
+        assert_eq!(parse(&args("--help")).unwrap(), None);
+    }
+}

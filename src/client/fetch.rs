@@ -1,0 +1,338 @@
+//! Pages over HTTP(S): one request per page, its records handed out as they arrive, its link
+//! followed when it ends.
+
+use std::collections::{HashSet, VecDeque};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::page::PageReader;
+use super::{Error, Format};
+use crate::wire::{ErrorType, FunctionError};
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Downloads exports page by page: see the [module](super) docs.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: HttpClient<Connector, Empty<Bytes>>,
+    headers: HeaderMap,
+    format: Format,
+    max_pages: Option<u64>,
+}
+
+/// What a download hands out, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A record of the export, its delimiter included (a line, a CSV record, an event), as the
+    /// function sent it; never a page's link.
+    Record(Bytes),
+    /// A page ended cleanly: its URL, and the next page's (resolved) when it had a link.
+    PageEnd {
+        /// The page's URL.
+        url: String,
+        /// The next page's URL; `None` on the last page.
+        next: Option<String>,
+    },
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client for `http://` and `https://` URLs (the system's CA roots, else Mozilla's), sending
+    /// `TE: trailers` so that an error trailer reaches it.
+    pub fn new() -> Client {
+        // The system's CA roots, or Mozilla's where the system has none (a slim container).
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .unwrap_or_else(|_| hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots());
+        let connector = builder.https_or_http().enable_http1().build();
+        Client {
+            http: HttpClient::builder(TokioExecutor::new()).build(connector),
+            headers: HeaderMap::new(),
+            format: Format::Auto,
+            max_pages: None,
+        }
+    }
+
+    /// Sends `name: value` with every page's request.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Client {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Reads pages as `format` (default [`Format::Auto`]: from the first page's
+    /// `content-type`).
+    pub fn with_format(mut self, format: Format) -> Client {
+        self.format = format;
+        self
+    }
+
+    /// Stops after `pages` pages, whatever the last one links to.
+    pub fn with_max_pages(mut self, pages: u64) -> Client {
+        self.max_pages = Some(pages);
+        self
+    }
+
+    /// The export at `url`, page after page: its records as they arrive, and each page's end.
+    /// The stream ends after the last page, or with the first [`Error`].
+    pub fn events(&self, url: &str) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        let download = Download::new(self.clone(), url);
+        futures_util::stream::unfold(download, |mut download| async move {
+            let event = download.next().await?;
+            Some((event, download))
+        })
+    }
+}
+
+/// A download in progress.
+struct Download {
+    client: Client,
+    /// The page to read next (or being read).
+    url: Option<url::Url>,
+    page: Option<(Incoming, PageReader)>,
+    trailers: Option<HeaderMap>,
+    seen: HashSet<String>,
+    header: Option<Bytes>,
+    pages: u64,
+    ready: VecDeque<Result<Event, Error>>,
+    done: bool,
+}
+
+impl Download {
+    fn new(client: Client, url: &str) -> Download {
+        let mut download = Download {
+            client,
+            url: None,
+            page: None,
+            trailers: None,
+            seen: HashSet::new(),
+            header: None,
+            pages: 0,
+            ready: VecDeque::new(),
+            done: false,
+        };
+        match parse_url(url) {
+            Ok(url) => download.url = Some(url),
+            Err(error) => download.fail(error),
+        }
+        download
+    }
+
+    /// The page being read, as text.
+    fn page_url(&self) -> String {
+        self.url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// The next event: what is ready, else the next frame of the page, else the next page.
+    async fn next(&mut self) -> Option<Result<Event, Error>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                self.done |= event.is_err();
+                return Some(event);
+            }
+            if self.done {
+                return None;
+            }
+            match self.page.take() {
+                None => self.open().await,
+                Some((body, reader)) => self.read(body, reader).await,
+            }
+        }
+    }
+
+    /// Requests the page at `self.url`.
+    async fn open(&mut self) {
+        let Some(url) = self.url.clone() else {
+            self.done = true;
+            return;
+        };
+        self.seen.insert(url.to_string());
+        match self.request(&url).await {
+            Ok((body, format)) => {
+                self.client.format = format;
+                self.page = Some((body, PageReader::new(format, self.header.clone())));
+            }
+            Err(error) => self.fail(error),
+        }
+    }
+
+    /// Sends the request for `url`; checks its status and settles the format.
+    async fn request(&self, url: &url::Url) -> Result<(Incoming, Format), Error> {
+        let http_error = |source: crate::BoxError| Error::Http {
+            url: url.to_string(),
+            source,
+        };
+        let mut request = Request::get(url.as_str())
+            .body(Empty::new())
+            .map_err(|e| http_error(e.into()))?;
+        request.headers_mut().extend(self.client.headers.clone());
+        request
+            .headers_mut()
+            .insert(http::header::TE, HeaderValue::from_static("trailers"));
+        let response = self
+            .client
+            .http
+            .request(request)
+            .await
+            .map_err(|e| http_error(e.into()))?;
+        if response.status() != http::StatusCode::OK {
+            return Err(status_error(url, response).await);
+        }
+        let format = match self.client.format {
+            Format::Auto => response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map_or(Format::Raw, Format::of_content_type),
+            chosen => chosen,
+        };
+        Ok((response.into_body(), format))
+    }
+
+    /// Reads the next frame of the page.
+    async fn read(&mut self, mut body: Incoming, mut reader: PageReader) {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                match frame.into_data() {
+                    Ok(data) => reader.push(&data),
+                    Err(frame) => self.trailers = frame.into_trailers().ok(),
+                }
+                while let Some(record) = reader.next_record() {
+                    self.ready.push_back(Ok(Event::Record(record)));
+                }
+                if self.header.is_none() {
+                    self.header = reader.header().cloned();
+                }
+                self.page = Some((body, reader));
+            }
+            Some(Err(error)) => {
+                let error = self.body_error(error);
+                self.ready
+                    .extend(reader.abandon().map(|r| Ok(Event::Record(r))));
+                self.fail(error);
+            }
+            None => self.end_page(reader),
+        }
+    }
+
+    /// The page ended: its last records, then its error, or its end and the next page.
+    fn end_page(&mut self, reader: PageReader) {
+        let end = reader.finish();
+        self.ready
+            .extend(end.rest.into_iter().map(|r| Ok(Event::Record(r))));
+        let url = self.page_url();
+        if let Some(error) = self
+            .trailers
+            .take()
+            .and_then(|t| FunctionError::from_trailers(&t))
+        {
+            return self.fail(trailer_error(url, error));
+        }
+        self.pages += 1;
+        let next = end.next.map(|link| self.resolve(&link));
+        let next = match next {
+            Some(Ok(next)) => Some(next),
+            Some(Err(error)) => return self.fail(error),
+            None => None,
+        };
+        self.ready.push_back(Ok(Event::PageEnd {
+            url,
+            next: next.as_ref().map(ToString::to_string),
+        }));
+        let limit_reached = self.client.max_pages.is_some_and(|max| self.pages >= max);
+        match next {
+            Some(next) if !limit_reached => self.url = Some(next),
+            // Once what is ready is handed out.
+            _ => self.done = true,
+        }
+    }
+
+    /// `link` resolved against the page's URL; an error when it was already read.
+    fn resolve(&self, link: &str) -> Result<url::Url, Error> {
+        let page = self.page_url();
+        let next = parse_url(&page)?.join(link).map_err(|e| Error::Url {
+            url: link.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if self.seen.contains(next.as_str()) {
+            return Err(Error::LinkRepeated {
+                url: page,
+                link: next.to_string(),
+            });
+        }
+        Ok(next)
+    }
+
+    /// The page did not arrive whole, whatever broke it off.
+    fn body_error(&self, error: hyper::Error) -> Error {
+        let cause = std::error::Error::source(&error)
+            .map_or_else(|| error.to_string(), ToString::to_string);
+        Error::Truncated {
+            url: self.page_url(),
+            cause,
+        }
+    }
+
+    /// Ends the download with `error`, after what is ready.
+    fn fail(&mut self, error: Error) {
+        self.ready.push_back(Err(error));
+    }
+}
+
+/// An `http://` or `https://` URL.
+fn parse_url(url: &str) -> Result<url::Url, Error> {
+    let parsed = url::Url::parse(url).map_err(|e| Error::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(Error::Url {
+            url: url.to_owned(),
+            reason: format!("the scheme is {other}, not http or https"),
+        }),
+    }
+}
+
+/// A page's error trailer as an error: a cut without a link, or the function's failure.
+fn trailer_error(url: String, error: FunctionError) -> Error {
+    let cut = [
+        ErrorType::RESPONSE_SIZE_TOO_LARGE,
+        ErrorType::DEADLINE_EXCEEDED,
+    ];
+    if cut.contains(error.error_type()) {
+        Error::CutWithoutContinuation { url, error }
+    } else {
+        Error::Function { url, error }
+    }
+}
+
+/// A non-200 answer as an error, with the start of its body.
+async fn status_error(url: &url::Url, response: http::Response<Incoming>) -> Error {
+    let status = response.status().as_u16();
+    let body = http_body_util::Limited::new(response.into_body(), 4096)
+        .collect()
+        .await
+        .map(|collected| String::from_utf8_lossy(&collected.to_bytes()).into_owned())
+        .unwrap_or_default();
+    Error::Status {
+        url: url.to_string(),
+        status,
+        body,
+    }
+}

@@ -1,0 +1,308 @@
+//! `lambda_stream::client` against handlers behind the local emulator: pages followed through
+//! their standard links (NDJSON, CSV with line breaks in a field, SSE) until one ends without a
+//! link, and each way a page can fail stopping the download with its typed error, after the
+//! records that arrived before it.
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use lambda_stream::client::{Client, Error, Event, Format};
+use lambda_stream::emulator::EmulatorConfig;
+use lambda_stream::testing::TestEmulator;
+use lambda_stream::wire::{ErrorType, FunctionError};
+use lambda_stream::{Body, Budget, Context, Continuation, Request, RequestExt, Truncation};
+
+use crate::common::within;
+
+const ROWS: u64 = 500;
+
+/// Rows `?from=..` up to `ROWS` as NDJSON, each page cut by a 2,000-byte budget ending with
+/// its link.
+async fn ndjson_pages(
+    request: Request,
+    _: Context,
+) -> Result<lambda_stream::Response, http::Error> {
+    let from: u64 = request
+        .query_param("from")
+        .map_or(0, |f| f.parse().unwrap());
+    let rows =
+        stream::iter((from..ROWS).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
+    let next = Continuation::ndjson_link(32, move |cut: &Truncation| {
+        format!("?from={}", cut.next_offset(from))
+    });
+    http::Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .extension(Budget::bytes(2_000))
+        .extension(next)
+        .body(Body::from_stream(rows))
+}
+
+/// Everything a download hands out: the records' bytes, the pages' ends, and how it ended.
+async fn download(client: &Client, url: &str) -> (Vec<u8>, Vec<Event>, Option<Error>) {
+    let mut events = std::pin::pin!(client.events(url));
+    let (mut records, mut ends) = (Vec::new(), Vec::new());
+    while let Some(event) = within(events.next()).await {
+        match event {
+            Ok(Event::Record(record)) => records.extend_from_slice(&record),
+            Ok(end) => ends.push(end),
+            Err(error) => return (records, ends, Some(error)),
+        }
+    }
+    (records, ends, None)
+}
+
+fn expected_rows(to: u64) -> Vec<u8> {
+    (0..to)
+        .flat_map(|id| format!("{{\"id\":{id}}}\n").into_bytes())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_is_followed_and_the_records_arrive_without_the_links() {
+    let function = TestEmulator::start(EmulatorConfig::default(), ndjson_pages)
+        .await
+        .unwrap();
+    let (records, ends, error) = download(&Client::new(), &function.url()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(records, expected_rows(ROWS));
+    assert!(ends.len() >= 3, "{} pages", ends.len());
+    let Some(Event::PageEnd { next: last, .. }) = ends.last() else {
+        panic!()
+    };
+    assert_eq!(*last, None, "the last page has no link");
+    let Some(Event::PageEnd { url, next }) = ends.first() else {
+        panic!()
+    };
+    assert_eq!(*url, function.url());
+    assert!(
+        next.as_deref()
+            .unwrap()
+            .starts_with(&format!("{}?from=", function.url()))
+    );
+}
+
+#[tokio::test]
+async fn max_pages_stops_after_that_many() {
+    let function = TestEmulator::start(EmulatorConfig::default(), ndjson_pages)
+        .await
+        .unwrap();
+    let client = Client::new().with_max_pages(2);
+    let (records, ends, error) = download(&client, &function.url()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(ends.len(), 2);
+    assert!(records.len() < expected_rows(ROWS).len());
+    assert!(expected_rows(ROWS).starts_with(&records));
+}
+
+#[tokio::test]
+async fn csv_pages_keep_one_header_and_fields_with_line_breaks_whole() {
+    async fn csv_pages(
+        request: Request,
+        _: Context,
+    ) -> Result<lambda_stream::Response, http::Error> {
+        #[derive(serde::Serialize)]
+        struct Row {
+            id: u64,
+            note: String,
+        }
+        let from: u64 = request
+            .query_param("from")
+            .map_or(0, |f| f.parse().unwrap());
+        let rows = (from..100).map(|id| {
+            Ok::<_, std::io::Error>(Row {
+                id,
+                note: format!("line\n{id}, \"q\""),
+            })
+        });
+        let next = Continuation::csv_link(32, move |cut: &Truncation| {
+            // The header line counts as part of the first record of every page.
+            format!("?from={}", cut.next_offset(from))
+        });
+        http::Response::builder()
+            .header("content-type", "text/csv")
+            .extension(Budget::bytes(1_000))
+            .extension(next)
+            .body(Body::csv(stream::iter(rows)))
+    }
+    let function = TestEmulator::start(EmulatorConfig::default(), csv_pages)
+        .await
+        .unwrap();
+    let (records, ends, error) = download(&Client::new(), &function.url()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(ends.len() >= 3, "{} pages", ends.len());
+    let mut reader = csv::Reader::from_reader(&records[..]);
+    let ids: Vec<u64> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(&r[1], format!("line\n{}, \"q\"", &r[0]));
+            r[0].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        (0..100).collect::<Vec<_>>(),
+        "every row once, one header"
+    );
+}
+
+#[tokio::test]
+async fn a_mid_page_error_trailer_stops_the_download_with_the_functions_error() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let items = stream::iter([
+            Ok(Bytes::from("{\"id\":0}\n")),
+            Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
+        ]);
+        http::Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from_stream(items))
+    })
+    .await
+    .unwrap();
+    let (records, _, error) = download(&Client::new(), &function.url()).await;
+    assert_eq!(
+        records, b"{\"id\":0}\n",
+        "what arrived before the error is handed out"
+    );
+    let Some(Error::Function { error, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(error.error_type(), &ErrorType::STREAM_ERROR);
+    assert_eq!(error.message(), "db closed");
+}
+
+#[tokio::test]
+async fn a_page_cut_by_its_budget_without_a_link_is_an_incomplete_download() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let rows =
+            stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
+        http::Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .extension(Budget::bytes(2_000))
+            .body(Body::from_stream(rows))
+    })
+    .await
+    .unwrap();
+    let (_, _, error) = download(&Client::new(), &function.url()).await;
+    let Some(Error::CutWithoutContinuation { error, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(error.error_type(), &ErrorType::RESPONSE_SIZE_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_link_back_to_a_page_already_read_is_an_error_not_a_loop() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let rows =
+            stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
+        http::Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .extension(Budget::bytes(2_000))
+            .extension(Continuation::ndjson_link(16, |_: &Truncation| {
+                "?page=1".to_owned()
+            }))
+            .body(Body::from_stream(rows))
+    })
+    .await
+    .unwrap();
+    let (_, ends, error) = download(&Client::new(), &function.url()).await;
+    assert_eq!(ends.len(), 1, "the first page; ?page=1 links to itself");
+    let Some(Error::LinkRepeated { link, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert!(link.ends_with("/?page=1"), "{link}");
+}
+
+#[tokio::test]
+async fn an_error_status_is_an_error_with_its_body() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        http::Response::builder()
+            .status(400)
+            .body(Body::from("after must be a number"))
+    })
+    .await
+    .unwrap();
+    let (records, _, error) = download(&Client::new(), &function.url()).await;
+    assert!(records.is_empty());
+    let Some(Error::Status { status, body, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!((status, body.as_str()), (400, "after must be a number"));
+}
+
+#[tokio::test]
+async fn a_page_without_its_final_chunk_is_truncated() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that sends a chunked page and closes before its final chunk.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 1024];
+        let _ = socket.read(&mut head).await.unwrap();
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
+                      transfer-encoding: chunked\r\n\r\n9\r\n{\"id\":0}\n\r\n";
+        socket.write_all(answer.as_bytes()).await.unwrap();
+    });
+    let (records, _, error) = download(&Client::new(), &url).await;
+    assert_eq!(records, b"{\"id\":0}\n");
+    assert!(matches!(error, Some(Error::Truncated { .. })), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_url_that_is_not_http_is_refused() {
+    let (_, _, error) = download(&Client::new().with_format(Format::Raw), "ftp://x/").await;
+    assert!(matches!(error, Some(Error::Url { .. })), "{error:?}");
+}
+
+/// `lambda-stream get <url>`: its exit status and stderr.
+async fn get_command(url: &str) -> (std::process::ExitStatus, String) {
+    let output = tokio::process::Command::new(crate::common::binary("lambda-stream").await)
+        .args(["get", url])
+        .output();
+    let output = within(output).await.unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn get_exits_non_zero_naming_what_happened() {
+    let failing = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let items = stream::iter([
+            Ok(Bytes::from("{\"id\":0}\n")),
+            Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
+        ]);
+        http::Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from_stream(items))
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = get_command(&failing.url()).await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the function failed"), "{stderr}");
+    assert!(
+        stderr.contains("db closed (Function.StreamError)"),
+        "{stderr}"
+    );
+
+    let cut = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let rows =
+            stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
+        http::Response::builder()
+            .header("content-type", "application/x-ndjson")
+            .extension(Budget::bytes(2_000))
+            .body(Body::from_stream(rows))
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = get_command(&cut.url()).await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("page cut without a link"), "{stderr}");
+    assert!(stderr.contains("Function.ResponseSizeTooLarge"), "{stderr}");
+
+    let (status, stderr) = get_command("not a url").await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bad URL"), "{stderr}");
+}
