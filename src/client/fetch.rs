@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use super::checkpoint::Checkpoint;
 use super::page::PageReader;
 use super::{Error, Format};
 use crate::wire::{ErrorType, FunctionError};
@@ -35,11 +36,15 @@ pub enum Event {
     /// function sent it; never a page's link.
     Record(Bytes),
     /// A page ended cleanly: its URL, and the next page's (resolved) when it had a link.
+    #[non_exhaustive]
     PageEnd {
         /// The page's URL.
         url: String,
         /// The next page's URL; `None` on the last page.
         next: Option<String>,
+        /// Where the download stands, for [`Client::resume`] (text to keep as it is); `None`
+        /// on the last page.
+        checkpoint: Option<String>,
     },
 }
 
@@ -88,11 +93,27 @@ impl Client {
     /// The export at `url`, page after page: its records as they arrive, and each page's end.
     /// The stream ends after the last page, or with the first [`Error`].
     pub fn events(&self, url: &str) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
-        let download = Download::new(self.clone(), url);
-        futures_util::stream::unfold(download, |mut download| async move {
-            let event = download.next().await?;
-            Some((event, download))
-        })
+        let mut download = Download::new(self.clone());
+        match parse_url(url) {
+            Ok(url) => download.url = Some(url),
+            Err(error) => download.fail(error),
+        }
+        download.into_stream()
+    }
+
+    /// The rest of a download, from the `checkpoint` a page's end carried: the pages after that
+    /// one, as [`events`](Self::events) would have handed them out (the CSV header dropped as
+    /// before, a link back to any page read before caught).
+    pub fn resume(
+        &self,
+        checkpoint: &str,
+    ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        let mut download = Download::new(self.clone());
+        match Checkpoint::decode(checkpoint).and_then(|c| download.restore(c)) {
+            Ok(()) => {}
+            Err(error) => download.fail(error),
+        }
+        download.into_stream()
     }
 }
 
@@ -111,8 +132,8 @@ struct Download {
 }
 
 impl Download {
-    fn new(client: Client, url: &str) -> Download {
-        let mut download = Download {
+    fn new(client: Client) -> Download {
+        Download {
             client,
             url: None,
             page: None,
@@ -122,12 +143,26 @@ impl Download {
             pages: 0,
             ready: VecDeque::new(),
             done: false,
-        };
-        match parse_url(url) {
-            Ok(url) => download.url = Some(url),
-            Err(error) => download.fail(error),
         }
-        download
+    }
+
+    /// Takes up where `checkpoint` stood.
+    fn restore(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        self.url = Some(parse_url(&checkpoint.next)?);
+        self.client.format = checkpoint.format();
+        self.header = checkpoint.header().map_err(|reason| Error::Url {
+            url: checkpoint.next.clone(),
+            reason,
+        })?;
+        self.seen = checkpoint.read.into_iter().collect();
+        Ok(())
+    }
+
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        futures_util::stream::unfold(self, |mut download| async move {
+            let event = download.next().await?;
+            Some((event, download))
+        })
     }
 
     /// The page being read, as text.
@@ -250,9 +285,20 @@ impl Download {
             Some(Err(error)) => return self.fail(error),
             None => None,
         };
+        let checkpoint = next.as_ref().map(|next| {
+            let read = self.seen.iter().cloned().collect();
+            Checkpoint::new(
+                next.as_str(),
+                self.client.format,
+                self.header.as_ref(),
+                read,
+            )
+            .encode()
+        });
         self.ready.push_back(Ok(Event::PageEnd {
             url,
             next: next.as_ref().map(ToString::to_string),
+            checkpoint,
         }));
         let limit_reached = self.client.max_pages.is_some_and(|max| self.pages >= max);
         match next {

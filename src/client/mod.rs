@@ -18,7 +18,7 @@
 //! while let Some(event) = events.next().await {
 //!     match event? {
 //!         Event::Record(record) => print!("{}", String::from_utf8_lossy(&record)),
-//!         Event::PageEnd { url, next } => eprintln!("{url} read, next: {next:?}"),
+//!         Event::PageEnd { url, next, .. } => eprintln!("{url} read, next: {next:?}"),
 //!         _ => {}
 //!     }
 //! }
@@ -26,12 +26,15 @@
 //! # }
 //! ```
 //!
-//! `lambda-stream get URL` does the same from a shell.
+//! Each page's end carries a checkpoint: [`Client::resume`] continues the download from it in
+//! another process, as if it had never stopped (`lambda-stream get --resume` keeps it beside
+//! its output). `lambda-stream get URL` does all this from a shell.
 //!
 //! [`Continuation::ndjson_link`]: crate::Continuation::ndjson_link
 //! [`csv_link`]: crate::Continuation::csv_link
 //! [`sse_link`]: crate::Continuation::sse_link
 
+mod checkpoint;
 mod error;
 mod fetch;
 mod page;
@@ -74,6 +77,19 @@ impl Format {
             "text/csv" => Format::Csv,
             "text/event-stream" => Format::Sse,
             _ => Format::Raw,
+        }
+    }
+}
+
+impl Format {
+    /// The format's name, as `lambda-stream get --format` takes it.
+    fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+            Format::Sse => "sse",
+            Format::Raw => "raw",
         }
     }
 }

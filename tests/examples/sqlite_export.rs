@@ -16,14 +16,19 @@ use crate::common::{binary, get, read_all, send, spawn_announced, within};
 
 const ROWS: i64 = 1_000_000;
 
-/// The test database, built once for the tests of this file (SQLite, in the temp directory).
+/// The test database (SQLite), built once in the target directory and kept for later runs:
+/// a new version of its rows needs a new name. Built under a temporary name first, so an
+/// interrupted build leaves no half table behind.
 fn database() -> &'static PathBuf {
     static DATABASE: OnceLock<PathBuf> = OnceLock::new();
     DATABASE.get_or_init(|| {
-        let path =
-            std::env::temp_dir().join(format!("sqlite-export-test-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let mut connection = rusqlite::Connection::open(&path).unwrap();
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sqlite-export-test-v1.db");
+        if path.exists() {
+            return path;
+        }
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        let _ = std::fs::remove_file(&partial);
+        let mut connection = rusqlite::Connection::open(&partial).unwrap();
         connection
             .execute_batch(
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
@@ -57,6 +62,8 @@ fn database() -> &'static PathBuf {
             }
         }
         fill.commit().unwrap();
+        drop(connection);
+        std::fs::rename(&partial, &path).unwrap();
         path
     })
 }
@@ -259,6 +266,91 @@ async fn lambda_stream_get_downloads_buffered_pages_whole() {
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/?format=csv&status=paid");
     assert_eq!(get_to_file(&url, true).await, expected);
+}
+
+/// The state `get` keeps beside `file`, once it keeps one.
+fn get_state(file: &std::path::Path) -> Option<serde_json::Value> {
+    let mut state = file.as_os_str().to_owned();
+    state.push(".get-state");
+    serde_json::from_slice(&std::fs::read(state).ok()?).ok()
+}
+
+/// Pages complete, as that state says.
+fn pages_done(file: &std::path::Path) -> Option<u64> {
+    get_state(file)?["pages"].as_u64()
+}
+
+/// The file's length when its last complete page ended, as that state says.
+fn state_bytes(file: &std::path::Path) -> Option<u64> {
+    get_state(file)?["bytes"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_killed_after_its_third_page_resumes_to_the_same_bytes() {
+    let (port, _export) = start_export(&[("LAMBDA_STREAM_BUDGET", "6000000")]).await;
+    let url = format!("http://127.0.0.1:{port}/?format=csv");
+    let dir = std::env::temp_dir().join(format!("lambda-stream-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (whole, resumed) = (dir.join("whole.csv"), dir.join("resumed.csv"));
+    let get = binary("lambda-stream").await;
+    let status = Command::new(&get)
+        .args(["get", &url, "-o"])
+        .arg(&whole)
+        .status();
+    assert!(status.await.unwrap().success());
+
+    let mut interrupted = Command::new(&get)
+        .args(["get", &url, "-o"])
+        .arg(&resumed)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Killed once three pages are complete and the fourth is on its way into the file, so
+    // the resumed run must cut that partial page back off.
+    let fourth_page_begun = async {
+        loop {
+            let committed = pages_done(&resumed)
+                .filter(|pages| *pages >= 3)
+                .and(state_bytes(&resumed));
+            let length = std::fs::metadata(&resumed).map_or(0, |m| m.len());
+            if committed.is_some_and(|bytes| length > bytes) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), fourth_page_begun)
+        .await
+        .unwrap();
+    interrupted.kill().await.unwrap(); // SIGKILL
+    let pages = pages_done(&resumed).unwrap();
+    let written = std::fs::read(&resumed).unwrap();
+    let committed = state_bytes(&resumed).unwrap();
+    eprintln!(
+        "killed after {pages} pages: {committed} bytes committed, {} written",
+        written.len()
+    );
+    assert!(
+        written.len() as u64 > committed,
+        "a partial page to cut back off"
+    );
+    assert_ne!(
+        written,
+        std::fs::read(&whole).unwrap(),
+        "killed before the end"
+    );
+
+    let status = Command::new(&get)
+        .args(["get", &url, "--resume", "-o"])
+        .arg(&resumed)
+        .status();
+    assert!(status.await.unwrap().success());
+    assert!(
+        std::fs::read(&resumed).unwrap() == std::fs::read(&whole).unwrap(),
+        "the resumed file is byte-identical to an uninterrupted download"
+    );
+    assert_eq!(pages_done(&resumed), None, "no state is left once complete");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

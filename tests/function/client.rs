@@ -69,7 +69,7 @@ async fn every_page_is_followed_and_the_records_arrive_without_the_links() {
         panic!()
     };
     assert_eq!(*last, None, "the last page has no link");
-    let Some(Event::PageEnd { url, next }) = ends.first() else {
+    let Some(Event::PageEnd { url, next, .. }) = ends.first() else {
         panic!()
     };
     assert_eq!(*url, function.url());
@@ -78,6 +78,36 @@ async fn every_page_is_followed_and_the_records_arrive_without_the_links() {
             .unwrap()
             .starts_with(&format!("{}?from=", function.url()))
     );
+}
+
+#[tokio::test]
+async fn resuming_from_a_pages_checkpoint_hands_out_the_rest_exactly() {
+    let function = TestEmulator::start(EmulatorConfig::default(), ndjson_pages)
+        .await
+        .unwrap();
+    let client = Client::new();
+    let (first_two, ends, _) = download(&client.clone().with_max_pages(2), &function.url()).await;
+    let Some(Event::PageEnd {
+        checkpoint: Some(checkpoint),
+        ..
+    }) = ends.last()
+    else {
+        panic!("{ends:?}")
+    };
+    // In another process, say: only the checkpoint's text is carried over.
+    let mut rest = Vec::new();
+    let mut events = std::pin::pin!(client.resume(checkpoint));
+    while let Some(event) = within(events.next()).await {
+        if let Event::Record(record) = event.unwrap() {
+            rest.extend_from_slice(&record);
+        }
+    }
+    assert_eq!([first_two, rest].concat(), expected_rows(ROWS));
+    let mut bad = std::pin::pin!(client.resume("{}"));
+    assert!(matches!(
+        within(bad.next()).await,
+        Some(Err(Error::Url { .. }))
+    ));
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! `lambda-stream get <url>`: downloads an export whole, following each page's link, and writes
 //! its records (without the links) to stdout or a file.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
 use lambda_stream::client::{Client, Error, Event, Format};
+
+use crate::output::Output;
+use crate::progress::Progress;
 
 pub(crate) const USAGE: &str = "\
 usage: lambda-stream get [options] <url>
@@ -14,10 +16,14 @@ usage: lambda-stream get [options] <url>
 Downloads the export at <url> page after page: each page's records are written as they arrive,
 and the link that ends a page ({\"next\":..} in NDJSON, #next=.. in CSV, event: next in SSE)
 is followed until a page ends without one. A page that fails (an HTTP status, an error trailer,
-a page cut without a link, a truncated page) stops it with a non-zero exit status.
+a page cut without a link, a truncated page) stops it with a non-zero exit status. On a
+terminal, stderr shows the bytes, records, pages and rate as they arrive.
 
 options:
-  -o, --output <file>     write the records there instead of stdout
+  -o, --output <file>     write the records there instead of stdout; after each complete page
+                          the download's state is kept beside it (<file>.get-state)
+  --resume                continue an interrupted download to <file> from its last complete
+                          page (the file ends as an uninterrupted download would have written it)
   --format <format>       auto (default: from the content-type), ndjson, csv, sse or raw
   --max-pages <n>         stop after n pages
   -H, --header <k: v>     send this header with every request (repeatable)
@@ -31,6 +37,7 @@ pub(crate) struct GetArgs {
     pub(crate) format: Format,
     pub(crate) max_pages: Option<u64>,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) resume: bool,
 }
 
 /// Parses the arguments after `get`; `None` for `--help`.
@@ -43,6 +50,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
         format: Format::Auto,
         max_pages: None,
         headers: Vec::new(),
+        resume: false,
     };
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -54,6 +62,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "-o" | "--output" => parsed.output = Some(value(arg)?.into()),
+            "--resume" => parsed.resume = true,
             "--format" => parsed.format = value(arg)?.parse()?,
             "--max-pages" => {
                 let v = value(arg)?;
@@ -72,6 +81,9 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
         }
     }
     parsed.url = url.ok_or("get needs a URL")?;
+    if parsed.resume && parsed.output.is_none() {
+        return Err("--resume needs --output: the download's state is kept beside the file".into());
+    }
     Ok(Some(parsed))
 }
 
@@ -90,25 +102,32 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
     for (name, value) in args.headers {
         client = client.with_header(name, value);
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let (mut out, checkpoint) = Output::open(args.output.as_deref(), &args.url, args.resume)?;
+    let mut events = match &checkpoint {
+        Some(checkpoint) => client.resume(checkpoint).boxed(),
+        None => client.events(&args.url).boxed(),
     };
-    let mut events = std::pin::pin!(client.events(&args.url));
+    let mut progress = Progress::on_stderr();
     let written = async {
         while let Some(event) = events.next().await {
             match event.map_err(describe)? {
-                Event::Record(record) => out.write_all(&record).map_err(write_error)?,
-                // Each page is on disk (or the pipe) when it ends.
-                Event::PageEnd { .. } => out.flush().map_err(write_error)?,
+                Event::Record(record) => {
+                    out.record(&record).map_err(write_error)?;
+                    progress.record(record.len());
+                }
+                // Each page is on disk (or in the pipe) when it ends, then its state.
+                Event::PageEnd { checkpoint, .. } => {
+                    out.page_end(checkpoint.as_deref()).map_err(write_error)?;
+                    progress.page_end();
+                }
                 _ => {}
             }
         }
-        out.flush().map_err(write_error)
+        Ok(())
     };
-    written.await
+    let result = written.await;
+    progress.finish();
+    result
 }
 
 fn write_error(error: std::io::Error) -> String {
@@ -175,5 +194,10 @@ mod tests {
             "unknown option \"--what\""
         );
         assert_eq!(parse(&args("--help")).unwrap(), None);
+        assert!(
+            parse(&args("--resume u"))
+                .unwrap_err()
+                .contains("--resume needs --output")
+        );
     }
 }

@@ -13,6 +13,10 @@ use tokio::process::Command;
 
 #[cfg(feature = "client")]
 mod get;
+#[cfg(feature = "client")]
+mod output;
+#[cfg(feature = "client")]
+mod progress;
 
 const USAGE: &str = "\
 usage: lambda-stream serve [options] -- <command> [args...]
