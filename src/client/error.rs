@@ -22,13 +22,24 @@ pub enum Error {
         /// The underlying error.
         source: crate::BoxError,
     },
+    /// A request could not be signed (no region, no credentials in the AWS chain).
+    #[error("{url}: cannot sign the request: {reason}")]
+    Signing {
+        /// The page's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The server answered with another status than `200`.
-    #[error("{url}: HTTP {status}: {body}")]
+    #[error("{url}: HTTP {status}{}: {body}", .error_type.as_deref().map(|t| format!(" {t}")).unwrap_or_default())]
     Status {
         /// The page's URL.
         url: String,
         /// The status.
         status: u16,
+        /// AWS's error type (`x-amzn-ErrorType`: `AccessDeniedException` for a refused
+        /// `AWS_IAM` request, `TooManyRequestsException`...), when the answer has one.
+        error_type: Option<String>,
         /// The start of the answer's body (its error document, usually).
         body: String,
     },

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::checkpoint::Checkpoint;
 use super::page::PageReader;
+use super::sign::Signer;
 use super::{Error, Format};
 use crate::wire::{ErrorType, FunctionError};
 
@@ -26,6 +27,7 @@ pub struct Client {
     headers: HeaderMap,
     format: Format,
     max_pages: Option<u64>,
+    signer: Option<std::sync::Arc<Signer>>,
 }
 
 /// What a download hands out, in order.
@@ -58,17 +60,38 @@ impl Client {
     /// A client for `http://` and `https://` URLs (the system's CA roots, else Mozilla's), sending
     /// `TE: trailers` so that an error trailer reaches it.
     pub fn new() -> Client {
-        // The system's CA roots, or Mozilla's where the system has none (a slim container).
+        // The system's CA roots, or Mozilla's where the system has none (a slim container);
+        // aws-lc-rs named here, whatever other crates make rustls's process default.
+        let provider = || std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .unwrap_or_else(|_| hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots());
+            .with_provider_and_native_roots(provider())
+            .or_else(|_| {
+                hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_webpki_roots(provider())
+            });
+        let builder = match builder {
+            Ok(builder) => builder,
+            // A provider without a TLS version rustls accepts: `http://` only.
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        };
         let connector = builder.https_or_http().enable_http1().build();
         Client {
             http: HttpClient::builder(TokioExecutor::new()).build(connector),
             headers: HeaderMap::new(),
             format: Format::Auto,
             max_pages: None,
+            signer: None,
         }
+    }
+
+    /// Signs every page's request with SigV4 for a Function URL whose `AuthType` is `AWS_IAM`
+    /// (service `lambda`), with credentials from the standard AWS chain (environment, shared
+    /// profile, SSO, container and instance roles), loaded at the first request. The region
+    /// is `region`, else the Function URL's (`<id>.lambda-url.<region>.on.aws`), else the
+    /// chain's (`AWS_REGION`, the profile).
+    pub fn with_aws_signing(mut self, region: Option<String>) -> Client {
+        self.signer = Some(std::sync::Arc::new(Signer::new(region)));
+        self
     }
 
     /// Sends `name: value` with every page's request.
@@ -219,6 +242,9 @@ impl Download {
         request
             .headers_mut()
             .insert(http::header::TE, HeaderValue::from_static("trailers"));
+        if let Some(signer) = &self.client.signer {
+            signer.sign(&mut request).await?;
+        }
         let response = self
             .client
             .http
@@ -371,6 +397,11 @@ fn trailer_error(url: String, error: FunctionError) -> Error {
 /// A non-200 answer as an error, with the start of its body.
 async fn status_error(url: &url::Url, response: http::Response<Incoming>) -> Error {
     let status = response.status().as_u16();
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(':').next().unwrap_or(value).to_owned());
     let body = http_body_util::Limited::new(response.into_body(), 4096)
         .collect()
         .await
@@ -379,6 +410,7 @@ async fn status_error(url: &url::Url, response: http::Response<Incoming>) -> Err
     Error::Status {
         url: url.to_string(),
         status,
+        error_type,
         body,
     }
 }

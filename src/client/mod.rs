@@ -38,6 +38,7 @@ mod checkpoint;
 mod error;
 mod fetch;
 mod page;
+mod sign;
 mod split;
 
 pub use error::Error;

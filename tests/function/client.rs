@@ -336,3 +336,51 @@ async fn get_exits_non_zero_naming_what_happened() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("bad URL"), "{stderr}");
 }
+
+/// `lambda-stream get --sign` of `url` with these credentials in its environment (and no
+/// other source of them): its exit status, stdout and stderr.
+async fn signed_get(
+    url: &str,
+    key_id: &str,
+    secret: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let output = tokio::process::Command::new(crate::common::binary("lambda-stream").await)
+        .args(["get", "--sign", "--region", "us-east-1", url])
+        .env("AWS_ACCESS_KEY_ID", key_id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output();
+    let output = within(output).await.unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (output.status, text(output.stdout), text(output.stderr))
+}
+
+#[tokio::test]
+async fn get_signs_for_an_aws_iam_url_with_credentials_from_the_environment() {
+    use lambda_stream::emulator::{AuthType, IamKey};
+    let config = EmulatorConfig::default()
+        .with_auth_type(AuthType::AwsIam)
+        .with_iam_key(IamKey::new("AKIDGETLOCAL", "get/local+secret"));
+    let function = TestEmulator::start(config, ndjson_pages).await.unwrap();
+    let (status, stdout, stderr) =
+        signed_get(&function.url(), "AKIDGETLOCAL", "get/local+secret").await;
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        stdout.as_bytes(),
+        expected_rows(ROWS),
+        "every page signed and read"
+    );
+
+    let (status, stdout, stderr) =
+        signed_get(&function.url(), "AKIDGETLOCAL", "a wrong secret").await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("HTTP 403 AccessDeniedException"),
+        "{stderr}"
+    );
+}

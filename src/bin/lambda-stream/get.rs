@@ -27,6 +27,11 @@ options:
   --format <format>       auto (default: from the content-type), ndjson, csv, sse or raw
   --max-pages <n>         stop after n pages
   -H, --header <k: v>     send this header with every request (repeatable)
+  --sign                  sign each request with SigV4 (service lambda) for a Function URL
+                          with AuthType AWS_IAM, with credentials from the standard AWS chain
+                          (environment, shared profile, SSO, container and instance roles)
+  --region <name>         the region to sign for (default: the Function URL's, else AWS_REGION
+                          or the profile's)
   -h, --help              this text";
 
 /// What `get` was asked to do.
@@ -38,6 +43,8 @@ pub(crate) struct GetArgs {
     pub(crate) max_pages: Option<u64>,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) resume: bool,
+    /// `Some` with `--sign`: the region asked for, if any.
+    pub(crate) sign: Option<Option<String>>,
 }
 
 /// Parses the arguments after `get`; `None` for `--help`.
@@ -51,7 +58,9 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
         max_pages: None,
         headers: Vec::new(),
         resume: false,
+        sign: None,
     };
+    let mut region = None;
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
             rest.next()
@@ -63,6 +72,8 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
             "-h" | "--help" => return Ok(None),
             "-o" | "--output" => parsed.output = Some(value(arg)?.into()),
             "--resume" => parsed.resume = true,
+            "--sign" => parsed.sign = Some(None),
+            "--region" => region = Some(value(arg)?),
             "--format" => parsed.format = value(arg)?.parse()?,
             "--max-pages" => {
                 let v = value(arg)?;
@@ -81,6 +92,11 @@ pub(crate) fn parse(args: &[String]) -> Result<Option<GetArgs>, String> {
         }
     }
     parsed.url = url.ok_or("get needs a URL")?;
+    match (&mut parsed.sign, region) {
+        (Some(signing), region) => *signing = region,
+        (None, Some(_)) => return Err("--region goes with --sign".into()),
+        (None, None) => {}
+    }
     if parsed.resume && parsed.output.is_none() {
         return Err("--resume needs --output: the download's state is kept beside the file".into());
     }
@@ -98,6 +114,9 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
     let mut client = Client::new().with_format(args.format);
     if let Some(pages) = args.max_pages {
         client = client.with_max_pages(pages);
+    }
+    if let Some(region) = args.sign {
+        client = client.with_aws_signing(region);
     }
     for (name, value) in args.headers {
         client = client.with_header(name, value);
@@ -139,6 +158,7 @@ fn describe(error: Error) -> String {
     let kind = match &error {
         Error::Url { .. } => "bad URL",
         Error::Http { .. } => "request failed",
+        Error::Signing { .. } => "cannot sign",
         Error::Status { .. } => "HTTP error",
         Error::Function { .. } => "the function failed",
         Error::CutWithoutContinuation { .. } => "page cut without a link",
