@@ -30,6 +30,10 @@
 //! another process, as if it had never stopped (`lambda-stream get --resume` keeps it beside
 //! its output). `lambda-stream get URL` does all this from a shell.
 //!
+//! Callers of `InvokeWithResponseStream` (feature `invoke-stream`, with `aws-sdk-lambda`):
+//! `invoke_response` parses the prelude off the front of the event stream and yields the
+//! body, with `InvokeComplete`'s error as the same typed error.
+//!
 //! [`Continuation::ndjson_link`]: crate::Continuation::ndjson_link
 //! [`csv_link`]: crate::Continuation::csv_link
 //! [`sse_link`]: crate::Continuation::sse_link
@@ -37,6 +41,8 @@
 mod checkpoint;
 mod error;
 mod fetch;
+#[cfg(feature = "invoke-stream")]
+mod invoke;
 mod page;
 mod sign;
 mod split;
@@ -44,6 +50,9 @@ mod split;
 pub use error::Error;
 // Public only to the fuzz crate (built with `--cfg fuzzing`).
 pub use fetch::{Client, Event};
+#[cfg(feature = "invoke-stream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "invoke-stream")))]
+pub use invoke::invoke_response;
 #[cfg(fuzzing)]
 pub use page::check_page_reader;
 

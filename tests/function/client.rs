@@ -384,3 +384,85 @@ async fn get_signs_for_an_aws_iam_url_with_credentials_from_the_environment() {
         "{stderr}"
     );
 }
+
+/// `aws-sdk-lambda` pointed at the emulator's Lambda API (its invoke routes share the URL's port).
+fn lambda_sdk(url: &str) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url.trim_end_matches('/'))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "test"))
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// `InvokeWithResponseStream` of the emulator's function, read by `invoke_response`: the head,
+/// the body's chunks, and how the body ended.
+async fn invoke_stream(
+    url: &str,
+) -> (lambda_stream::wire::ResponseHead, Vec<Bytes>, Option<Error>) {
+    let output = lambda_sdk(url)
+        .invoke_with_response_stream()
+        .function_name("local")
+        .payload(aws_sdk_lambda::primitives::Blob::new(&b"{}"[..]))
+        .send();
+    let output = within(output).await.unwrap();
+    let (head, body) = lambda_stream::client::invoke_response(output)
+        .await
+        .unwrap();
+    let mut body = std::pin::pin!(body);
+    let mut chunks = Vec::new();
+    while let Some(chunk) = within(body.next()).await {
+        match chunk {
+            Ok(chunk) => chunks.push(chunk),
+            Err(error) => return (head, chunks, Some(error)),
+        }
+    }
+    (head, chunks, None)
+}
+
+#[tokio::test]
+async fn invoke_with_response_stream_reads_as_the_url_does_with_the_real_sdk() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let chunks = stream::iter(["first ", "second ", "third"].map(Ok::<_, std::io::Error>));
+        http::Response::builder()
+            .status(201)
+            .header("content-type", "text/plain")
+            .header("set-cookie", "seen=1")
+            .body(Body::from_stream(chunks))
+    })
+    .await
+    .unwrap();
+    let (head, chunks, error) = invoke_stream(&function.url()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(head.status, 201);
+    assert_eq!(head.headers["content-type"], "text/plain");
+    assert_eq!(head.cookies, ["seen=1"]);
+    assert_eq!(
+        chunks.concat(),
+        b"first second third",
+        "the body bytes exact"
+    );
+}
+
+#[tokio::test]
+async fn invoke_with_response_stream_ends_a_failed_body_with_the_typed_error() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let items = stream::iter([
+            Ok(Bytes::from("{\"id\":0}\n")),
+            Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
+        ]);
+        http::Response::builder().body(Body::from_stream(items))
+    })
+    .await
+    .unwrap();
+    let (head, chunks, error) = invoke_stream(&function.url()).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(chunks.concat(), b"{\"id\":0}\n");
+    let Some(Error::Function { error, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(error.error_type(), &ErrorType::STREAM_ERROR);
+    assert_eq!(error.message(), "db closed");
+}
