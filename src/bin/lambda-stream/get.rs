@@ -128,7 +128,19 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
     };
     let mut progress = Progress::on_stderr();
     let written = async {
-        while let Some(event) = events.next().await {
+        loop {
+            // What arrived is written out before waiting for more (a pipe's reader sees
+            // records as they come), not after each record.
+            let event = match futures_util::FutureExt::now_or_never(events.next()) {
+                Some(event) => event,
+                None => {
+                    out.flush().map_err(write_error)?;
+                    events.next().await
+                }
+            };
+            let Some(event) = event else {
+                break;
+            };
             match event.map_err(describe)? {
                 Event::Record(record) => {
                     out.record(&record).map_err(write_error)?;

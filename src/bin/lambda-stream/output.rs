@@ -79,6 +79,14 @@ impl Output {
         }
     }
 
+    /// Hands what was written to the file or the pipe (without syncing it to disk).
+    pub(crate) fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(out) => out.flush(),
+            Output::File(out) => out.file.flush(),
+        }
+    }
+
     /// A page ended: what it wrote is flushed (and on disk, for a file, before its state says
     /// so); `checkpoint` is where the download stands, `None` after the last page.
     pub(crate) fn page_end(&mut self, checkpoint: Option<&str>) -> std::io::Result<()> {
