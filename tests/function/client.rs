@@ -467,19 +467,48 @@ async fn invoke_with_response_stream_ends_a_failed_body_with_the_typed_error() {
     assert_eq!(error.message(), "db closed");
 }
 
-/// `lambda-stream serve -- python3 python_runtime.py` (a real runtime process), announced.
-async fn serve_python() -> (u16, tokio::process::Child) {
+/// `lambda-stream serve <options> -- python3 python_runtime.py` (a real runtime process),
+/// announced, with `env`.
+async fn serve_python(options: &[&str], env: &[(&str, &str)]) -> (u16, tokio::process::Child) {
     let runtime = concat!(env!("CARGO_MANIFEST_DIR"), "/functions/python_runtime.py");
     let mut command = tokio::process::Command::new(crate::common::binary("lambda-stream").await);
-    command.args(["serve", "--port", "0", "--", "python3", runtime]);
+    command
+        .args(["serve", "--port", "0"])
+        .args(options)
+        .args(["--", "python3", runtime])
+        .envs(env.iter().copied());
     crate::common::spawn_announced(command).await
+}
+
+#[tokio::test]
+#[cfg_attr(missing_python3, ignore = env!("MISSING_PYTHON3"))]
+async fn get_signs_for_serve_with_aws_iam() {
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIDSERVEGET"),
+        ("AWS_SECRET_ACCESS_KEY", "serve/get+secret"),
+    ];
+    let (port, _serve) = serve_python(&["--auth-type", "AWS_IAM"], &keys).await;
+    let url = format!("http://127.0.0.1:{port}/signed");
+    let (status, stdout, stderr) = signed_get(&url, keys[0].1, keys[1].1).await;
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        stdout, "python streams /signed",
+        "the function's answer, through AWS_IAM"
+    );
+    let (status, stdout, stderr) = signed_get(&url, keys[0].1, "a wrong secret").await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("HTTP 403 AccessDeniedException"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 #[cfg_attr(missing_python3, ignore = env!("MISSING_PYTHON3"))]
 async fn get_exits_non_zero_when_the_function_breaks_off_mid_page() {
     // `/truncate`: the runtime sends a chunk, then closes its connection without the last.
-    let (port, _serve) = serve_python().await;
+    let (port, _serve) = serve_python(&[], &[]).await;
     let (status, stderr) = get_command(&format!("http://127.0.0.1:{port}/truncate")).await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("page truncated"), "{stderr}");
