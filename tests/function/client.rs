@@ -36,6 +36,33 @@ async fn ndjson_pages(
         .body(Body::from_stream(rows))
 }
 
+/// One row, then a mid-stream failure (`Function.StreamError`, "db closed").
+async fn fails_after_one_row(
+    _: Request,
+    _: Context,
+) -> Result<lambda_stream::Response, http::Error> {
+    let items = stream::iter([
+        Ok(Bytes::from("{\"id\":0}\n")),
+        Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
+    ]);
+    http::Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(items))
+}
+
+/// Rows that a 2,000-byte budget cuts, with no continuation.
+async fn cut_without_a_link(
+    _: Request,
+    _: Context,
+) -> Result<lambda_stream::Response, http::Error> {
+    let rows =
+        stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
+    http::Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .extension(Budget::bytes(2_000))
+        .body(Body::from_stream(rows))
+}
+
 /// Everything a download hands out: the records' bytes, the pages' ends, and how it ended.
 async fn download(client: &Client, url: &str) -> (Vec<u8>, Vec<Event>, Option<Error>) {
     let mut events = std::pin::pin!(client.events(url));
@@ -177,17 +204,9 @@ async fn csv_pages_keep_one_header_and_fields_with_line_breaks_whole() {
 
 #[tokio::test]
 async fn a_mid_page_error_trailer_stops_the_download_with_the_functions_error() {
-    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
-        let items = stream::iter([
-            Ok(Bytes::from("{\"id\":0}\n")),
-            Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
-        ]);
-        http::Response::builder()
-            .header("content-type", "application/x-ndjson")
-            .body(Body::from_stream(items))
-    })
-    .await
-    .unwrap();
+    let function = TestEmulator::start(EmulatorConfig::default(), fails_after_one_row)
+        .await
+        .unwrap();
     let (records, _, error) = download(&Client::new(), &function.url()).await;
     assert_eq!(
         records, b"{\"id\":0}\n",
@@ -202,16 +221,9 @@ async fn a_mid_page_error_trailer_stops_the_download_with_the_functions_error() 
 
 #[tokio::test]
 async fn a_page_cut_by_its_budget_without_a_link_is_an_incomplete_download() {
-    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
-        let rows =
-            stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
-        http::Response::builder()
-            .header("content-type", "application/x-ndjson")
-            .extension(Budget::bytes(2_000))
-            .body(Body::from_stream(rows))
-    })
-    .await
-    .unwrap();
+    let function = TestEmulator::start(EmulatorConfig::default(), cut_without_a_link)
+        .await
+        .unwrap();
     let (_, _, error) = download(&Client::new(), &function.url()).await;
     let Some(Error::CutWithoutContinuation { error, .. }) = error else {
         panic!("{error:?}")
@@ -298,17 +310,9 @@ async fn get_command(url: &str) -> (std::process::ExitStatus, String) {
 
 #[tokio::test]
 async fn get_exits_non_zero_naming_what_happened() {
-    let failing = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
-        let items = stream::iter([
-            Ok(Bytes::from("{\"id\":0}\n")),
-            Err(FunctionError::new(ErrorType::STREAM_ERROR, "db closed")),
-        ]);
-        http::Response::builder()
-            .header("content-type", "application/x-ndjson")
-            .body(Body::from_stream(items))
-    })
-    .await
-    .unwrap();
+    let failing = TestEmulator::start(EmulatorConfig::default(), fails_after_one_row)
+        .await
+        .unwrap();
     let (status, stderr) = get_command(&failing.url()).await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the function failed"), "{stderr}");
@@ -317,16 +321,9 @@ async fn get_exits_non_zero_naming_what_happened() {
         "{stderr}"
     );
 
-    let cut = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
-        let rows =
-            stream::iter((0..1000).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
-        http::Response::builder()
-            .header("content-type", "application/x-ndjson")
-            .extension(Budget::bytes(2_000))
-            .body(Body::from_stream(rows))
-    })
-    .await
-    .unwrap();
+    let cut = TestEmulator::start(EmulatorConfig::default(), cut_without_a_link)
+        .await
+        .unwrap();
     let (status, stderr) = get_command(&cut.url()).await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("page cut without a link"), "{stderr}");
