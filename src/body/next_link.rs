@@ -59,9 +59,7 @@ impl LinkFraming {
             .strip_prefix(before.as_bytes())?
             .strip_suffix(after.as_bytes())?;
         let link = std::str::from_utf8(link).ok()?;
-        let safe = link
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        let safe = link.bytes().all(url_may_hold);
         (safe && !link.is_empty()).then_some(link)
     }
 }
@@ -107,12 +105,17 @@ impl Continuation {
     }
 }
 
+/// Whether a link may hold `byte` as it is: visible ASCII, but not `"` or `\`.
+fn url_may_hold(byte: u8) -> bool {
+    byte.is_ascii_graphic() && byte != b'"' && byte != b'\\'
+}
+
 /// `link` with every byte a URL may not hold unencoded percent-encoded (what is already
 /// percent-encoded stays as it is).
 fn url_safe(link: &str) -> String {
     let mut safe = String::with_capacity(link.len());
     for byte in link.bytes() {
-        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
+        if url_may_hold(byte) {
             safe.push(char::from(byte));
         } else {
             safe.push_str(&format!("%{byte:02X}"));

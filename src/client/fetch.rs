@@ -334,16 +334,21 @@ impl Download {
         }
     }
 
-    /// `link` resolved against the page's URL; an error when it was already read.
+    /// `link` resolved against the page's URL; an error when it is not HTTP(S) or was
+    /// already read.
     fn resolve(&self, link: &str) -> Result<url::Url, Error> {
-        let page = self.page_url();
-        let next = parse_url(&page)?.join(link).map_err(|e| Error::Url {
+        let joined = match &self.url {
+            Some(page) => page.join(link).map_err(|e| e.to_string()),
+            None => Err("no page to resolve it against".to_owned()),
+        };
+        let joined = joined.map_err(|reason| Error::Url {
             url: link.to_owned(),
-            reason: e.to_string(),
+            reason,
         })?;
+        let next = http_only(joined)?;
         if self.seen.contains(next.as_str()) {
             return Err(Error::LinkRepeated {
-                url: page,
+                url: self.page_url(),
                 link: next.to_string(),
             });
         }
@@ -372,11 +377,16 @@ fn parse_url(url: &str) -> Result<url::Url, Error> {
         url: url.to_owned(),
         reason: e.to_string(),
     })?;
-    match parsed.scheme() {
-        "http" | "https" => Ok(parsed),
+    http_only(parsed)
+}
+
+/// `url`, when its scheme is `http` or `https`.
+fn http_only(url: url::Url) -> Result<url::Url, Error> {
+    match url.scheme() {
+        "http" | "https" => Ok(url),
         other => Err(Error::Url {
-            url: url.to_owned(),
             reason: format!("the scheme is {other}, not http or https"),
+            url: url.to_string(),
         }),
     }
 }

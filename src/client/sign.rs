@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
@@ -39,30 +40,10 @@ impl Signer {
             url: url.clone(),
             reason,
         };
-        let (provider, chain_region) = self
-            .chain
-            .get_or_init(|| async {
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .load()
-                    .await;
-                let region = config.region().map(ToString::to_string);
-                (config.credentials_provider(), region)
-            })
-            .await;
-        let host = request.uri().host().unwrap_or_default().to_owned();
-        let region = self
-            .region
-            .clone()
-            .or_else(|| function_url_region(&host))
-            .or_else(|| chain_region.clone())
-            .ok_or_else(|| failed("no region: give --region (or set AWS_REGION)".to_owned()))?;
-        let provider = provider
-            .as_ref()
-            .ok_or_else(|| failed("no AWS credentials found".to_owned()))?;
-        let credentials = provider
-            .provide_credentials()
+        let (credentials, region) = self
+            .credentials_and_region(request.uri())
             .await
-            .map_err(|e| failed(format!("no AWS credentials: {e}")))?;
+            .map_err(failed)?;
         let identity = credentials.into();
         let params = SigningParams::builder()
             .identity(&identity)
@@ -73,19 +54,17 @@ impl Signer {
             .build()
             .map_err(|e| failed(e.to_string()))?
             .into();
-        let headers = request
+        let host = host_with_port(request.uri());
+        let headers: Vec<(&str, &str)> = request
             .headers()
             .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-        let host_header = [("host", host_with_port(request.uri()))];
-        let headers: Vec<(&str, String)> = headers
-            .map(|(n, v)| (n, v.to_owned()))
-            .chain(host_header.iter().map(|(n, v)| (*n, v.clone())))
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .chain([("host", host.as_str())])
             .collect();
         let signable = SignableRequest::new(
             request.method().as_str(),
             url.clone(),
-            headers.iter().map(|(n, v)| (*n, v.as_str())),
+            headers.into_iter(),
             SignableBody::Bytes(&[]),
         )
         .map_err(|e| failed(e.to_string()))?;
@@ -94,6 +73,36 @@ impl Signer {
             .into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
+    }
+
+    /// The credentials to sign with, and the region: the one asked for, else the Function
+    /// URL's, else the chain's. The chain is loaded once, at the first request.
+    async fn credentials_and_region(
+        &self,
+        uri: &http::Uri,
+    ) -> Result<(Credentials, String), String> {
+        let (provider, chain_region) = self
+            .chain
+            .get_or_init(|| async {
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                let region = config.region().map(ToString::to_string);
+                (config.credentials_provider(), region)
+            })
+            .await;
+        let region = self
+            .region
+            .clone()
+            .or_else(|| function_url_region(uri.host().unwrap_or_default()))
+            .or_else(|| chain_region.clone())
+            .ok_or("no region: give --region (or set AWS_REGION)")?;
+        let provider = provider.as_ref().ok_or("no AWS credentials found")?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("no AWS credentials: {e}"))?;
+        Ok((credentials, region))
     }
 }
 
