@@ -412,15 +412,24 @@ async fn status_error(url: &url::Url, response: http::Response<Incoming>) -> Err
         .get("x-amzn-errortype")
         .and_then(|value| value.to_str().ok())
         .map(|value| value.split(':').next().unwrap_or(value).to_owned());
-    let body = http_body_util::Limited::new(response.into_body(), 4096)
-        .collect()
-        .await
-        .map(|collected| String::from_utf8_lossy(&collected.to_bytes()).into_owned())
-        .unwrap_or_default();
+    let body = body_start(response.into_body(), 4096).await;
     Error::Status {
         url: url.to_string(),
         status,
         error_type,
         body,
     }
+}
+
+/// The first `limit` bytes of `body` (all of it when shorter), as text.
+async fn body_start(mut body: Incoming, limit: usize) -> String {
+    let mut start = Vec::new();
+    while start.len() < limit {
+        match body.frame().await {
+            Some(Ok(frame)) => start.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d)),
+            _ => break,
+        }
+    }
+    start.truncate(limit);
+    String::from_utf8_lossy(&start).into_owned()
 }

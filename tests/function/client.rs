@@ -272,6 +272,23 @@ async fn an_error_status_is_an_error_with_its_body() {
 }
 
 #[tokio::test]
+async fn a_long_error_body_is_kept_by_its_first_4_kib() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        let body = format!("too many requests: {}", "x".repeat(10_000));
+        http::Response::builder().status(429).body(Body::from(body))
+    })
+    .await
+    .unwrap();
+    let (_, _, error) = download(&Client::new(), &function.url()).await;
+    let Some(Error::Status { status, body, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status, 429);
+    assert_eq!(body.len(), 4096);
+    assert!(body.starts_with("too many requests: xxx"), "{body}");
+}
+
+#[tokio::test]
 async fn a_page_without_its_final_chunk_is_truncated() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A server that sends a chunked page and closes before its final chunk.
