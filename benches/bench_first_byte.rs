@@ -23,6 +23,9 @@ use http_body_util::{BodyExt, Empty};
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::{Body, Context, Request, Response};
 
+mod processes;
+use processes::{announced, sibling};
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const FUNCTION_ENV: &str = "BENCH_FIRST_BYTE_FUNCTION";
@@ -175,41 +178,6 @@ async fn separate_process() -> Result<(Emulator, tokio::process::Child), BoxErro
         .kill_on_drop(true)
         .spawn()?;
     Ok((emulator, child))
-}
-
-/// A built binary beside this one (a package's `NAME`, or the crate's `examples/NAME`).
-fn sibling(name: &str) -> Result<std::path::PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let profile = exe.parent().ok_or("no target directory")?;
-    for candidate in [profile.join(name), profile.join("examples").join(name)] {
-        if candidate.exists() {
-            return Ok(candidate);
-        }
-    }
-    Err(format!(
-        "{name} is not built: cargo build --release --workspace --all-features --examples --bins"
-    )
-    .into())
-}
-
-/// Starts `command` on port 0 and reads the port it announces on stderr.
-async fn announced(
-    mut command: tokio::process::Command,
-) -> Result<(u16, tokio::process::Child), BoxError> {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = command
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some((_, rest)) = line.split_once("Function URL at http://127.0.0.1:") {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok((digits.parse()?, child));
-        }
-    }
-    Err("the command exited without announcing its Function URL".into())
 }
 
 /// Time to the first and to the last compressed byte of a 1,000,000-row export.

@@ -51,7 +51,8 @@
 //!   compression ([`compression`]).
 //! - **Limits**: [`Budget`] (75 MiB default, up to AWS's 200 MB), continuations
 //!   ([`Continuation`], [`Truncation::next_offset`]) and the standard link to the next page
-//!   ([`Continuation::ndjson_link`], `csv_link`, `sse_link`), the [`BandwidthModel`] and
+//!   ([`Continuation::ndjson_link`], `csv_link`, `sse_link`, `json_array_link`), the
+//!   [`BandwidthModel`] and
 //!   the deadline.
 //! - **Configuration**: [`run_with`] and [`Config`] (hold, early errors, completion stats);
 //!   [`Deployment`] is what the platform in front of the function does.
@@ -149,6 +150,11 @@ pub struct BudgetsGuideDoctests;
 #[doc = include_str!("../docs/buffered.md")]
 #[cfg(doctest)]
 pub struct BufferedGuideDoctests;
+
+/// The downloading guide's code, compiled by `cargo test`.
+#[doc = include_str!("../docs/downloading.md")]
+#[cfg(all(doctest, feature = "client"))]
+pub struct DownloadingGuideDoctests;
 
 /// The testing guide's code, compiled by `cargo test`.
 #[doc = include_str!("../docs/testing.md")]

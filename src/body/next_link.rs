@@ -6,6 +6,7 @@
 //! | NDJSON (JSON lines) | `{"next":"<link>"}` and a newline |
 //! | CSV | `#next=<link>` and a newline |
 //! | SSE | `event: next`, `data: <link>` and the blank line |
+//! | JSON array | a last element `{"next":"<link>"}`, then the array's `]` |
 //!
 //! The link is resolved against the request's URL, as a browser resolves an `href`: a query
 //! (`?after=120&format=csv`), a path (`/export/page/2`) or a whole URL. Bytes that a URL may not
@@ -22,6 +23,9 @@ pub(crate) enum LinkFraming {
     Ndjson,
     Csv,
     Sse,
+    /// The link is the array's last element; the record is that element as the client's
+    /// splitter hands it out (without the `,` before it or the `]` after it).
+    JsonArray,
 }
 
 impl LinkFraming {
@@ -31,6 +35,7 @@ impl LinkFraming {
             LinkFraming::Ndjson => ("{\"next\":\"", "\"}\n"),
             LinkFraming::Csv => ("#next=", "\n"),
             LinkFraming::Sse => ("event: next\ndata: ", "\n\n"),
+            LinkFraming::JsonArray => ("{\"next\":\"", "\"}"),
         }
     }
 
@@ -40,14 +45,28 @@ impl LinkFraming {
         format!("{before}{}{after}", url_safe(link)).into()
     }
 
-    /// The continuation writing that record, with room for a link of `max_link_len` bytes.
+    /// The bytes a cut page ends with: the record, and for a JSON array what joins it to the
+    /// elements sent (`,`, or `[` when none was) and closes the array.
+    fn page_end(self, link: &str, records_sent: u64) -> Bytes {
+        let record = self.record(link);
+        if self != LinkFraming::JsonArray {
+            return record;
+        }
+        let open = if records_sent == 0 { b'[' } else { b',' };
+        [&[open][..], &record, b"]"].concat().into()
+    }
+
+    /// The continuation writing that end, with room for a link of `max_link_len` bytes.
     pub(crate) fn continuation<F>(self, max_link_len: usize, link: F) -> Continuation
     where
         F: FnOnce(&Truncation) -> String + Send + 'static,
     {
         let (before, after) = self.parts();
-        let reserve = before.len() + max_link_len + after.len();
-        Continuation::new(reserve, move |cut: &Truncation| self.record(&link(cut)))
+        let joins = if self == LinkFraming::JsonArray { 2 } else { 0 };
+        let reserve = before.len() + max_link_len + after.len() + joins;
+        Continuation::new(reserve, move |cut: &Truncation| {
+            self.page_end(&link(cut), cut.records_sent)
+        })
     }
 
     /// The link a page's last record names, when `record` is such a record (the record as the
@@ -103,6 +122,17 @@ impl Continuation {
     {
         LinkFraming::Sse.continuation(max_link_len, link)
     }
+
+    /// The standard end of a [`Body::json_array`](crate::Body::json_array) page: a last
+    /// element `{"next":"<link>"}`, then the array's `]` (so a cut page is still one valid
+    /// array); `lambda-stream get` joins the pages' elements into one array. Otherwise as
+    /// [`ndjson_link`](Self::ndjson_link).
+    pub fn json_array_link<F>(max_link_len: usize, link: F) -> Continuation
+    where
+        F: FnOnce(&Truncation) -> String + Send + 'static,
+    {
+        LinkFraming::JsonArray.continuation(max_link_len, link)
+    }
 }
 
 /// Whether a link may hold `byte` as it is: visible ASCII, but not `"` or `\`.
@@ -128,6 +158,13 @@ fn url_safe(link: &str) -> String {
 mod tests {
     use super::*;
 
+    const ALL: [LinkFraming; 4] = [
+        LinkFraming::Ndjson,
+        LinkFraming::Csv,
+        LinkFraming::Sse,
+        LinkFraming::JsonArray,
+    ];
+
     #[test]
     fn golden_records() {
         let link = "/?after=120&format=csv";
@@ -143,6 +180,24 @@ mod tests {
             &LinkFraming::Sse.record(link)[..],
             b"event: next\ndata: /?after=120&format=csv\n\n"
         );
+        let json = LinkFraming::JsonArray;
+        assert_eq!(
+            &json.record(link)[..],
+            b"{\"next\":\"/?after=120&format=csv\"}"
+        );
+        assert_eq!(
+            &json.page_end(link, 3)[..],
+            b",{\"next\":\"/?after=120&format=csv\"}]"
+        );
+        assert_eq!(
+            &json.page_end(link, 0)[..],
+            b"[{\"next\":\"/?after=120&format=csv\"}]",
+            "a page cut before its first element is still an array"
+        );
+        assert_eq!(
+            &LinkFraming::Csv.page_end(link, 3),
+            &LinkFraming::Csv.record(link)
+        );
     }
 
     #[test]
@@ -154,12 +209,12 @@ mod tests {
     #[test]
     fn the_reserve_holds_a_link_of_the_longest_length() {
         let link = "x".repeat(40);
-        for framing in [LinkFraming::Ndjson, LinkFraming::Csv, LinkFraming::Sse] {
+        for framing in ALL {
             let made = link.clone();
             let continuation = framing.continuation(40, move |_: &Truncation| made);
             assert_eq!(
                 continuation.reserve(),
-                framing.record(&link).len() as u64,
+                framing.page_end(&link, 1).len() as u64,
                 "{framing:?}"
             );
         }
@@ -182,12 +237,20 @@ mod tests {
             LinkFraming::Sse.link_in(b"event: next\ndata: /p/2\n\n"),
             Some("/p/2")
         );
+        let json = LinkFraming::JsonArray;
+        assert_eq!(json.link_in(b"{\"next\":\"/p/2\"}"), Some("/p/2"));
+        assert_eq!(json.link_in(b"{\"next\":\"/p/2\"}]"), None);
+        assert_eq!(
+            json.link_in(b"{\"next\": \"/p/2\"}"),
+            None,
+            "only the exact form"
+        );
     }
 
     proptest::proptest! {
         #[test]
         fn a_record_names_its_link(link in "[ -~]{1,40}|\\PC{1,10}") {
-            for framing in [LinkFraming::Ndjson, LinkFraming::Csv, LinkFraming::Sse] {
+            for framing in ALL {
                 let (record, safe) = (framing.record(&link), url_safe(&link));
                 proptest::prop_assert_eq!(framing.link_in(&record), Some(safe.as_str()));
             }

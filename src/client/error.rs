@@ -70,6 +70,16 @@ pub enum Error {
         /// What the connection reported.
         cause: String,
     },
+    /// A page's bytes are not in its format (a JSON array that is not one: an object, an
+    /// array that does not close, bytes after its end); the records before the fault were
+    /// handed out.
+    #[error("{url}: {reason}")]
+    Malformed {
+        /// The page's URL.
+        url: String,
+        /// What is wrong, and where.
+        reason: String,
+    },
     /// A page linked to a page already read: following it would loop.
     #[error("{url} links to {link}, which was already read")]
     LinkRepeated {

@@ -34,8 +34,18 @@ pub struct Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A record of the export, its delimiter included (a line, a CSV record, an event), as the
-    /// function sent it; never a page's link.
+    /// A page answered `200`: its URL, and the format its records are read in (settled by the
+    /// first page's `content-type` when the client's is [`Format::Auto`]).
+    #[non_exhaustive]
+    PageStart {
+        /// The page's URL.
+        url: String,
+        /// The format of its records.
+        format: Format,
+    },
+    /// A record of the export, as the function sent it, its delimiter included (a line, a CSV
+    /// record, an event) but for a JSON array's element (without the `,` or `]` after it);
+    /// never a page's link.
     Record(Bytes),
     /// A page ended cleanly: its URL, and the next page's (resolved) when it had a link.
     #[non_exhaustive]
@@ -224,6 +234,10 @@ impl Download {
             Ok((body, format)) => {
                 self.client.format = format;
                 self.page = Some((body, PageReader::new(format, self.header.clone())));
+                self.ready.push_back(Ok(Event::PageStart {
+                    url: url.to_string(),
+                    format,
+                }));
             }
             Err(error) => self.fail(error),
         }
@@ -279,13 +293,14 @@ impl Download {
                 if self.header.is_none() {
                     self.header = reader.header().cloned();
                 }
-                self.page = Some((body, reader));
+                match reader.malformed().map(str::to_owned) {
+                    Some(reason) => self.abandon(reader, self.malformed(reason)),
+                    None => self.page = Some((body, reader)),
+                }
             }
             Some(Err(error)) => {
                 let error = self.body_error(error);
-                self.ready
-                    .extend(reader.abandon().map(|r| Ok(Event::Record(r))));
-                self.fail(error);
+                self.abandon(reader, error);
             }
             None => self.end_page(reader),
         }
@@ -303,6 +318,9 @@ impl Download {
             .and_then(|t| FunctionError::from_trailers(&t))
         {
             return self.fail(trailer_error(url, error));
+        }
+        if let Some(reason) = end.malformed {
+            return self.fail(self.malformed(reason));
         }
         self.pages += 1;
         let next = end.next.map(|link| self.resolve(&link));
@@ -353,6 +371,21 @@ impl Download {
             });
         }
         Ok(next)
+    }
+
+    /// Stops reading a page that broke off with `error`: its whole records first.
+    fn abandon(&mut self, reader: PageReader, error: Error) {
+        self.ready
+            .extend(reader.abandon().map(|r| Ok(Event::Record(r))));
+        self.fail(error);
+    }
+
+    /// The page is not in its format.
+    fn malformed(&self, reason: String) -> Error {
+        Error::Malformed {
+            url: self.page_url(),
+            reason,
+        }
     }
 
     /// The page did not arrive whole, whatever broke it off.

@@ -2,11 +2,11 @@
 //!
 //! An export larger than its budget arrives in pages, each ending with the link to the next
 //! one in its framing's standard form ([`Continuation::ndjson_link`], [`csv_link`],
-//! [`sse_link`]). A [`Client`] fetches a URL (`http://` or `https://`, with your CA roots),
+//! [`sse_link`], [`json_array_link`]). A [`Client`] fetches a URL (`http://` or `https://`, with your CA roots),
 //! hands out the records as they arrive without the links, follows each page's link until a
 //! page ends without one, and stops with a typed [`Error`] on anything else: an HTTP status, an
 //! error trailer, a page cut without a link, a page truncated mid-way, a link that goes back to
-//! a page already read.
+//! a page already read, a page that is not in its format (a JSON array that does not close).
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
@@ -37,6 +37,7 @@
 //! [`Continuation::ndjson_link`]: crate::Continuation::ndjson_link
 //! [`csv_link`]: crate::Continuation::csv_link
 //! [`sse_link`]: crate::Continuation::sse_link
+//! [`json_array_link`]: crate::Continuation::json_array_link
 
 mod checkpoint;
 mod error;
@@ -46,6 +47,7 @@ mod invoke;
 mod page;
 mod sign;
 mod split;
+mod split_json;
 
 pub use error::Error;
 // Public only to the fuzz crate (built with `--cfg fuzzing`).
@@ -62,7 +64,8 @@ pub use page::check_page_reader;
 #[non_exhaustive]
 pub enum Format {
     /// From the first page's `content-type`: NDJSON (`application/x-ndjson`,
-    /// `application/jsonl`), CSV (`text/csv`), SSE (`text/event-stream`), raw otherwise.
+    /// `application/jsonl`), CSV (`text/csv`), SSE (`text/event-stream`), a JSON array
+    /// (`application/json`), raw otherwise.
     #[default]
     Auto,
     /// One JSON document per line; the link is a last line `{"next":"<link>"}`.
@@ -72,6 +75,10 @@ pub enum Format {
     Csv,
     /// Server-sent events; the link is a last event `next` whose data is the link.
     Sse,
+    /// A JSON array (`application/json`); each element is a record (handed out without the
+    /// `,` or `]` after it), the link is a last element `{"next":"<link>"}`. A page that is
+    /// not one array is an [`Error::Malformed`].
+    JsonArray,
     /// Bytes as they come: no records, no link, one page.
     Raw,
 }
@@ -86,6 +93,7 @@ impl Format {
             }
             "text/csv" => Format::Csv,
             "text/event-stream" => Format::Sse,
+            "application/json" => Format::JsonArray,
             _ => Format::Raw,
         }
     }
@@ -99,6 +107,7 @@ impl Format {
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
             Format::Sse => "sse",
+            Format::JsonArray => "json",
             Format::Raw => "raw",
         }
     }
@@ -113,9 +122,10 @@ impl std::str::FromStr for Format {
             "ndjson" => Ok(Format::Ndjson),
             "csv" => Ok(Format::Csv),
             "sse" => Ok(Format::Sse),
+            "json" => Ok(Format::JsonArray),
             "raw" => Ok(Format::Raw),
             other => Err(format!(
-                "unknown format {other:?}: auto, ndjson, csv, sse or raw"
+                "unknown format {other:?}: auto, ndjson, csv, sse, json or raw"
             )),
         }
     }

@@ -21,11 +21,13 @@ pub(crate) struct PageReader {
     first_record: bool,
 }
 
-/// How a page ended cleanly: its last data records, and its link if it had one.
+/// How a page ended: its last data records, its link if it had one, and why it is not in its
+/// format, if it is not (a JSON array that does not close).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct PageEnd {
     pub(crate) rest: Vec<Bytes>,
     pub(crate) next: Option<String>,
+    pub(crate) malformed: Option<String>,
 }
 
 impl PageReader {
@@ -36,6 +38,7 @@ impl PageReader {
             Format::Ndjson => Some(LinkFraming::Ndjson),
             Format::Csv => Some(LinkFraming::Csv),
             Format::Sse => Some(LinkFraming::Sse),
+            Format::JsonArray => Some(LinkFraming::JsonArray),
             Format::Raw | Format::Auto => None,
         };
         PageReader {
@@ -62,6 +65,11 @@ impl PageReader {
         }
     }
 
+    /// Why the page is not in its format, once that is known: read no further.
+    pub(crate) fn malformed(&self) -> Option<&str> {
+        self.splitter.malformed()
+    }
+
     /// The first page's CSV header line, once read.
     pub(crate) fn header(&self) -> Option<&Bytes> {
         self.header.as_ref()
@@ -81,11 +89,16 @@ impl PageReader {
         if next.is_none() {
             rest.extend(self.held.take());
         }
-        PageEnd { rest, next }
+        let malformed = self.malformed().map(str::to_owned);
+        PageEnd {
+            rest,
+            next,
+            malformed,
+        }
     }
 
-    /// The page broke off (no final chunk): the whole record still held, unless it is a link;
-    /// bytes of a record that did not arrive whole are dropped.
+    /// The page broke off (no final chunk, or bytes not in its format): the whole record still
+    /// held, unless it is a link; bytes of a record that did not arrive whole are dropped.
     pub(crate) fn abandon(mut self) -> Option<Bytes> {
         let held = self.held.take()?;
         let link = self.framing.and_then(|framing| framing.link_in(&held));
@@ -121,14 +134,21 @@ impl PageReader {
 /// The fuzz target's check (public only when built with `--cfg fuzzing`; the unit tests replay
 /// its seeds and corpus): reading a page never panics,
 /// and reading it in two parts (split where the input's second byte says) gives the records
-/// and the link that reading it whole gives. The first byte picks the format.
+/// and the link (or the fault) that reading it whole gives. The first byte picks the format.
 #[cfg(any(fuzzing, test))]
 #[cfg_attr(test, allow(unreachable_pub, reason = "public to the fuzz crate only"))]
 pub fn check_page_reader(data: &[u8]) {
     let [pick, at, page @ ..] = data else {
         return;
     };
-    let format = [Format::Ndjson, Format::Csv, Format::Sse, Format::Raw][usize::from(*pick % 4)];
+    let formats = [
+        Format::Ndjson,
+        Format::Csv,
+        Format::Sse,
+        Format::JsonArray,
+        Format::Raw,
+    ];
+    let format = formats[usize::from(*pick) % formats.len()];
     let read = |parts: &[&[u8]]| {
         let mut reader = PageReader::new(format, Some(Bytes::from_static(b"id,note\n")));
         let mut records = Vec::new();
@@ -138,12 +158,16 @@ pub fn check_page_reader(data: &[u8]) {
         }
         let end = reader.finish();
         records.extend(end.rest);
-        (records.concat(), end.next)
+        (records, end.next, end.malformed)
     };
     let (first, second) = page.split_at(usize::from(*at).min(page.len()));
     let (whole, in_parts) = (read(&[page]), read(&[first, second]));
     if format == Format::Raw {
-        assert_eq!(whole.0, page, "raw pages are handed out as they came");
+        assert_eq!(
+            whole.0.concat(),
+            page,
+            "raw pages are handed out as they came"
+        );
     } else {
         assert_eq!(whole, in_parts, "a split page reads as the whole page");
     }
@@ -210,6 +234,35 @@ mod tests {
             &b"id,note\n"[..],
             "the first page keeps its header"
         );
+    }
+
+    #[test]
+    fn a_json_array_page_hands_out_its_elements_and_its_link() {
+        let page = "[{\"id\":1},\n {\"id\":2},{\"next\":\"?after=2\"}]";
+        for cut in 0..=page.len() {
+            let (records, next) = read(Format::JsonArray, None, page, cut);
+            assert_eq!(records, [&b"{\"id\":1}"[..], b"{\"id\":2}"], "cut at {cut}");
+            assert_eq!(next.as_deref(), Some("?after=2"));
+        }
+        let (records, next) = read(Format::JsonArray, None, "[{\"next\":\"?x\"},3]", 0);
+        assert_eq!((records.len(), next), (2, None), "a link mid-array is data");
+    }
+
+    #[test]
+    fn a_page_not_in_its_format_says_why() {
+        let mut reader = PageReader::new(Format::JsonArray, None);
+        reader.push(b"[1,2,{\"next\":\"?p=2\"}");
+        assert_eq!(reader.next_record().as_deref(), Some(&b"1"[..]));
+        assert_eq!(reader.next_record(), None);
+        assert_eq!(reader.malformed(), None);
+        let end = reader.finish();
+        assert_eq!(end.rest, [&b"2"[..]]);
+        assert_eq!(end.next, None, "an element that never ended is no link");
+        assert!(end.malformed.unwrap().contains("does not close"));
+        let mut object = PageReader::new(Format::JsonArray, None);
+        object.push(b"{\"message\":\"x\"}");
+        assert_eq!(object.next_record(), None);
+        assert!(object.malformed().unwrap().contains("not a JSON array"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::Format;
+use super::split_json::JsonArraySplitter;
 
 /// Splits bytes into the records of `format`.
 #[derive(Debug)]
@@ -14,6 +15,7 @@ pub(crate) struct Splitter {
     scanned: usize,
     /// CSV: whether the byte at `scanned` is inside a quoted field.
     quoted: bool,
+    json: JsonArraySplitter,
 }
 
 impl Splitter {
@@ -24,6 +26,7 @@ impl Splitter {
             buffer: BytesMut::new(),
             scanned: 0,
             quoted: false,
+            json: JsonArraySplitter::new(),
         }
     }
 
@@ -38,6 +41,7 @@ impl Splitter {
             Format::Ndjson => self.line_end(false),
             Format::Csv => self.line_end(true),
             Format::Sse => self.event_end(),
+            Format::JsonArray => return self.json.next_element(&mut self.buffer),
             Format::Raw | Format::Auto => (!self.buffer.is_empty()).then_some(self.buffer.len()),
         }?;
         self.scanned = 0;
@@ -45,8 +49,20 @@ impl Splitter {
         Some(self.buffer.split_to(end).freeze())
     }
 
-    /// What is left when the page ends: a last record without its delimiter, if any.
+    /// Why the page is not in its format, once that is known (a JSON array only: the other
+    /// framings take any bytes).
+    pub(crate) fn malformed(&self) -> Option<&str> {
+        self.json.malformed()
+    }
+
+    /// What is left when the page ends: a last record without its delimiter, if any (a JSON
+    /// array's elements all end with their `,` or `]`: there, [`malformed`](Self::malformed)
+    /// then says whether the array closed).
     pub(crate) fn finish(&mut self) -> Option<Bytes> {
+        if self.format == Format::JsonArray {
+            self.json.finish(&mut self.buffer);
+            return None;
+        }
         self.scanned = 0;
         self.quoted = false;
         (!self.buffer.is_empty()).then(|| self.buffer.split().freeze())
@@ -55,11 +71,21 @@ impl Splitter {
     /// The end of the first line (after its `\n`), outside quoted fields for CSV.
     fn line_end(&mut self, csv: bool) -> Option<usize> {
         while self.scanned < self.buffer.len() {
-            let byte = self.buffer[self.scanned];
-            self.scanned += 1;
-            if csv && byte == b'"' {
+            let rest = &self.buffer[self.scanned..];
+            let found = if csv {
+                memchr::memchr2(b'"', b'\n', rest)
+            } else {
+                memchr::memchr(b'\n', rest)
+            };
+            let Some(at) = found else {
+                self.scanned = self.buffer.len();
+                return None;
+            };
+            let byte = rest[at];
+            self.scanned += at + 1;
+            if byte == b'"' {
                 self.quoted = !self.quoted;
-            } else if byte == b'\n' && !self.quoted {
+            } else if !self.quoted {
                 return Some(self.scanned);
             }
         }

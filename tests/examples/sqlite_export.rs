@@ -128,8 +128,27 @@ async fn page(port: u16, path: &str) -> Vec<u8> {
     body
 }
 
+/// How the export writes rows (its `format` parameter).
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Ndjson,
+    Csv,
+    Json,
+}
+
+impl Framing {
+    /// Adds the rows of a page (or of what `get` wrote) in this framing; its link, if any.
+    fn rows(self, body: &[u8], checksum: &mut Checksum) -> Option<String> {
+        match self {
+            Framing::Ndjson => ndjson_rows(body, checksum),
+            Framing::Csv => csv_rows(body, checksum),
+            Framing::Json => json_rows(body, checksum),
+        }
+    }
+}
+
 /// Follows the pages from `first`: the checksum of their rows, and how many pages it took.
-async fn follow(port: u16, first: &str, csv: bool) -> (Checksum, usize) {
+async fn follow(port: u16, first: &str, framing: Framing) -> (Checksum, usize) {
     let mut checksum = Checksum::default();
     let (mut next, mut pages) = (Some(first.to_owned()), 0);
     let mut seen = std::collections::HashSet::new();
@@ -140,13 +159,34 @@ async fn follow(port: u16, first: &str, csv: bool) -> (Checksum, usize) {
         );
         let body = within(page(port, &path)).await;
         pages += 1;
-        next = if csv {
-            csv_rows(&body, &mut checksum)
-        } else {
-            ndjson_rows(&body, &mut checksum)
-        };
+        next = framing.rows(&body, &mut checksum);
     }
     (checksum, pages)
+}
+
+/// Adds a row as JSON; its `next` link instead when it is the link.
+fn json_row(value: &serde_json::Value, checksum: &mut Checksum) -> Option<String> {
+    if let Some(link) = value["next"].as_str() {
+        return Some(link.to_owned());
+    }
+    checksum.add(
+        value["id"].as_i64().unwrap(),
+        value["customer"].as_str().unwrap(),
+        value["amount_cents"].as_i64().unwrap(),
+        value["status"].as_str().unwrap(),
+    );
+    None
+}
+
+/// Adds a JSON array's rows (the page must be one valid array); its last element's link.
+fn json_rows(body: &[u8], checksum: &mut Checksum) -> Option<String> {
+    let values: Vec<serde_json::Value> = serde_json::from_slice(body).unwrap();
+    let mut next = None;
+    for value in &values {
+        assert!(next.is_none(), "the link is the last element");
+        next = json_row(value, checksum);
+    }
+    next
 }
 
 /// Adds an NDJSON page's rows; its `{"next": ..}` link, if it has one.
@@ -155,15 +195,7 @@ fn ndjson_rows(body: &[u8], checksum: &mut Checksum) -> Option<String> {
     for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         assert!(next.is_none(), "the link is the last line");
         let value: serde_json::Value = serde_json::from_slice(line).unwrap();
-        match value["next"].as_str() {
-            Some(link) => next = Some(link.to_owned()),
-            None => checksum.add(
-                value["id"].as_i64().unwrap(),
-                value["customer"].as_str().unwrap(),
-                value["amount_cents"].as_i64().unwrap(),
-                value["status"].as_str().unwrap(),
-            ),
-        }
+        next = json_row(&value, checksum);
     }
     next
 }
@@ -199,7 +231,7 @@ async fn a_million_rows_reassemble_exactly_from_the_pages_a_small_budget_cuts() 
         .await
         .unwrap();
     assert_eq!(expected.rows, ROWS as u64);
-    let (got, pages) = follow(port, "/", false).await;
+    let (got, pages) = follow(port, "/", Framing::Ndjson).await;
     eprintln!("NDJSON: {} rows in {pages} pages", got.rows);
     assert_eq!(got, expected, "every row once, in order");
     assert!(
@@ -211,15 +243,21 @@ async fn a_million_rows_reassemble_exactly_from_the_pages_a_small_budget_cuts() 
     let expected = tokio::task::spawn_blocking(|| table_checksum(Some("refunded")))
         .await
         .unwrap();
-    let (got, pages) = follow(port, "/?format=csv&status=refunded", true).await;
+    let (got, pages) = follow(port, "/?format=csv&status=refunded", Framing::Csv).await;
     eprintln!("CSV, refunded: {} rows in {pages} pages", got.rows);
+    assert_eq!(got, expected);
+    assert!(pages >= 2, "{pages} pages");
+
+    // A JSON array per page, each valid JSON, its last element the link.
+    let (got, pages) = follow(port, "/?format=json&status=refunded", Framing::Json).await;
+    eprintln!("JSON, refunded: {} rows in {pages} pages", got.rows);
     assert_eq!(got, expected);
     assert!(pages >= 2, "{pages} pages");
 }
 
-/// `lambda-stream get` of `url`, written to a file: the checksum of the file's rows (CSV when
-/// `csv`, else NDJSON) and the pages it read.
-async fn get_to_file(url: &str, csv: bool) -> Checksum {
+/// `lambda-stream get` of `url`, written to a file: the checksum of the file's rows, read in
+/// `framing`.
+async fn get_to_file(url: &str, framing: Framing) -> Checksum {
     let file = std::env::temp_dir().join(format!(
         "lambda-stream-get-{}-{}.out",
         std::process::id(),
@@ -237,25 +275,28 @@ async fn get_to_file(url: &str, csv: bool) -> Checksum {
     let body = std::fs::read(&file).unwrap();
     let _ = std::fs::remove_file(&file);
     let mut checksum = Checksum::default();
-    let link = if csv {
-        csv_rows(&body, &mut checksum)
-    } else {
-        ndjson_rows(&body, &mut checksum)
-    };
+    let link = framing.rows(&body, &mut checksum);
     assert_eq!(link, None, "no link in what get wrote");
     checksum
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_stream_get_downloads_the_million_rows_whole_in_both_framings() {
+async fn lambda_stream_get_downloads_the_million_rows_whole_in_every_framing() {
     let (port, _export) = start_export(&[("LAMBDA_STREAM_BUDGET", "6000000")]).await;
     let expected = tokio::task::spawn_blocking(|| table_checksum(None))
         .await
         .unwrap();
-    let ndjson = get_to_file(&format!("http://127.0.0.1:{port}/"), false).await;
+    let ndjson = get_to_file(&format!("http://127.0.0.1:{port}/"), Framing::Ndjson).await;
     assert_eq!(ndjson, expected, "every row once, in order (NDJSON)");
-    let csv = get_to_file(&format!("http://127.0.0.1:{port}/?format=csv"), true).await;
+    let csv = get_to_file(
+        &format!("http://127.0.0.1:{port}/?format=csv"),
+        Framing::Csv,
+    )
+    .await;
     assert_eq!(csv, expected, "every row once, in order, one header (CSV)");
+    let url = format!("http://127.0.0.1:{port}/?format=json");
+    let json = get_to_file(&url, Framing::Json).await;
+    assert_eq!(json, expected, "every row once, in order, one array (JSON)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +306,9 @@ async fn lambda_stream_get_downloads_buffered_pages_whole() {
         .await
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/?format=csv&status=paid");
-    assert_eq!(get_to_file(&url, true).await, expected);
+    assert_eq!(get_to_file(&url, Framing::Csv).await, expected);
+    let url = format!("http://127.0.0.1:{port}/?format=json&status=paid");
+    assert_eq!(get_to_file(&url, Framing::Json).await, expected);
 }
 
 /// The state `get` keeps beside `file`, once it keeps one.
@@ -287,11 +330,29 @@ fn state_bytes(file: &std::path::Path) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_killed_after_its_third_page_resumes_to_the_same_bytes() {
+    killed_after_the_third_page_then_resumed("csv").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_array_get_killed_after_its_third_page_resumes_to_one_array() {
+    let file = killed_after_the_third_page_then_resumed("json").await;
+    let mut checksum = Checksum::default();
+    assert_eq!(json_rows(&file, &mut checksum), None);
+    assert_eq!(checksum.rows, ROWS as u64, "one array of every row");
+}
+
+/// `get` of the export in `format`, killed (SIGKILL) once its fourth page is on its way into
+/// the file, then run again with `--resume`: the file must equal an uninterrupted download's.
+/// The file's bytes.
+async fn killed_after_the_third_page_then_resumed(format: &str) -> Vec<u8> {
     let (port, _export) = start_export(&[("LAMBDA_STREAM_BUDGET", "6000000")]).await;
-    let url = format!("http://127.0.0.1:{port}/?format=csv");
-    let dir = std::env::temp_dir().join(format!("lambda-stream-resume-{}", std::process::id()));
+    let url = format!("http://127.0.0.1:{port}/?format={format}");
+    let dir = std::env::temp_dir().join(format!(
+        "lambda-stream-resume-{format}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
-    let (whole, resumed) = (dir.join("whole.csv"), dir.join("resumed.csv"));
+    let (whole, resumed) = (dir.join("whole"), dir.join("resumed"));
     let get = binary("lambda-stream").await;
     let status = Command::new(&get)
         .args(["get", &url, "-o"])
@@ -345,12 +406,14 @@ async fn a_get_killed_after_its_third_page_resumes_to_the_same_bytes() {
         .arg(&resumed)
         .status();
     assert!(status.await.unwrap().success());
+    let file = std::fs::read(&resumed).unwrap();
     assert!(
-        std::fs::read(&resumed).unwrap() == std::fs::read(&whole).unwrap(),
+        file == std::fs::read(&whole).unwrap(),
         "the resumed file is byte-identical to an uninterrupted download"
     );
     assert_eq!(pages_done(&resumed), None, "no state is left once complete");
     let _ = std::fs::remove_dir_all(&dir);
+    file
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +422,7 @@ async fn in_buffered_mode_the_same_handler_ends_each_page_within_the_payload_lim
     let expected = tokio::task::spawn_blocking(|| table_checksum(Some("pending")))
         .await
         .unwrap();
-    let (got, pages) = follow(port, "/?format=csv&status=pending", true).await;
+    let (got, pages) = follow(port, "/?format=csv&status=pending", Framing::Csv).await;
     eprintln!("BUFFERED CSV, pending: {} rows in {pages} pages", got.rows);
     assert_eq!(
         got, expected,
@@ -378,7 +441,7 @@ async fn bad_input_is_a_400_with_a_message_and_never_reaches_the_query() {
         ("/?status=paid%27%20OR%201=1--", "status must be one of"),
         ("/?after=abc", "after must be a whole number"),
         ("/?min_amount=-5", "min_amount must be a whole number"),
-        ("/?format=xml", "format must be ndjson or csv"),
+        ("/?format=xml", "format must be ndjson, csv or json"),
         ("/?limit=10", "unknown parameter \\\"limit\\\""),
     ] {
         let response = send(([127, 0, 0, 1], port).into(), get(query)).await;

@@ -1,6 +1,6 @@
 //! `lambda_stream::client` against handlers behind the local emulator: pages followed through
-//! their standard links (NDJSON, CSV with line breaks in a field, SSE) until one ends without a
-//! link, and each way a page can fail stopping the download with its typed error, after the
+//! their standard links (NDJSON, CSV with line breaks in a field, SSE, JSON arrays) until one
+//! ends without a link, and each way a page can fail stopping the download with its typed error, after the
 //! records that arrived before it.
 
 use bytes::Bytes;
@@ -21,19 +21,34 @@ async fn ndjson_pages(
     request: Request,
     _: Context,
 ) -> Result<lambda_stream::Response, http::Error> {
-    let from: u64 = request
-        .query_param("from")
-        .map_or(0, |f| f.parse().unwrap());
+    let from = page_start(&request);
     let rows =
         stream::iter((from..ROWS).map(|id| Ok::<_, std::io::Error>(format!("{{\"id\":{id}}}\n"))));
     let next = Continuation::ndjson_link(32, move |cut: &Truncation| {
         format!("?from={}", cut.next_offset(from))
     });
+    page("application/x-ndjson", 2_000, next, Body::from_stream(rows))
+}
+
+/// Where a page starts (`?from=`, 0 without it).
+fn page_start(request: &Request) -> u64 {
+    request
+        .query_param("from")
+        .map_or(0, |f| f.parse().unwrap())
+}
+
+/// A page of `body`, cut by a budget of `budget` bytes and ended by `next`.
+fn page(
+    content_type: &str,
+    budget: u64,
+    next: Continuation,
+    body: Body,
+) -> Result<lambda_stream::Response, http::Error> {
     http::Response::builder()
-        .header("content-type", "application/x-ndjson")
-        .extension(Budget::bytes(2_000))
+        .header("content-type", content_type)
+        .extension(Budget::bytes(budget))
         .extension(next)
-        .body(Body::from_stream(rows))
+        .body(body)
 }
 
 /// One row, then a mid-stream failure (`Function.StreamError`, "db closed").
@@ -63,14 +78,15 @@ async fn cut_without_a_link(
         .body(Body::from_stream(rows))
 }
 
-/// Everything a download hands out: the records' bytes, the pages' ends, and how it ended.
+/// What a download hands out: the records' bytes, the pages' ends, and how it ended.
 async fn download(client: &Client, url: &str) -> (Vec<u8>, Vec<Event>, Option<Error>) {
     let mut events = std::pin::pin!(client.events(url));
     let (mut records, mut ends) = (Vec::new(), Vec::new());
     while let Some(event) = within(events.next()).await {
         match event {
             Ok(Event::Record(record)) => records.extend_from_slice(&record),
-            Ok(end) => ends.push(end),
+            Ok(end @ Event::PageEnd { .. }) => ends.push(end),
+            Ok(_) => {}
             Err(error) => return (records, ends, Some(error)),
         }
     }
@@ -161,9 +177,7 @@ async fn csv_pages_keep_one_header_and_fields_with_line_breaks_whole() {
             id: u64,
             note: String,
         }
-        let from: u64 = request
-            .query_param("from")
-            .map_or(0, |f| f.parse().unwrap());
+        let from = page_start(&request);
         let rows = (from..100).map(|id| {
             Ok::<_, std::io::Error>(Row {
                 id,
@@ -174,11 +188,7 @@ async fn csv_pages_keep_one_header_and_fields_with_line_breaks_whole() {
             // The header line counts as part of the first record of every page.
             format!("?from={}", cut.next_offset(from))
         });
-        http::Response::builder()
-            .header("content-type", "text/csv")
-            .extension(Budget::bytes(1_000))
-            .extension(next)
-            .body(Body::csv(stream::iter(rows)))
+        page("text/csv", 1_000, next, Body::csv(stream::iter(rows)))
     }
     let function = TestEmulator::start(EmulatorConfig::default(), csv_pages)
         .await
@@ -200,6 +210,90 @@ async fn csv_pages_keep_one_header_and_fields_with_line_breaks_whole() {
         (0..100).collect::<Vec<_>>(),
         "every row once, one header"
     );
+}
+
+/// Rows `?from=..` up to 200 as one JSON array per page, their notes holding `,`, `]` and
+/// quotes; each page cut by a 1,000-byte budget, its last element the link.
+async fn json_array_pages(
+    request: Request,
+    _: Context,
+) -> Result<lambda_stream::Response, http::Error> {
+    let from = page_start(&request);
+    let rows = (from..200)
+        .map(|id| Ok::<_, std::io::Error>(serde_json::json!({ "id": id, "note": note(id) })));
+    let next = Continuation::json_array_link(32, move |cut: &Truncation| {
+        format!("?from={}", cut.next_offset(from))
+    });
+    page(
+        "application/json",
+        1_000,
+        next,
+        Body::json_array(stream::iter(rows)),
+    )
+}
+
+fn note(id: u64) -> String {
+    format!("a,] \"{id}\"")
+}
+
+#[tokio::test]
+async fn json_array_pages_hand_out_each_element_and_follow_the_last_one() {
+    let function = TestEmulator::start(EmulatorConfig::default(), json_array_pages)
+        .await
+        .unwrap();
+    let mut events = std::pin::pin!(Client::new().events(&function.url()));
+    let (mut ids, mut formats, mut pages) = (Vec::new(), Vec::new(), 0);
+    while let Some(event) = within(events.next()).await {
+        match event.unwrap() {
+            Event::PageStart { format, .. } => formats.push(format),
+            Event::Record(element) => {
+                let row: serde_json::Value = serde_json::from_slice(&element).unwrap();
+                let id = row["id"].as_u64().unwrap();
+                assert_eq!(row["note"], note(id));
+                ids.push(id);
+            }
+            Event::PageEnd { .. } => pages += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(ids, (0..200).collect::<Vec<_>>(), "every element once");
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(formats, vec![Format::JsonArray; pages]);
+
+    // `get` writes the pages as one array.
+    let get = tokio::process::Command::new(crate::common::binary("lambda-stream").await)
+        .args(["get", &function.url()])
+        .output();
+    let get = within(get).await.unwrap();
+    assert!(get.status.success());
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&get.stdout).unwrap();
+    let ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (0..200).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_json_page_that_is_not_an_array_is_malformed_and_raw_reads_it() {
+    let function = TestEmulator::start(EmulatorConfig::default(), |_: Request, _: Context| async {
+        http::Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from("{\"message\":\"hi\"}"))
+    })
+    .await
+    .unwrap();
+    let (records, _, error) = download(&Client::new(), &function.url()).await;
+    let Some(Error::Malformed { reason, .. }) = error else {
+        panic!("{error:?}")
+    };
+    assert!(reason.contains("not a JSON array"), "{reason}");
+    assert!(records.is_empty());
+    let raw = Client::new().with_format(Format::Raw);
+    let (records, _, error) = download(&raw, &function.url()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(records, b"{\"message\":\"hi\"}");
+    let (status, stderr) = get_command(&function.url()).await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("page not in its format"), "{stderr}");
+    assert!(stderr.contains("--format raw"), "{stderr}");
 }
 
 #[tokio::test]
@@ -349,6 +443,49 @@ async fn get_exits_non_zero_naming_what_happened() {
     let (status, stderr) = get_command("not a url").await;
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("bad URL"), "{stderr}");
+}
+
+/// Wraps `text` in single quotes for `sh`.
+fn sh_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[tokio::test]
+async fn on_a_terminal_get_shows_its_progress_and_its_output_holds_only_the_data() {
+    let function = TestEmulator::start(EmulatorConfig::default(), ndjson_pages)
+        .await
+        .unwrap();
+    let out = std::env::temp_dir().join(format!("lambda-stream-pty-{}.ndjson", std::process::id()));
+    let get = crate::common::binary("lambda-stream").await;
+    let command_line = format!(
+        "{} get {} > {}",
+        sh_quoted(&get.to_string_lossy()),
+        sh_quoted(&function.url()),
+        sh_quoted(&out.to_string_lossy())
+    );
+    // util-linux's `script` runs it in a pseudo-terminal (stderr a terminal, stdout the file)
+    // and copies what the terminal shows to its own stdout.
+    let script = tokio::process::Command::new("script")
+        .args(["-qefc", &command_line, "/dev/null"])
+        .env("TERM", "xterm")
+        .output();
+    let script = within(script).await.expect("util-linux's script runs");
+    let terminal = String::from_utf8_lossy(&script.stdout);
+    assert!(script.status.success(), "{terminal}");
+    let data = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(data, expected_rows(ROWS), "the file holds the records only");
+    let shown = terminal
+        .split(&format!("{ROWS} records, "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no record count on the terminal: {terminal:?}"));
+    let pages: u64 = shown
+        .split(" pages")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no page count on the terminal: {terminal:?}"));
+    assert!(pages >= 3, "{terminal:?}");
+    assert!(terminal.contains("B/s"), "the rate is shown: {terminal:?}");
 }
 
 /// `lambda-stream get --sign` of `url` with these credentials in its environment (and no

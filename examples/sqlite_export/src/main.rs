@@ -1,6 +1,6 @@
-//! A table streamed out of SQLite as NDJSON or CSV, with keyset pagination: when the budget
-//! (or the deadline) ends a page, its last line is the link to the next one, so a client that
-//! follows the links reassembles the table exactly.
+//! A table streamed out of SQLite as NDJSON, CSV or a JSON array, with keyset pagination: when
+//! the budget (or the deadline) ends a page, its last record is the link to the next one, so a
+//! client that follows the links (`lambda-stream get`) reassembles the table exactly.
 //!
 //! `cargo run -p sqlite_export` builds a demo database of 200,000 orders in the temp
 //! directory (or set `ORDERS_DB` to your own, with a table `orders(id INTEGER PRIMARY KEY,
@@ -84,12 +84,14 @@ fn send_rows(
     Ok(())
 }
 
-/// The id in the last record sent: an NDJSON line, or a CSV record, read as CSV (the first
-/// record also carries the header line, and a quoted field may hold line breaks, so its last
-/// *line* need not start with the id).
+/// The id in the last record sent: an NDJSON line, a JSON array's element (after its `[` or
+/// `,`), or a CSV record, read as CSV (the first record also carries the header line, and a
+/// quoted field may hold line breaks, so its last *line* need not start with the id).
 fn last_id(format: Format, record: &[u8]) -> Option<i64> {
+    let order = |json: &[u8]| serde_json::from_slice::<Order>(json).ok().map(|o| o.id);
     match format {
-        Format::Ndjson => serde_json::from_slice::<Order>(record).ok().map(|o| o.id),
+        Format::Ndjson => order(record),
+        Format::Json => order(record.get(1..)?),
         Format::Csv => {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
@@ -122,10 +124,12 @@ async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
     let body = match export.format {
         Format::Ndjson => Body::ndjson(rows),
         Format::Csv => Body::csv(rows),
+        Format::Json => Body::json_array(rows),
     };
     let content_type = export.format.content_type();
     // A page cut by its budget or the deadline ends with the standard link to the next one
-    // (`{"next":..}` or `#next=..`), keyed on the last row it sent.
+    // (`{"next":..}`, `#next=..`, or a last element `{"next":..}` and `]`), keyed on the
+    // last row it sent.
     let format = export.format;
     let link = move |cut: &Truncation| {
         let after = cut.last_record.as_deref().and_then(|r| last_id(format, r));
@@ -134,6 +138,7 @@ async fn export(pool: &Pool, request: Request) -> Result<Response, BoxError> {
     let next_page = match format {
         Format::Ndjson => Continuation::ndjson_link(LINK_LEN, link),
         Format::Csv => Continuation::csv_link(LINK_LEN, link),
+        Format::Json => Continuation::json_array_link(LINK_LEN, link),
     };
     // ~70-byte rows: merged into 64 KiB chunks, never holding one over 50 ms.
     let merge = Coalesce {
@@ -206,5 +211,13 @@ mod tests {
             Some(42)
         );
         assert_eq!(last_id(Format::Csv, b"not,a,row\n"), None);
+    }
+
+    #[test]
+    fn the_id_is_read_from_a_json_arrays_element() {
+        let row = br#"{"id":43,"customer":"c","amount_cents":1,"status":"paid"}"#;
+        assert_eq!(last_id(Format::Json, &[b"[", &row[..]].concat()), Some(43));
+        assert_eq!(last_id(Format::Json, &[b",", &row[..]].concat()), Some(43));
+        assert_eq!(last_id(Format::Json, b""), None);
     }
 }

@@ -8,6 +8,8 @@ use lambda_stream::{Body, Request, RequestExt, Response};
 pub(crate) enum Format {
     Ndjson,
     Csv,
+    /// One JSON array per page.
+    Json,
 }
 
 impl Format {
@@ -15,6 +17,7 @@ impl Format {
         match self {
             Format::Ndjson => "application/x-ndjson",
             Format::Csv => "text/csv",
+            Format::Json => "application/json",
         }
     }
 
@@ -22,6 +25,7 @@ impl Format {
         match self {
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
+            Format::Json => "json",
         }
     }
 }
@@ -75,9 +79,10 @@ impl Export {
             match &*name {
                 "format" if value == "ndjson" => export.format = Format::Ndjson,
                 "format" if value == "csv" => export.format = Format::Csv,
+                "format" if value == "json" => export.format = Format::Json,
                 "format" => {
                     return Err(BadRequest(format!(
-                        "format must be ndjson or csv, not {value:?}"
+                        "format must be ndjson, csv or json, not {value:?}"
                     )));
                 }
                 "after" => export.after = number("after", &value)?,
@@ -128,6 +133,7 @@ mod tests {
             export.next_page_link(9),
             "/?after=9&format=csv&status=paid&min_amount=100"
         );
+        assert_eq!(parsed("format=json").unwrap().format, Format::Json);
         for bad in [
             "status=paid'%20OR%201=1--",
             "after=-1",

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
 use lambda_stream::client::{Client, Error, Event, Format};
 
+use crate::join::ArrayJoin;
 use crate::output::Output;
 use crate::progress::Progress;
 
@@ -14,8 +15,9 @@ pub(crate) const USAGE: &str = "\
 usage: lambda-stream get [options] <url>
 
 Downloads the export at <url> page after page: each page's records are written as they arrive,
-and the link that ends a page ({\"next\":..} in NDJSON, #next=.. in CSV, event: next in SSE)
-is followed until a page ends without one. A page that fails (an HTTP status, an error trailer,
+and the link that ends a page ({\"next\":..} in NDJSON, #next=.. in CSV, event: next in SSE,
+a last element {\"next\":..} in a JSON array) is followed until a page ends without one; a
+JSON array's pages are written as one array. A page that fails (an HTTP status, an error trailer,
 a page cut without a link, a truncated page) stops it with a non-zero exit status. On a
 terminal, stderr shows the bytes, records, pages and rate as they arrive.
 
@@ -24,7 +26,8 @@ options:
                           the download's state is kept beside it (<file>.get-state)
   --resume                continue an interrupted download to <file> from its last complete
                           page (the file ends as an uninterrupted download would have written it)
-  --format <format>       auto (default: from the content-type), ndjson, csv, sse or raw
+  --format <format>       auto (default: from the content-type), ndjson, csv, sse, json (an
+                          array) or raw
   --max-pages <n>         stop after n pages
   -H, --header <k: v>     send this header with every request (repeatable)
   --sign                  sign each request with SigV4 (service lambda) for a Function URL
@@ -122,43 +125,59 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
         client = client.with_header(name, value);
     }
     let (mut out, checkpoint) = Output::open(args.output.as_deref(), &args.url, args.resume)?;
-    let mut events = match &checkpoint {
+    let events = match &checkpoint {
         Some(checkpoint) => client.resume(checkpoint).boxed(),
         None => client.events(&args.url).boxed(),
     };
     let mut progress = Progress::on_stderr();
-    let written = async {
-        loop {
-            // What arrived is written out before waiting for more (a pipe's reader sees
-            // records as they come), not after each record.
-            let event = match futures_util::FutureExt::now_or_never(events.next()) {
-                Some(event) => event,
-                None => {
-                    out.flush().map_err(write_error)?;
-                    events.next().await
-                }
-            };
-            let Some(event) = event else {
-                break;
-            };
-            match event.map_err(describe)? {
-                Event::Record(record) => {
-                    out.record(&record).map_err(write_error)?;
-                    progress.record(record.len());
-                }
-                // Each page is on disk (or in the pipe) when it ends, then its state.
-                Event::PageEnd { checkpoint, .. } => {
-                    out.page_end(checkpoint.as_deref()).map_err(write_error)?;
-                    progress.page_end();
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    };
-    let result = written.await;
+    let result = write(events, &mut out, &mut progress).await;
     progress.finish();
     result
+}
+
+/// Writes the download's records as they arrive, each page flushed (and its state kept) as it
+/// ends; a JSON array's pages joined into one array.
+async fn write(
+    mut events: futures_util::stream::BoxStream<'static, Result<Event, Error>>,
+    out: &mut Output,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let mut join = ArrayJoin::new(out.resumed_with_data());
+    loop {
+        // What arrived is written out before waiting for more (a pipe's reader sees records
+        // as they come), not after each record.
+        let event = match futures_util::FutureExt::now_or_never(events.next()) {
+            Some(event) => event,
+            None => {
+                out.flush().map_err(write_error)?;
+                events.next().await
+            }
+        };
+        let Some(event) = event else {
+            break;
+        };
+        match event.map_err(describe)? {
+            Event::PageStart { format, .. } => join.page_start(format),
+            Event::Record(record) => {
+                out.record(join.before_record()).map_err(write_error)?;
+                out.record(&record).map_err(write_error)?;
+                progress.record(record.len());
+            }
+            // Each page is on disk (or in the pipe) when it ends, then its state; the last
+            // one closes a JSON array before its state is removed.
+            Event::PageEnd { checkpoint, .. } => {
+                if checkpoint.is_none() {
+                    out.record(join.end()).map_err(write_error)?;
+                }
+                out.page_end(checkpoint.as_deref()).map_err(write_error)?;
+                progress.page_end();
+            }
+            _ => {}
+        }
+    }
+    // After `--max-pages`: closed after the state, which `--resume` cuts back to.
+    out.record(join.end()).map_err(write_error)?;
+    out.flush().map_err(write_error)
 }
 
 fn write_error(error: std::io::Error) -> String {
@@ -176,6 +195,7 @@ fn describe(error: Error) -> String {
         Error::CutWithoutContinuation { .. } => "page cut without a link",
         Error::Truncated { .. } => "page truncated",
         Error::LinkRepeated { .. } => "link loop",
+        Error::Malformed { .. } => "page not in its format",
         _ => "error",
     };
     format!("{kind}: {error}")

@@ -13,6 +13,7 @@ use tokio::process::Command;
 
 #[cfg(feature = "client")]
 mod get;
+mod join;
 #[cfg(feature = "client")]
 mod output;
 #[cfg(feature = "client")]

@@ -33,6 +33,8 @@ pub(crate) struct FileOutput {
     url: String,
     state_path: PathBuf,
     pages: u64,
+    /// What an interrupted download had written, kept for `--resume`.
+    kept: u64,
 }
 
 impl Output {
@@ -68,8 +70,14 @@ impl Output {
             url: url.to_owned(),
             state_path,
             pages,
+            kept: bytes,
         };
         Ok((Output::File(output), checkpoint))
+    }
+
+    /// Whether the output holds what an interrupted download wrote (resumed).
+    pub(crate) fn resumed_with_data(&self) -> bool {
+        matches!(self, Output::File(out) if out.kept > 0)
     }
 
     pub(crate) fn record(&mut self, record: &[u8]) -> std::io::Result<()> {

@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// Counts a download and shows them.
 pub(crate) struct Progress {
     bar: ProgressBar,
+    bytes: u64,
     records: u64,
     pages: u64,
 }
@@ -21,14 +22,16 @@ impl Progress {
         bar.set_style(style);
         Progress {
             bar,
+            bytes: 0,
             records: 0,
             pages: 0,
         }
     }
 
+    /// Counted here; handed to the bar every 1,024 records (the bar reads the clock).
     pub(crate) fn record(&mut self, bytes: usize) {
         self.records += 1;
-        self.bar.inc(bytes as u64);
+        self.bytes += bytes as u64;
         if self.records % 1024 == 1 {
             self.show();
         }
@@ -46,6 +49,7 @@ impl Progress {
     }
 
     fn show(&self) {
+        self.bar.set_position(self.bytes);
         let pages = match self.pages {
             1 => "1 page".to_owned(),
             n => format!("{n} pages"),
