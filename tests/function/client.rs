@@ -450,28 +450,34 @@ fn sh_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// `lambda-stream get <url>` and `redirect` run in a pseudo-terminal by util-linux's `script`,
+/// which copies what the terminal shows to its own stdout: that text.
+async fn get_on_a_terminal(url: &str, redirect: &str) -> String {
+    let get = crate::common::binary("lambda-stream").await;
+    let command_line = format!(
+        "{} get {} {redirect}",
+        sh_quoted(&get.to_string_lossy()),
+        sh_quoted(url)
+    );
+    let script = tokio::process::Command::new("script")
+        .args(["-qefc", &command_line, "/dev/null"])
+        .env("TERM", "xterm")
+        .output();
+    let script = within(script).await.expect("util-linux's script runs");
+    let terminal = String::from_utf8_lossy(&script.stdout).into_owned();
+    assert!(script.status.success(), "{terminal}");
+    terminal
+}
+
 #[tokio::test]
 async fn on_a_terminal_get_shows_its_progress_and_its_output_holds_only_the_data() {
     let function = TestEmulator::start(EmulatorConfig::default(), ndjson_pages)
         .await
         .unwrap();
     let out = std::env::temp_dir().join(format!("lambda-stream-pty-{}.ndjson", std::process::id()));
-    let get = crate::common::binary("lambda-stream").await;
-    let command_line = format!(
-        "{} get {} > {}",
-        sh_quoted(&get.to_string_lossy()),
-        sh_quoted(&function.url()),
-        sh_quoted(&out.to_string_lossy())
-    );
-    // util-linux's `script` runs it in a pseudo-terminal (stderr a terminal, stdout the file)
-    // and copies what the terminal shows to its own stdout.
-    let script = tokio::process::Command::new("script")
-        .args(["-qefc", &command_line, "/dev/null"])
-        .env("TERM", "xterm")
-        .output();
-    let script = within(script).await.expect("util-linux's script runs");
-    let terminal = String::from_utf8_lossy(&script.stdout);
-    assert!(script.status.success(), "{terminal}");
+    // stderr the terminal, stdout the file.
+    let redirect = format!("> {}", sh_quoted(&out.to_string_lossy()));
+    let terminal = get_on_a_terminal(&function.url(), &redirect).await;
     let data = std::fs::read(&out).unwrap();
     let _ = std::fs::remove_file(&out);
     assert_eq!(data, expected_rows(ROWS), "the file holds the records only");
@@ -486,6 +492,15 @@ async fn on_a_terminal_get_shows_its_progress_and_its_output_holds_only_the_data
         .unwrap_or_else(|| panic!("no page count on the terminal: {terminal:?}"));
     assert!(pages >= 3, "{terminal:?}");
     assert!(terminal.contains("B/s"), "the rate is shown: {terminal:?}");
+
+    // The records on the terminal themselves: no progress line over them, as curl does.
+    // (The terminal turns each line break into CR LF.)
+    let terminal = get_on_a_terminal(&function.url(), "").await;
+    let shown = terminal.replace("\r\n", "\n");
+    assert!(
+        shown.as_bytes() == expected_rows(ROWS),
+        "only the records: {terminal:?}"
+    );
 }
 
 /// `lambda-stream get --sign` of `url` with these credentials in its environment (and no

@@ -19,7 +19,8 @@ and the link that ends a page ({\"next\":..} in NDJSON, #next=.. in CSV, event: 
 a last element {\"next\":..} in a JSON array) is followed until a page ends without one; a
 JSON array's pages are written as one array. A page that fails (an HTTP status, an error trailer,
 a page cut without a link, a truncated page) stops it with a non-zero exit status. On a
-terminal, stderr shows the bytes, records, pages and rate as they arrive.
+terminal, stderr shows the bytes, records, pages and rate as they arrive (unless the records
+are written to that terminal too).
 
 options:
   -o, --output <file>     write the records there instead of stdout; after each complete page
@@ -129,7 +130,10 @@ pub(crate) async fn run(args: GetArgs) -> Result<(), String> {
         Some(checkpoint) => client.resume(checkpoint).boxed(),
         None => client.events(&args.url).boxed(),
     };
-    let mut progress = Progress::on_stderr();
+    // Not over records written to the terminal itself.
+    let records_on_terminal =
+        args.output.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut progress = Progress::on_stderr(!records_on_terminal);
     let result = write(events, &mut out, &mut progress).await;
     progress.finish();
     result

@@ -1,5 +1,6 @@
 //! `get`'s progress on a terminal: bytes, records, pages and the rate, redrawn as records
-//! arrive; nothing at all when stderr is not a terminal (a pipe, a log, CI).
+//! arrive; nothing at all when stderr is not a terminal (a pipe, a log, CI) or when the records
+//! are written to the terminal themselves.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -12,9 +13,15 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// Shown on stderr when it is a terminal.
-    pub(crate) fn on_stderr() -> Progress {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    /// Shown on stderr when it is a terminal, unless `shown` is false (the records themselves
+    /// go to the terminal, as curl decides).
+    pub(crate) fn on_stderr(shown: bool) -> Progress {
+        let target = if shown {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
         let style = ProgressStyle::with_template(
             "{spinner} {binary_bytes} at {binary_bytes_per_sec}, {msg} ({elapsed})",
         )
