@@ -13,6 +13,7 @@ use tokio::process::Command;
 
 #[cfg(feature = "client")]
 mod get;
+#[cfg(feature = "client")]
 mod join;
 #[cfg(feature = "client")]
 mod output;
