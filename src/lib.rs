@@ -90,6 +90,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aliases;
+#[cfg(feature = "bedrock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bedrock")))]
+pub mod bedrock;
 mod body;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]

@@ -5,14 +5,21 @@
 //!   the test's process, a Function URL on `127.0.0.1:0` for any HTTP client.
 //! - [`RuntimeApiServer`]: that Runtime API alone, for any runtime (point
 //!   `AWS_LAMBDA_RUNTIME_API` at it); it records the exact bytes each request carried.
+//! - [`BedrockFixture`] (with the `bedrock` feature): a stand-in for Amazon Bedrock's
+//!   `ConverseStream`, for the real `aws-sdk-bedrockruntime` client.
 //! - [`decode_captured_request`]: decode bytes captured elsewhere into prelude, body and
 //!   trailers.
 
+#[cfg(feature = "bedrock")]
+mod bedrock;
 mod capture;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod server;
 
+#[cfg(feature = "bedrock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bedrock")))]
+pub use bedrock::{BedrockFixture, BedrockStep};
 pub use capture::{CaptureError, CapturedRequest, StreamedResponse, decode_captured_request};
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]

@@ -7,6 +7,7 @@
 mod common;
 
 mod axum;
+mod bedrock;
 mod budget;
 mod client;
 mod compat;
