@@ -1,20 +1,25 @@
 //! `ConverseStream` events as SSE events, and its exceptions as typed errors.
 
-use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::config::http::HttpResponse;
+use aws_sdk_bedrockruntime::error::SdkError;
+use aws_sdk_bedrockruntime::operation::converse_stream::{
+    ConverseStreamError, ConverseStreamOutput,
+};
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlockDelta, ConverseStreamOutput, ReasoningContentBlockDelta,
+    ContentBlockDelta, ConverseStreamOutput as Output, ReasoningContentBlockDelta,
 };
-use aws_smithy_types::event_stream::RawMessage;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
+
+use super::errors::{request_error, stream_error};
 
 use crate::body::Response;
 use crate::sse::{Event, KeepAlive, Sse};
-use crate::wire::{ErrorType, FunctionError};
+use crate::wire::FunctionError;
 
 /// What `ConverseStream` hands out.
-type Receiver = EventReceiver<ConverseStreamOutput, ConverseStreamOutputError>;
+type Receiver = EventReceiver<Output, ConverseStreamOutputError>;
 
 /// The model's answer as SSE events (see the [module](super) docs), as Bedrock sends them. An
 /// exception inside the stream, or the stream failing, ends it with a [`FunctionError`] of
@@ -35,17 +40,26 @@ pub fn converse_events(
                 }
                 Ok(None) => return None,
                 // Nothing after an error: the receiver is dropped with it.
-                Err(error) => return Some((Err(function_error(error)), None)),
+                Err(error) => return Some((Err(stream_error(error)), None)),
             }
         }
     })
 }
 
-/// The answer as an SSE response: [`converse_events`], an `error` event before an error's
-/// trailer, and a keep-alive comment after 15 s of silence (API Gateway's edge closes a
-/// connection idle for 30 s).
-pub fn converse_response(receiver: Receiver) -> Response {
-    Sse::new(converse_events(receiver))
+/// The answer to a `ConverseStream` request (what `send()` returned) as an SSE response:
+/// [`converse_events`], an `error` event before an error's trailer, and a keep-alive comment
+/// after 15 s of silence (API Gateway's edge closes a connection idle for 30 s). When the
+/// request itself failed (access denied, throttled, a model id that does not exist), the
+/// response is a `200` whose one event is that `error` event, with the error trailer
+/// `Function.Bedrock<ExceptionName>`: a browser's `EventSource` reads only a `200`.
+pub fn converse_response(
+    answer: Result<ConverseStreamOutput, SdkError<ConverseStreamError, HttpResponse>>,
+) -> Response {
+    let events = match answer {
+        Ok(answer) => converse_events(answer.stream).boxed(),
+        Err(error) => futures_util::stream::once(async move { Err(request_error(error)) }).boxed(),
+    };
+    Sse::new(events)
         .error_event(error_event)
         .keep_alive(KeepAlive::new())
         .into_response()
@@ -71,9 +85,9 @@ fn named(name: &'static str) -> Event {
 
 /// The SSE event for one `ConverseStream` event; `None` for those a page has no use for
 /// (`messageStart`, `contentBlockStart`, `contentBlockStop`, what this SDK does not know).
-fn sse_event(output: ConverseStreamOutput) -> Option<Event> {
+fn sse_event(output: Output) -> Option<Event> {
     match output {
-        ConverseStreamOutput::ContentBlockDelta(delta) => match delta.delta? {
+        Output::ContentBlockDelta(delta) => match delta.delta? {
             ContentBlockDelta::Text(text) => Some(named("delta").data(text)),
             ContentBlockDelta::ToolUse(tool) => Some(named("tool_use").data(tool.input)),
             ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(text)) => {
@@ -81,10 +95,8 @@ fn sse_event(output: ConverseStreamOutput) -> Option<Event> {
             }
             _ => None,
         },
-        ConverseStreamOutput::MessageStop(stop) => {
-            Some(named("stop").data(stop.stop_reason.as_str().to_owned()))
-        }
-        ConverseStreamOutput::Metadata(metadata) => {
+        Output::MessageStop(stop) => Some(named("stop").data(stop.stop_reason.as_str().to_owned())),
+        Output::Metadata(metadata) => {
             let usage = metadata.usage?;
             let counts = serde_json::json!({
                 "inputTokens": usage.input_tokens,
@@ -95,44 +107,4 @@ fn sse_event(output: ConverseStreamOutput) -> Option<Event> {
         }
         _ => None,
     }
-}
-
-/// A failed `recv` as the stream's error: `Function.Bedrock<ExceptionName>` and its message
-/// for an exception Bedrock sent, `Function.BedrockStreamError` when the stream itself broke.
-fn function_error(error: SdkError<ConverseStreamOutputError, RawMessage>) -> FunctionError {
-    let (name, message) = match error {
-        SdkError::ServiceError(failure) => {
-            let exception = failure.into_err();
-            let message = exception.message().unwrap_or_default().to_owned();
-            (exception_name(&exception), message)
-        }
-        other => (
-            "StreamError".to_owned(),
-            DisplayErrorContext(&other).to_string(),
-        ),
-    };
-    let error_type =
-        ErrorType::new(format!("Function.Bedrock{name}")).unwrap_or(ErrorType::STREAM_ERROR);
-    FunctionError::new(error_type, message)
-}
-
-/// The exception's name as AWS documents it, capitalised (`ThrottlingException`).
-fn exception_name(exception: &ConverseStreamOutputError) -> String {
-    let known = match exception {
-        ConverseStreamOutputError::ThrottlingException(_) => "ThrottlingException",
-        ConverseStreamOutputError::ModelStreamErrorException(_) => "ModelStreamErrorException",
-        ConverseStreamOutputError::ValidationException(_) => "ValidationException",
-        ConverseStreamOutputError::InternalServerException(_) => "InternalServerException",
-        ConverseStreamOutputError::ServiceUnavailableException(_) => "ServiceUnavailableException",
-        _ => "",
-    };
-    if !known.is_empty() {
-        return known.to_owned();
-    }
-    // One this SDK does not model: its code, capitalised, else a generic name.
-    let code = exception.code().unwrap_or("UnknownException");
-    let mut chars = code.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_ascii_uppercase().to_string() + chars.as_str()
-    })
 }

@@ -34,14 +34,15 @@
 //!         .build()?;
 //!     let answer = bedrock
 //!         .converse_stream()
-//!         .model_id("anthropic.claude-3-haiku-20240307-v1:0")
+//!         .model_id("amazon.nova-lite-v1:0")
 //!         .messages(message)
 //!         .send()
-//!         .await?;
-//!     Ok(lambda_stream::bedrock::converse_response(answer.stream))
+//!         .await;
+//!     Ok(lambda_stream::bedrock::converse_response(answer))
 //! }
 //! ```
 
+mod errors;
 mod events;
 
 pub use events::{converse_events, converse_response};

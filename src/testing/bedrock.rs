@@ -30,6 +30,9 @@ pub enum BedrockStep {
     Exception(&'static str, String),
     /// Nothing for this long (the model thinking).
     Pause(Duration),
+    /// As the first step: the request refused with this status, `x-amzn-errortype` (such as
+    /// `AccessDeniedException`) and message, before any stream.
+    Refuse(u16, &'static str, String),
 }
 
 impl BedrockStep {
@@ -70,7 +73,7 @@ impl BedrockStep {
                     .add_header(header(":message-type", "exception"))
                     .add_header(header(":exception-type", kind))
             }
-            BedrockStep::Pause(_) => return None,
+            BedrockStep::Pause(_) | BedrockStep::Refuse(..) => return None,
         };
         let message = message.add_header(header(":content-type", "application/json"));
         let mut frame = Vec::new();
@@ -172,6 +175,23 @@ struct Answer {
     closed: Arc<tokio::sync::Notify>,
 }
 
+const X_AMZN_ERRORTYPE: http::HeaderName = http::HeaderName::from_static("x-amzn-errortype");
+
+/// A response of `status` whose body is what `receiver` gets.
+fn frames(
+    receiver: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,
+    status: u16,
+) -> http::Response<Frames> {
+    let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let mut response = http::Response::new(body);
+    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    response.headers_mut().insert(
+        "x-amzn-requestid",
+        http::HeaderValue::from_static("fixture"),
+    );
+    response
+}
+
 type Frames = StreamBody<tokio_stream::wrappers::ReceiverStream<Result<Frame<Bytes>, Infallible>>>;
 
 impl Answer {
@@ -183,6 +203,16 @@ impl Answer {
         let converse = request.method() == http::Method::POST
             && request.uri().path().ends_with("/converse-stream");
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        if let Some(BedrockStep::Refuse(status, error_type, message)) = self.script.first() {
+            let body = serde_json::json!({ "message": message }).to_string();
+            let _ = sender.try_send(Ok(Frame::data(Bytes::from(body))));
+            let mut response = frames(receiver, *status);
+            let value = http::HeaderValue::from_str(error_type);
+            response
+                .headers_mut()
+                .extend(value.ok().map(|v| (X_AMZN_ERRORTYPE, v)));
+            return response;
+        }
         let status = if converse {
             let body = http_body_util::BodyExt::collect(request.into_body()).await;
             let json = body
@@ -196,18 +226,10 @@ impl Answer {
         } else {
             404
         };
-        let mut response = http::Response::new(StreamBody::new(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
-        ));
-        *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
-        let headers = response.headers_mut();
-        headers.insert(
+        let mut response = frames(receiver, status);
+        response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/vnd.amazon.eventstream"),
-        );
-        headers.insert(
-            "x-amzn-requestid",
-            http::HeaderValue::from_static("fixture"),
         );
         response
     }

@@ -43,8 +43,8 @@ async fn relay(
                 .model_id("test-model")
                 .messages(message)
                 .send()
-                .await?;
-            let mut response = lambda_stream::bedrock::converse_response(answer.stream);
+                .await;
+            let mut response = lambda_stream::bedrock::converse_response(answer);
             if let Some(bytes) = budget {
                 response.extensions_mut().insert(Budget::bytes(bytes));
             }
@@ -311,4 +311,31 @@ async fn each_exception_bedrock_documents_has_its_error_type() {
         let error: serde_json::Value = serde_json::from_str(&events[1].1).unwrap();
         assert_eq!(error["message"], format!("{exception} happened"));
     }
+}
+
+#[tokio::test]
+async fn a_refused_request_is_one_error_event_a_browser_can_read() {
+    let fixture = BedrockFixture::start(vec![BedrockStep::Refuse(
+        403,
+        "AccessDeniedException",
+        "You don't have access to the model with the specified model ID.".into(),
+    )])
+    .await
+    .unwrap();
+    let function = relay(&fixture, EmulatorConfig::default(), None).await;
+    let (events, trailer) = read_events(&function).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "error");
+    let error: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(error["type"], "Function.BedrockAccessDeniedException");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("don't have access")
+    );
+    assert_eq!(
+        trailer.as_deref(),
+        Some("Function.BedrockAccessDeniedException")
+    );
 }
