@@ -154,6 +154,12 @@ pub struct BudgetsGuideDoctests;
 #[cfg(doctest)]
 pub struct BufferedGuideDoctests;
 
+/// The Bedrock guide's code, compiled by `cargo test` (its example loads `aws-config`, which
+/// the `client` feature brings).
+#[doc = include_str!("../docs/bedrock.md")]
+#[cfg(all(doctest, feature = "bedrock", feature = "testing", feature = "client"))]
+pub struct BedrockGuideDoctests;
+
 /// The downloading guide's code, compiled by `cargo test`.
 #[doc = include_str!("../docs/downloading.md")]
 #[cfg(all(doctest, feature = "client"))]

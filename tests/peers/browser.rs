@@ -3,14 +3,18 @@
 //! the tokens must appear in the DOM one by one, over the stream's duration, ending with the
 //! exact text; a mid-stream failure must show the function's message; a page from another
 //! origin must work only when that URL's CORS allows its origin. `examples/bench_progress`'
-//! page must draw each progress event as it arrives, then the summary.
+//! page must draw each progress event as it arrives, then the summary. `examples/bedrock_chat`,
+//! its real Bedrock client pointed at the test kit's fixture, must render the model's deltas in
+//! order, then the stop reason and usage, and a throttled answer's error in red.
 //!
 //! Needs `node`, `npm ci --prefix tests/browser` and Chromium (`/usr/bin/chromium` or
 //! `CHROMIUM`); without one the tests are built ignored, with the reason. `.ci/run` installs them
 //! and sets `LAMBDA_STREAM_BROWSER_TESTS=required`, so there a missing part fails them.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use lambda_stream::testing::{BedrockFixture, BedrockStep};
 
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -251,4 +255,96 @@ async fn a_browser_draws_the_progress_of_a_long_run_as_a_bar() {
         run["text"]["#detail"],
         "segment 20 of 20: 148,933 primes so far"
     );
+}
+
+/// `examples/bedrock_chat` on a free port, its Bedrock client pointed at `fixture` (through the
+/// standard `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`), with test credentials.
+async fn start_bedrock_chat(fixture: &BedrockFixture) -> (u16, Child) {
+    let mut command = Command::new(binary("bedrock_chat").await);
+    command
+        .env("LAMBDA_STREAM_PORT", "0")
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fixture.url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("BEDROCK_MODEL_ID", "test-model");
+    spawn_announced(command).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(missing_browser, ignore = env!("MISSING_BROWSER"))]
+async fn a_browser_renders_a_bedrock_answer_as_it_arrives() {
+    let words = [
+        "Streaming ",
+        "sends ",
+        "each ",
+        "token ",
+        "as ",
+        "it ",
+        "comes.",
+    ];
+    let mut script = vec![BedrockStep::Event(
+        "messageStart",
+        json!({ "role": "assistant" }),
+    )];
+    for word in words {
+        script.push(BedrockStep::text(word));
+        script.push(BedrockStep::Pause(Duration::from_millis(40)));
+    }
+    script.push(BedrockStep::stop("end_turn"));
+    script.push(BedrockStep::usage(12, 7));
+    let answering = BedrockFixture::start(script).await.unwrap();
+    let throttled = BedrockFixture::start(vec![
+        BedrockStep::text("Half "),
+        BedrockStep::Exception("throttlingException", "Too many tokens, slow down".into()),
+    ])
+    .await
+    .unwrap();
+    let (port, _chat) = start_bedrock_chat(&answering).await;
+    let (throttled_port, _throttled_chat) = start_bedrock_chat(&throttled).await;
+    let ask = |port: u16, shot: Option<PathBuf>| {
+        json!({
+            "url": format!("http://127.0.0.1:{port}/"),
+            "fill": { "#prompt": "What is response streaming?" },
+            "click": "button[type=submit]",
+            "read": ["#answer"],
+            "screenshot": shot,
+        })
+    };
+    let results = run_browser(
+        &browser_driver(),
+        json!([
+            ask(port, Some(screenshot("browser-bedrock.png"))),
+            ask(throttled_port, None)
+        ]),
+    )
+    .await;
+
+    let answered = &results[0];
+    assert_eq!(answered["ended"], "done", "{answered}");
+    assert_eq!(
+        answered["text"]["#answer"],
+        words.concat(),
+        "tokens in order"
+    );
+    assert_eq!(
+        answered["status"],
+        "done: 7 tokens, stop reason end_turn, 12 tokens in / 7 out"
+    );
+    let (renders, distinct) = render_times(answered);
+    assert_eq!(renders.len(), words.len(), "one render per delta");
+    assert!(distinct * 2 >= words.len(), "rendered apart: {renders:?}");
+    assert_eq!(
+        answering.requests()[0]["messages"][0]["content"][0]["text"],
+        "What is response streaming?"
+    );
+
+    let failed = &results[1];
+    assert_eq!(failed["ended"], "error", "{failed}");
+    assert_eq!(
+        failed["status"],
+        "error: Function.BedrockThrottlingException: Too many tokens, slow down"
+    );
+    assert_eq!(failed["text"]["#answer"], "Half ", "what came first stays");
 }
