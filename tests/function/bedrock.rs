@@ -56,9 +56,7 @@ async fn relay(
 
 /// What the client reads: each SSE event (name and data) with when it arrived, and the error
 /// trailer's type if the answer had one.
-async fn read_events(
-    function: &TestEmulator,
-) -> (Vec<(String, String, tokio::time::Instant)>, Option<String>) {
+async fn read_events(function: &TestEmulator) -> (Events, Option<String>) {
     let response = within(send(function.url_addr(), get_with_trailers("/"))).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
@@ -90,6 +88,20 @@ async fn read_events(
     (events, trailer)
 }
 
+/// Events as the client read them.
+type Events = Vec<(String, String, tokio::time::Instant)>;
+
+/// The relay's answer from `fixture`, deployed with the defaults.
+async fn answer(fixture: &BedrockFixture) -> (Events, Option<String>) {
+    let function = relay(fixture, EmulatorConfig::default(), None).await;
+    read_events(&function).await
+}
+
+/// Each event's name and data.
+fn names(events: &Events) -> Vec<(&str, &str)> {
+    events.iter().map(|(n, d, _)| (&n[..], &d[..])).collect()
+}
+
 #[tokio::test]
 async fn deltas_stop_and_usage_arrive_as_bedrock_sends_them() {
     let pause = BedrockStep::Pause(Duration::from_millis(100));
@@ -109,11 +121,9 @@ async fn deltas_stop_and_usage_arrive_as_bedrock_sends_them() {
     ])
     .await
     .unwrap();
-    let function = relay(&fixture, EmulatorConfig::default(), None).await;
-    let (events, trailer) = read_events(&function).await;
-    let named: Vec<(&str, &str)> = events.iter().map(|(n, d, _)| (&n[..], &d[..])).collect();
+    let (events, trailer) = answer(&fixture).await;
     assert_eq!(
-        named,
+        names(&events),
         [
             ("delta", "Hel"),
             ("delta", "lo,\nworld"),
@@ -155,8 +165,7 @@ async fn an_exception_mid_stream_is_an_error_event_and_the_error_trailer() {
     ])
     .await
     .unwrap();
-    let function = relay(&fixture, EmulatorConfig::default(), None).await;
-    let (events, trailer) = read_events(&function).await;
+    let (events, trailer) = answer(&fixture).await;
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!((&events[0].0[..], &events[0].1[..]), ("delta", "Hel"));
     assert_eq!(events[1].0, "error");
@@ -210,9 +219,15 @@ async fn a_deadline_cut_closes_the_connection_to_bedrock() {
     .unwrap();
     let config = EmulatorConfig::default().with_timeout(Duration::from_secs(3));
     let function = relay(&fixture, config, None).await;
-    let (events, _) = read_events(&function).await;
+    let (events, trailer) = read_events(&function).await;
+    let ended = tokio::time::Instant::now();
     assert_eq!(events[0].1, "thinking");
-    within(fixture.closed()).await;
+    assert_eq!(trailer.as_deref(), Some("Function.DeadlineExceeded"));
+    let closed = within(fixture.closed()).await;
+    eprintln!(
+        "upstream closed {:?} after the client's end",
+        closed.saturating_duration_since(ended)
+    );
     assert_eq!(fixture.sent().len(), 1, "nothing after the cut");
 }
 
@@ -267,11 +282,9 @@ async fn tool_use_and_reasoning_deltas_have_events_of_their_own() {
     ])
     .await
     .unwrap();
-    let function = relay(&fixture, EmulatorConfig::default(), None).await;
-    let (events, trailer) = read_events(&function).await;
-    let named: Vec<(&str, &str)> = events.iter().map(|(n, d, _)| (&n[..], &d[..])).collect();
+    let (events, trailer) = answer(&fixture).await;
     assert_eq!(
-        named,
+        names(&events),
         [
             ("reasoning", "The user wants weather."),
             ("tool_use", "{\"city\":"),
@@ -322,8 +335,7 @@ async fn a_refused_request_is_one_error_event_a_browser_can_read() {
     )])
     .await
     .unwrap();
-    let function = relay(&fixture, EmulatorConfig::default(), None).await;
-    let (events, trailer) = read_events(&function).await;
+    let (events, trailer) = answer(&fixture).await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].0, "error");
     let error: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
