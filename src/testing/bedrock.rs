@@ -2,7 +2,10 @@
 //! offline with the real `aws-sdk-bedrockruntime` client (`endpoint_url` pointed at it).
 //!
 //! It answers `POST /model/{modelId}/converse-stream` with `application/vnd.amazon.eventstream`
-//! frames, as AWS's ConverseStream API reference describes the response stream: each event a
+//! frames, as the Amazon Bedrock API Reference describes the response stream (the pages
+//! "ConverseStream" and "ConverseStreamOutput", with the event types' own pages for their
+//! members; the framing is AWS's event stream encoding, written here by the SDK's own
+//! `aws-smithy-eventstream`): each event a
 //! message with the headers `:message-type: event`, `:event-type` (`messageStart`,
 //! `contentBlockDelta`, `contentBlockStop`, `messageStop`, `metadata`) and `:content-type:
 //! application/json`, its JSON payload the event's members; an exception a message with
