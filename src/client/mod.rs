@@ -76,8 +76,9 @@ pub enum Format {
     /// Server-sent events; the link is a last event `next` whose data is the link.
     Sse,
     /// A JSON array (`application/json`); each element is a record (handed out without the
-    /// `,` or `]` after it), the link is a last element `{"next":"<link>"}`. A page that is
-    /// not one array is an [`Error::Malformed`].
+    /// `,` or `]` after it), the link is a last element `{"next":"<link>"}`. A page whose
+    /// bytes are not one array (an object, an array that does not close, bytes after it) is
+    /// an [`Error::Malformed`]; the elements are split, not validated.
     JsonArray,
     /// Bytes as they come: no records, no link, one page.
     Raw,

@@ -1,7 +1,8 @@
 //! Splitting a JSON array's bytes into its elements (sans-IO): strings, escapes and nesting are
 //! followed byte by byte, so a `,` or `]` inside an element never ends it, in chunks of any
 //! size. Each element is handed out as written, without the whitespace around it or the `,`
-//! and `]` after it.
+//! and `]` after it. The array's own structure is checked; what is inside an element is split,
+//! not validated (a JSON parser reading the element does that).
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -28,8 +29,13 @@ pub(crate) struct JsonArraySplitter {
     depth: usize,
     in_string: bool,
     escaped: bool,
+    /// How many bytes of a leading byte order mark were skipped.
+    bom: usize,
     malformed: Option<String>,
 }
+
+/// UTF-8's byte order mark.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 impl JsonArraySplitter {
     pub(crate) fn new() -> JsonArraySplitter {
@@ -39,6 +45,7 @@ impl JsonArraySplitter {
             depth: 0,
             in_string: false,
             escaped: false,
+            bom: 0,
             malformed: None,
         }
     }
@@ -93,6 +100,11 @@ impl JsonArraySplitter {
     /// A byte outside any element, not the first of one.
     fn between(&mut self, byte: u8) {
         if byte.is_ascii_whitespace() {
+            return;
+        }
+        // A UTF-8 byte order mark before the array, which JSON parsers may ignore.
+        if self.stage == Stage::Open && self.bom < BOM.len() && byte == BOM[self.bom] {
+            self.bom += 1;
             return;
         }
         match (self.stage, byte) {
@@ -204,6 +216,12 @@ mod tests {
         assert_eq!(malformed, None);
         assert_eq!(split(&[b"[]"]), (vec![], None));
         assert_eq!(split(&[b"[ \n ]"]), (vec![], None));
+        let with_bom = split(&[b"\xEF\xBB", b"\xBF[1]"]);
+        assert_eq!(
+            with_bom,
+            (vec![Bytes::from_static(b"1")], None),
+            "a leading BOM is skipped"
+        );
     }
 
     #[test]

@@ -120,6 +120,8 @@ impl BedrockFixture {
         };
         let (seen, closed) = (answer.seen.clone(), answer.closed.clone());
         let server = tokio::spawn(async move {
+            // Dropped with the server task when the fixture is: every connection ends with it.
+            let mut connections = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let answer = answer.clone();
                 let service = hyper::service::service_fn(move |request| {
@@ -127,7 +129,7 @@ impl BedrockFixture {
                     async move { Ok::<_, Infallible>(answer.respond(request).await) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                tokio::spawn(
+                connections.spawn(
                     hyper::server::conn::http1::Builder::new().serve_connection(io, service),
                 );
             }
@@ -158,7 +160,8 @@ impl BedrockFixture {
             .unwrap_or_default()
     }
 
-    /// Waits until a client closes its stream before the script ended: when it did.
+    /// Waits until a client closes its stream while the script is still playing (a pause or a
+    /// frame not yet taken): when the first such close happened, whichever request it was.
     pub async fn closed(&self) -> Instant {
         loop {
             let notified = self.closed.notified();
@@ -198,14 +201,25 @@ fn frames(
 type Frames = StreamBody<tokio_stream::wrappers::ReceiverStream<Result<Frame<Bytes>, Infallible>>>;
 
 impl Answer {
-    /// The script's frames for a `ConverseStream` request; `404` for anything else.
+    /// The script's answer to a `ConverseStream` request (its frames, or its refusal), recorded
+    /// with the request's JSON; `404` for anything else.
     async fn respond(
         &self,
         request: http::Request<hyper::body::Incoming>,
     ) -> http::Response<Frames> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
         let converse = request.method() == http::Method::POST
             && request.uri().path().ends_with("/converse-stream");
-        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        if !converse {
+            return frames(receiver, 404);
+        }
+        let body = http_body_util::BodyExt::collect(request.into_body()).await;
+        let json = body
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok());
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.requests.push(json.unwrap_or_default());
+        }
         if let Some(BedrockStep::Refuse(status, error_type, message)) = self.script.first() {
             let body = serde_json::json!({ "message": message }).to_string();
             let _ = sender.try_send(Ok(Frame::data(Bytes::from(body))));
@@ -216,20 +230,8 @@ impl Answer {
                 .extend(value.ok().map(|v| (X_AMZN_ERRORTYPE, v)));
             return response;
         }
-        let status = if converse {
-            let body = http_body_util::BodyExt::collect(request.into_body()).await;
-            let json = body
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok());
-            if let Ok(mut seen) = self.seen.lock() {
-                seen.requests.push(json.unwrap_or_default());
-            }
-            tokio::spawn(self.clone().play(sender));
-            200
-        } else {
-            404
-        };
-        let mut response = frames(receiver, status);
+        tokio::spawn(self.clone().play(sender));
+        let mut response = frames(receiver, 200);
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/vnd.amazon.eventstream"),
@@ -256,11 +258,7 @@ impl Answer {
                     .extend((step.frame().is_some()).then(Instant::now));
             }
         }
-        // The whole script went out; the client may still close before reading the end.
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
-            () = frames.closed() => self.record_close(),
-        }
+        // The whole script went out: dropping `frames` ends the answer.
     }
 
     fn record_close(&self) {

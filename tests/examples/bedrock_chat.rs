@@ -48,6 +48,7 @@ async fn the_prompt_and_the_system_prompt_make_the_converse_request() {
     assert!(body.starts_with("event: delta\ndata: Yes.\n\n"), "{body:?}");
     let (_, body) = ask(port, "/tokens?prompt=Again").await;
     assert!(body.contains("event: stop\ndata: end_turn"), "{body:?}");
+    ask(port, "/tokens?prompt=Third&system=%20").await;
 
     let requests = fixture.requests();
     let first = &requests[0];
@@ -61,6 +62,10 @@ async fn the_prompt_and_the_system_prompt_make_the_converse_request() {
     assert_eq!(
         requests[1]["system"][0]["text"], "Be kind.",
         "else BEDROCK_SYSTEM_PROMPT"
+    );
+    assert_eq!(
+        requests[2]["system"][0]["text"], "Be kind.",
+        "a blank ?system= is none"
     );
 }
 

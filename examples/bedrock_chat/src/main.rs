@@ -53,7 +53,9 @@ impl Chat {
             bedrock: aws_sdk_bedrockruntime::Client::new(&config),
             model_id: std::env::var("BEDROCK_MODEL_ID")
                 .unwrap_or_else(|_| "amazon.nova-lite-v1:0".to_owned()),
-            system: std::env::var("BEDROCK_SYSTEM_PROMPT").ok(),
+            system: std::env::var("BEDROCK_SYSTEM_PROMPT")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
         }
     }
 
@@ -91,7 +93,11 @@ async fn route(chat: Chat, request: Request) -> Result<Response, BoxError> {
                     .status(400)
                     .body(Body::from("ask with ?prompt=<text>\n"))?);
             }
-            let system = request.query_param("system").map(|s| s.into_owned());
+            // A blank one is none: Bedrock refuses empty text.
+            let system = request
+                .query_param("system")
+                .map(|s| s.into_owned())
+                .filter(|s| !s.trim().is_empty());
             chat.answer(prompt, system).await
         }
         ("GET", "/") => Ok(http::Response::builder()
