@@ -207,3 +207,21 @@ pub(crate) async fn on_loop<H: lambda_stream::Handler>(
     });
     (server, task)
 }
+
+/// Starts `examples/bedrock_chat` on port 0 with its Bedrock client pointed at `fixture` (the
+/// standard `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, test credentials, no instance metadata), plus `env`.
+pub(crate) async fn start_bedrock_chat(
+    fixture: &lambda_stream::testing::BedrockFixture,
+    env: &[(&str, &str)],
+) -> (u16, tokio::process::Child) {
+    let mut command = tokio::process::Command::new(binary("bedrock_chat").await);
+    command
+        .env("LAMBDA_STREAM_PORT", "0")
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fixture.url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied());
+    spawn_announced(command).await
+}

@@ -242,20 +242,19 @@ impl Answer {
     /// Sends the script's frames in order, pausing where it says; stops when the client closes.
     async fn play(self, frames: tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>) {
         for step in self.script.iter() {
-            let gone = match (step, step.frame()) {
+            let (gone, sent) = match (step, step.frame()) {
                 (BedrockStep::Pause(pause), _) => tokio::select! {
-                    () = tokio::time::sleep(*pause) => false,
-                    () = frames.closed() => true,
+                    () = tokio::time::sleep(*pause) => (false, false),
+                    () = frames.closed() => (true, false),
                 },
-                (_, Some(frame)) => frames.send(Ok(Frame::data(frame))).await.is_err(),
-                (_, None) => false,
+                (_, Some(frame)) => (frames.send(Ok(Frame::data(frame))).await.is_err(), true),
+                (_, None) => (false, false),
             };
             if gone {
                 return self.record_close();
             }
             if let Ok(mut seen) = self.seen.lock() {
-                seen.sent
-                    .extend((step.frame().is_some()).then(Instant::now));
+                seen.sent.extend(sent.then(Instant::now));
             }
         }
         // The whole script went out: dropping `frames` ends the answer.

@@ -3,23 +3,15 @@
 //! the Converse request, and a request without a prompt is refused before Bedrock is asked.
 
 use lambda_stream::testing::{BedrockFixture, BedrockStep};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::common::{binary, get, read_all, send, spawn_announced, within};
+use crate::common::{get, read_all, send, start_bedrock_chat, within};
 
-/// bedrock_chat on a free port against `fixture`, with `env` added.
+/// Starts bedrock_chat against `fixture` with `env` added.
 async fn start(fixture: &BedrockFixture, env: &[(&str, &str)]) -> (u16, Child) {
-    let mut command = Command::new(binary("bedrock_chat").await);
-    command
-        .env("LAMBDA_STREAM_PORT", "0")
-        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fixture.url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn");
-    command.envs(env.iter().copied());
-    spawn_announced(command).await
+    let mut all = vec![("RUST_LOG", "warn")];
+    all.extend_from_slice(env);
+    start_bedrock_chat(fixture, &all).await
 }
 
 /// GET `path`: the status and the body.

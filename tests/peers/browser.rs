@@ -19,9 +19,11 @@ use lambda_stream::testing::{BedrockFixture, BedrockStep};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::common::{binary, get, send, spawn_announced, within};
+use crate::common::{binary, get, send, spawn_announced, start_bedrock_chat, within};
 
 const PROMPT: &str = "response streaming";
+/// The model bedrock_chat asks for; the fixture answers any.
+const TEST_MODEL: &[(&str, &str)] = &[("BEDROCK_MODEL_ID", "test-model")];
 
 /// The example `name` on a free port, with the URL's CORS when given.
 async fn start_example(name: &str, cors: Option<String>) -> (u16, Child) {
@@ -257,21 +259,6 @@ async fn a_browser_draws_the_progress_of_a_long_run_as_a_bar() {
     );
 }
 
-/// `examples/bedrock_chat` on a free port, its Bedrock client pointed at `fixture` (through the
-/// standard `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`), with test credentials.
-async fn start_bedrock_chat(fixture: &BedrockFixture) -> (u16, Child) {
-    let mut command = Command::new(binary("bedrock_chat").await);
-    command
-        .env("LAMBDA_STREAM_PORT", "0")
-        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fixture.url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("BEDROCK_MODEL_ID", "test-model");
-    spawn_announced(command).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(missing_browser, ignore = env!("MISSING_BROWSER"))]
 async fn a_browser_renders_a_bedrock_answer_as_it_arrives() {
@@ -301,8 +288,8 @@ async fn a_browser_renders_a_bedrock_answer_as_it_arrives() {
     ])
     .await
     .unwrap();
-    let (port, _chat) = start_bedrock_chat(&answering).await;
-    let (throttled_port, _throttled_chat) = start_bedrock_chat(&throttled).await;
+    let (port, _chat) = start_bedrock_chat(&answering, TEST_MODEL).await;
+    let (throttled_port, _throttled_chat) = start_bedrock_chat(&throttled, TEST_MODEL).await;
     let ask = |port: u16, shot: Option<PathBuf>| {
         json!({
             "url": format!("http://127.0.0.1:{port}/"),
