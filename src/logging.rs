@@ -14,6 +14,7 @@ use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -37,8 +38,10 @@ pub(crate) fn install_default() {
     }
     let json =
         std::env::var(LOG_FORMAT_ENV).is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let (rust_log, level) = filters();
     let registry = tracing_subscriber::registry()
-        .with(level_filter())
+        .with(rust_log)
+        .with(level)
         .with(RequestIds);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stdout)
@@ -51,21 +54,23 @@ pub(crate) fn install_default() {
     };
 }
 
-/// `RUST_LOG` if it is set and parses, else `AWS_LAMBDA_LOG_LEVEL`, else `INFO`.
-fn level_filter() -> EnvFilter {
+/// `RUST_LOG`'s directives if it is set and parses, else the level `AWS_LAMBDA_LOG_LEVEL`
+/// names (`INFO` by default). A plain level needs no directive parser, which keeps start-up
+/// (before the first `/next`) short.
+fn filters() -> (Option<EnvFilter>, LevelFilter) {
     if let Ok(filter) = EnvFilter::try_from_default_env() {
-        return filter;
+        return (Some(filter), LevelFilter::TRACE);
     }
     let level = std::env::var(LOG_LEVEL_ENV).unwrap_or_default();
-    let directive = match level.trim().to_ascii_uppercase().as_str() {
-        "TRACE" => "trace",
-        "DEBUG" => "debug",
-        "WARN" => "warn",
+    let level = match level.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => LevelFilter::TRACE,
+        "DEBUG" => LevelFilter::DEBUG,
+        "WARN" => LevelFilter::WARN,
         // Lambda's FATAL has no `tracing` level: errors are the most severe there are.
-        "ERROR" | "FATAL" => "error",
-        _ => "info",
+        "ERROR" | "FATAL" => LevelFilter::ERROR,
+        _ => LevelFilter::INFO,
     };
-    EnvFilter::new(directive)
+    (None, level)
 }
 
 /// The request id of an invocation span, kept in the span's extensions.
