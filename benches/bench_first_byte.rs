@@ -10,6 +10,14 @@
 //!   compressed byte and to the last, for gzip, zstd and br, embedded and behind `serve`.
 //! - **Tokens**: a 20-byte first token (its stamp), then 16-byte ones: first yield -> client,
 //!   p50 / p99, embedded.
+//! - **What the function controls**: the CPU-bound producer as its own process on this
+//!   process's own Runtime API (`written_at.rs`): item-ready -> its bytes written to the Runtime
+//!   API socket, read as the kernel's receive timestamp of those bytes (on loopback, stamped
+//!   while the function's write hands them over), so no reader's scheduling is counted;
+//!   unpinned, then with the function on CPU 1 (`taskset`).
+//! - **Pinned**: the CPU-bound producer as its own process on CPU 1, the emulator and the
+//!   client (this process) on CPU 0: item-ready -> client, p50 / p99. On 2 CPUs the unpinned
+//!   figures also measure who waits for whom.
 //!
 //! Items carry the wall-clock time they became ready (nanoseconds, 20 digits) so the client,
 //! in another process or not, measures on the same clock.
@@ -24,6 +32,7 @@ use lambda_stream::emulator::{Emulator, EmulatorConfig};
 use lambda_stream::{Body, Context, Request, Response};
 
 mod processes;
+mod written_at;
 use processes::{announced, sibling};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -180,6 +189,71 @@ async fn separate_process() -> Result<(Emulator, tokio::process::Child), BoxErro
     Ok((emulator, child))
 }
 
+/// The handler as its own process on this process's own Runtime API (`written_at`), on CPU
+/// `pin` if given: item-ready -> written to the Runtime API socket, p50 / p99, in ms.
+fn written(pin: Option<&str>) -> Result<(f64, f64), BoxError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let mut command = pinned(pin)?;
+    command
+        .env(FUNCTION_ENV, "1")
+        .env("AWS_LAMBDA_RUNTIME_API", listener.local_addr()?.to_string())
+        .env("RUST_LOG", "off");
+    let mut function = command.spawn()?;
+    let samples = written_at::serve(&listener, "/cpu", RUNS, ITEM);
+    function.kill()?;
+    function.wait()?;
+    let samples = samples?;
+    assert_eq!(samples.len(), ITEMS * RUNS, "every item was written");
+    let ms = samples
+        .iter()
+        .map(|(ready, written)| written.saturating_sub(*ready) as f64 / 1e6)
+        .collect();
+    Ok(percentiles(ms))
+}
+
+/// This executable as a command, under `taskset -c CPU` when `pin` names one.
+fn pinned(pin: Option<&str>) -> Result<std::process::Command, BoxError> {
+    let exe = std::env::current_exe()?;
+    Ok(match pin {
+        Some(cpu) => {
+            let mut command = std::process::Command::new("taskset");
+            command.args(["-c", cpu]).arg(exe);
+            command
+        }
+        None => std::process::Command::new(exe),
+    })
+}
+
+/// Moves every thread of this process onto `cpus` (`taskset -a -p -c`).
+fn pin_self(cpus: &str) -> Result<(), BoxError> {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(format!("taskset -a -p -c {cpus} failed").into());
+    }
+    Ok(())
+}
+
+/// The CPU-bound producer as its own process pinned to CPU 1, the emulator and the client
+/// (this process) on CPU 0: item-ready -> client, p50 / p99.
+async fn cpu_bound_pinned() -> Result<(f64, f64), BoxError> {
+    pin_self("0")?;
+    let mut emulator = Emulator::start(emulator_config()).await?;
+    let (_, api) = emulator.add_instance().await?;
+    let mut command = tokio::process::Command::from(pinned(Some("1"))?);
+    let _function = command
+        .env(FUNCTION_ENV, "1")
+        .env("AWS_LAMBDA_RUNTIME_API", api.authority())
+        .env("RUST_LOG", "off")
+        .kill_on_drop(true)
+        .spawn()?;
+    let measured = cpu_bound(emulator.url_addr()).await;
+    pin_self("0-1")?;
+    measured
+}
+
 /// Time to the first and to the last compressed byte of a 1,000,000-row export.
 async fn compressed_export(port: u16, encoding: &str) -> Result<(f64, f64), BoxError> {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
@@ -241,6 +315,18 @@ async fn bench() -> Result<(), BoxError> {
     let (s50, s99) = cpu_bound(emulator.url_addr()).await?;
     println!("| CPU-bound producer (64 KiB every ~5 ms), own process | {s50:.2} | {s99:.2} |");
     println!("| first token (then 16-byte ones), first yield, embedded | {t50:.2} | {t99:.2} |");
+    let (w50, w99) = tokio::task::spawn_blocking(|| written(None)).await??;
+    println!(
+        "| CPU-bound producer, own process: item-ready -> written to the Runtime API socket | {w50:.2} | {w99:.2} |"
+    );
+    let (w50, w99) = tokio::task::spawn_blocking(|| written(Some("1"))).await??;
+    println!(
+        "| CPU-bound producer, own process on CPU 1: item-ready -> written to the Runtime API socket | {w50:.2} | {w99:.2} |"
+    );
+    let (p50, p99) = cpu_bound_pinned().await?;
+    println!(
+        "| CPU-bound producer, own process on CPU 1, emulator and client on CPU 0 | {p50:.2} | {p99:.2} |"
+    );
     println!();
     export_rows().await
 }

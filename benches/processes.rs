@@ -1,4 +1,5 @@
 //! Built binaries the whole-stack benchmarks start, and the port a started function announces.
+#![allow(dead_code, reason = "each benchmark uses a subset")]
 
 use lambda_stream::BoxError;
 
