@@ -114,6 +114,13 @@ impl Chunk {
     }
 }
 
+/// Room left in the gathering buffer below which a record written into it first reserves
+/// [`WRITE_AHEAD`] more.
+const RECORD_ROOM: usize = 4 * 1024;
+/// What a gathering buffer reserves at a time for records written into it: one allocation
+/// per merged chunk, not one per record.
+const WRITE_AHEAD: usize = 64 * 1024;
+
 /// Gathers records into one chunk.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkBuilder {
@@ -137,6 +144,40 @@ impl ChunkBuilder {
         } else {
             self.ends.extend(chunk.ends.iter().map(|end| offset + end));
         }
+    }
+
+    /// Writes one record straight into the chunk being gathered, with no buffer of its own:
+    /// `write` appends the record's bytes; what it wrote is dropped when it fails. An empty
+    /// record is no record. The bytes written.
+    pub(crate) fn write_record<E>(
+        &mut self,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let start = self.data.len();
+        if self.data.capacity() - start < RECORD_ROOM {
+            self.data.reserve(WRITE_AHEAD);
+        }
+        if let Err(error) = write(&mut self.data) {
+            self.data.truncate(start);
+            return Err(error);
+        }
+        let written = self.data.len() - start;
+        if written > 0 {
+            if self.ends.capacity() == 0 {
+                self.ends.reserve(self.last_records.max(64));
+            }
+            // Offsets fit in u32: merges stop far below 4 GiB (see `Chunk::ends`).
+            self.ends.push(self.data.len() as u32);
+        }
+        Ok(written)
+    }
+
+    /// Takes the last record back out as a chunk of its own (it did not fit this merge),
+    /// without copying it.
+    pub(crate) fn take_last_record(&mut self) -> Option<Chunk> {
+        self.ends.pop()?;
+        let start = self.ends.last().map_or(0, |&end| end as usize);
+        Some(Chunk::record(self.data.split_off(start).freeze()))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -213,6 +254,39 @@ mod tests {
             Chunk::record(Bytes::from("x")).split_fitting(100, length),
             None
         );
+    }
+
+    #[test]
+    fn a_written_record_is_whole_or_not_there() {
+        use bytes::BufMut;
+        let mut builder = ChunkBuilder::default();
+        builder
+            .write_record(|buffer| {
+                buffer.put_slice(b"one\n");
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        let failed = builder.write_record(|buffer| {
+            buffer.put_slice(b"half of tw");
+            Err("did not serialize")
+        });
+        assert_eq!(failed, Err("did not serialize"));
+        assert_eq!(
+            builder.write_record(|_| Ok::<_, ()>(())),
+            Ok(0),
+            "empty: no record"
+        );
+        builder
+            .write_record(|buffer| {
+                buffer.put_slice(b"three\n");
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        let last = builder.take_last_record().unwrap();
+        assert_eq!(last.into_data(), "three\n");
+        let chunk = builder.take();
+        assert_eq!(chunk.records(), 1);
+        assert_eq!(chunk.into_data(), "one\n");
     }
 
     proptest! {

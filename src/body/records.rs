@@ -1,12 +1,17 @@
 //! Bodies from streams of `serde::Serialize` records: NDJSON, a JSON array, CSV. Each record is
-//! one item, so the budget and the deadline end a body after a whole record.
+//! written straight into the chunk that carries it (no buffer of its own), and stays a whole
+//! record there, so the budget and the deadline end a body after a whole record.
 
-use bytes::Bytes;
+use std::task::Poll;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::aliases::BoxError;
 use crate::body::{Body, Continuation, Truncation};
+use crate::stream::MERGE;
+use crate::stream::merge::MergeReady;
 use crate::wire::{ErrorType, FunctionError};
 
 fn record_error(context: &str, error: impl std::fmt::Display) -> FunctionError {
@@ -18,7 +23,8 @@ fn into_function_error<E: Into<BoxError>>(error: E) -> FunctionError {
 }
 
 impl Body {
-    /// Newline-delimited JSON (`application/x-ndjson`): one record per line, one item each.
+    /// Newline-delimited JSON (`application/x-ndjson`): one record per line, each a whole record
+    /// to the budget and the deadline; the lines that are ready travel together.
     /// Add a [`Continuation`](crate::Continuation) to the response to end a cut export with a
     /// cursor line.
     ///
@@ -38,13 +44,12 @@ impl Body {
         T: Serialize,
         E: Into<BoxError> + 'static,
     {
-        Body::from_stream(records.map(|record| {
-            let record = record.map_err(into_function_error)?;
-            let mut line = serde_json::to_vec(&record)
+        Body::serialized(records, |buffer, record| {
+            serde_json::to_writer(buffer.writer(), &record)
                 .map_err(|e| record_error("a record does not serialize to JSON", e))?;
-            line.push(b'\n');
-            Ok::<_, FunctionError>(Bytes::from(line))
-        }))
+            buffer.put_u8(b'\n');
+            Ok(())
+        })
     }
 
     /// A JSON array (`application/json`) for clients that cannot read NDJSON: `[`, records
@@ -65,33 +70,26 @@ impl Body {
         T: Serialize,
         E: Into<BoxError> + 'static,
     {
-        let items = records
-            .enumerate()
-            .map(|(index, record)| {
-                let record = record.map_err(into_function_error)?;
-                let mut item = vec![if index == 0 { b'[' } else { b',' }];
-                serde_json::to_writer(&mut item, &record)
-                    .map_err(|e| record_error("a record does not serialize to JSON", e))?;
-                Ok::<_, FunctionError>(Bytes::from(item))
-            })
-            .chain(futures_util::stream::once(async { Ok(Bytes::new()) }));
-        // The closing item: `]`, or `[]` when there was no record. Computed at the end from
-        // whether anything was sent, so it is a separate stream stage.
+        // `None` after the last record: the closing `]`, or `[]` when there was none.
+        let records = records
+            .map(|record| record.map(Some))
+            .chain(futures_util::stream::once(async { Ok(None) }));
         let mut sent_any = false;
-        let items = items.map(move |item| match item {
-            Ok(bytes) if bytes.is_empty() => {
-                Ok(Bytes::from_static(if sent_any { b"]" } else { b"[]" }))
-            }
-            Ok(bytes) => {
-                sent_any = true;
-                Ok(bytes)
-            }
-            Err(error) => Err(error),
+        let body = Body::serialized(records, move |buffer, record| {
+            let Some(record) = record else {
+                buffer.put_slice(if sent_any { b"]" } else { b"[]" });
+                return Ok(());
+            };
+            buffer.put_u8(if sent_any { b',' } else { b'[' });
+            serde_json::to_writer(buffer.writer(), &record)
+                .map_err(|e| record_error("a record does not serialize to JSON", e))?;
+            sent_any = true;
+            Ok(())
         });
         let close = Continuation::new(2, |cut: &Truncation| {
             Bytes::from_static(if cut.records_sent == 0 { b"[]" } else { b"]" })
         });
-        Body::from_stream(items).with_framing_end(close)
+        body.with_framing_end(close)
     }
 
     /// CSV (`text/csv`) with a header row from the first record's field names and the `csv`
@@ -115,20 +113,43 @@ impl Body {
         T: Serialize,
         E: Into<BoxError> + 'static,
     {
+        // The header goes with the first record.
         let mut first = true;
-        Body::from_stream(records.map(move |record| {
-            let record = record.map_err(into_function_error)?;
+        Body::serialized(records, move |buffer, record| {
             let mut writer = csv::WriterBuilder::new()
                 .has_headers(std::mem::take(&mut first))
                 .buffer_capacity(256)
-                .from_writer(Vec::new());
+                .from_writer(buffer.writer());
             writer
                 .serialize(&record)
                 .map_err(|e| record_error("a record does not serialize to CSV", e))?;
-            let line = writer
-                .into_inner()
-                .map_err(|e| record_error("CSV writer", e.error()))?;
-            Ok::<_, FunctionError>(Bytes::from(line))
+            writer.flush().map_err(|e| record_error("CSV writer", e))
+        })
+    }
+
+    /// A body of records, each written by `write` straight into the chunk that carries it
+    /// (no buffer or copy of its own). The records that are ready travel together, as the
+    /// streamed response merges ready items; each stays a whole record to the budget.
+    fn serialized<S, T, E, W>(records: S, mut write: W) -> Body
+    where
+        S: Stream<Item = Result<T, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+        W: FnMut(&mut BytesMut, T) -> Result<(), FunctionError> + Send + 'static,
+    {
+        let mut records = Box::pin(records);
+        let mut merge = MergeReady::new(MERGE);
+        Body::from_chunks(futures_util::stream::poll_fn(move |cx| {
+            merge.poll_written(cx, |cx, gathered| {
+                Poll::Ready(match std::task::ready!(records.as_mut().poll_next(cx)) {
+                    Some(Ok(record)) => Some(
+                        gathered
+                            .write_record(|buffer| write(buffer, record))
+                            .map(drop),
+                    ),
+                    Some(Err(error)) => Some(Err(into_function_error(error))),
+                    None => None,
+                })
+            })
         }))
     }
 }
@@ -170,17 +191,88 @@ mod tests {
         stream::iter(rows)
     }
 
+    /// Each chunk of `body`, as the whole records it holds.
+    async fn records(mut body: Body) -> (Vec<Vec<Bytes>>, Option<FunctionError>) {
+        let mut chunks = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| body.poll_chunk(cx)).await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => return (chunks, Some(error)),
+            };
+            let mut whole = Vec::new();
+            let all = chunk.leading_records(|_, record| {
+                whole.push(Bytes::copy_from_slice(record));
+                true
+            });
+            assert_eq!(all as u64, chunk.records());
+            chunks.push(whole);
+        }
+        (chunks, None)
+    }
+
     #[tokio::test]
-    async fn golden_ndjson_one_item_per_record() {
-        let (items, error) = collect(Body::ndjson(rows(&["a", "line\nbreak"]))).await;
+    async fn golden_ndjson_one_record_per_line_ready_ones_together() {
+        let (chunks, error) = records(Body::ndjson(rows(&["a", "line\nbreak"]))).await;
         assert_eq!(
-            items,
-            [
+            chunks,
+            [[
                 Bytes::from("{\"id\":0,\"text\":\"a\"}\n"),
                 Bytes::from("{\"id\":1,\"text\":\"line\\nbreak\"}\n")
-            ]
+            ]]
         );
         assert!(error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_record_not_ready_yet_is_not_waited_for() {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let rows = tokio_stream::wrappers::ReceiverStream::new(receiver);
+        let mut body = Body::ndjson(rows);
+        sender.send(Ok::<_, std::io::Error>(1)).await.unwrap();
+        sender.send(Ok(2)).await.unwrap();
+        let first = std::future::poll_fn(|cx| body.poll_chunk(cx)).await;
+        assert_eq!(first.unwrap().unwrap().into_data(), "1\n2\n");
+        sender.send(Ok(3)).await.unwrap();
+        drop(sender);
+        let (rest, error) = records(body).await;
+        assert_eq!(rest, [[Bytes::from("3\n")]]);
+        assert!(error.is_none());
+    }
+
+    #[tokio::test]
+    async fn records_split_into_chunks_of_at_most_64_kib_and_large_ones_go_alone() {
+        let mut texts = vec!["x".repeat(90); 1500];
+        texts.insert(700, "L".repeat(20_000));
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (chunks, error) = records(Body::ndjson(rows(&texts))).await;
+        assert!(error.is_none());
+        let all: Vec<Bytes> = chunks.iter().flatten().cloned().collect();
+        assert_eq!(all.len(), 1501, "every record, whole");
+        for (index, record) in all.iter().enumerate() {
+            let row: serde_json::Value = serde_json::from_slice(record).unwrap();
+            assert_eq!(row["id"], index, "in order");
+        }
+        for chunk in &chunks {
+            let len: usize = chunk.iter().map(Bytes::len).sum();
+            assert!(len <= 64 * 1024, "a chunk of {len} bytes");
+        }
+        let large = chunks
+            .iter()
+            .find(|chunk| chunk.iter().any(|r| r.len() > 20_000));
+        assert_eq!(large.unwrap().len(), 1, "the large record goes alone");
+    }
+
+    #[tokio::test]
+    async fn an_error_after_records_comes_after_them() {
+        let rows = stream::iter([
+            Ok(1),
+            Ok(2),
+            Err(std::io::Error::other("the database went away")),
+            Ok(3),
+        ]);
+        let (chunks, error) = records(Body::ndjson(rows)).await;
+        assert_eq!(chunks, [[Bytes::from("1\n"), Bytes::from("2\n")]]);
+        assert_eq!(error.unwrap().message(), "the database went away");
     }
 
     #[tokio::test]
@@ -197,12 +289,16 @@ mod tests {
     #[cfg(feature = "csv")]
     #[tokio::test]
     async fn golden_csv_with_quoting() {
-        let (items, _) =
-            collect(Body::csv(rows(&["plain", "comma, \"quote\"", "new\nline"]))).await;
-        assert_eq!(items.len(), 3, "the header travels with the first record");
+        let (chunks, _) =
+            records(Body::csv(rows(&["plain", "comma, \"quote\"", "new\nline"]))).await;
         assert_eq!(
-            items.concat(),
-            b"id,text\n0,plain\n1,\"comma, \"\"quote\"\"\"\n2,\"new\nline\"\n"
+            chunks,
+            [[
+                Bytes::from("id,text\n0,plain\n"),
+                Bytes::from("1,\"comma, \"\"quote\"\"\"\n"),
+                Bytes::from("2,\"new\nline\"\n")
+            ]],
+            "the header travels with the first record"
         );
     }
 

@@ -96,16 +96,26 @@ impl<E> MergeReady<E> {
         mut source: impl FnMut(&mut Context<'_>) -> PollChunk<E>,
     ) -> PollChunk<E> {
         if self.gathered.is_empty() {
-            let first = match self.take_pending(cx, &mut source) {
-                Poll::Ready(Some(Ok(first))) => first,
-                other => return other,
-            };
-            if first.len() >= self.limits.merge_below.min(self.limits.max_bytes) {
-                return Poll::Ready(Some(Ok(first)));
+            let first = self.take_pending(cx, &mut source);
+            if let Some(answer) = self.begin(first) {
+                return answer;
             }
-            self.gathered.push(first);
         }
         self.gather(cx, source)
+    }
+
+    /// A merge's first chunk: the answer when it goes alone (it is large) or is an end, else
+    /// `None` and it is gathered.
+    fn begin(&mut self, first: PollChunk<E>) -> Option<PollChunk<E>> {
+        let first = match first {
+            Poll::Ready(Some(Ok(first))) => first,
+            other => return Some(other),
+        };
+        if first.len() >= self.limits.merge_below.min(self.limits.max_bytes) {
+            return Some(Poll::Ready(Some(Ok(first))));
+        }
+        self.gathered.push(first);
+        None
     }
 
     /// The chunk or end kept from the last merge, else the source's next.
@@ -154,16 +164,122 @@ impl<E> MergeReady<E> {
                     window.joined(chunk.len());
                     self.gathered.push(chunk);
                 }
-                Poll::Ready(Some(Err(end))) => {
-                    self.pending = Pending::End(Some(end));
-                    break;
+                Poll::Ready(Some(Err(end))) => match self.stop(cx, Poll::Ready(Some(end))) {
+                    Some(waiting) => return waiting,
+                    None => break,
+                },
+                Poll::Ready(None) => match self.stop(cx, Poll::Ready(None)) {
+                    Some(waiting) => return waiting,
+                    None => break,
+                },
+                Poll::Pending => match self.stop(cx, Poll::Pending) {
+                    Some(waiting) => return waiting,
+                    None => break,
+                },
+            }
+        }
+        Poll::Ready(Some(Ok(self.take_gathered())))
+    }
+
+    /// The source ended (`Ready(Some(error))`, `Ready(None)`: complete) or is not ready: the
+    /// end is kept for after the merged chunk. `Some` when the merge waits for more instead.
+    fn stop(&mut self, cx: &mut Context<'_>, end: Poll<Option<E>>) -> Option<PollChunk<E>> {
+        match end {
+            Poll::Ready(end) => {
+                self.pending = Pending::End(end);
+                None
+            }
+            Poll::Pending if self.limits.wait_for_more => Some(self.wait(cx)),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Like [`poll_merged`](Self::poll_merged), for a source that writes its next record
+    /// straight into the merge (`Ready(Some(Ok(())))` once written) instead of handing over a
+    /// chunk: the same limits and order, with no buffer and no copy per record.
+    pub(crate) fn poll_written(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write_next: impl FnMut(&mut Context<'_>, &mut ChunkBuilder) -> Poll<Option<Result<(), E>>>,
+    ) -> PollChunk<E> {
+        if self.gathered.is_empty() {
+            if matches!(self.pending, Pending::Nothing) {
+                if let Some(alone) = self.write_first(cx, &mut write_next) {
+                    return alone;
+                }
+            } else {
+                // A record taken back out of the last merge, or the end kept after it.
+                let first = self.take_pending(cx, &mut |_| Poll::Pending);
+                if let Some(answer) = self.begin(first) {
+                    return answer;
+                }
+            }
+        }
+        self.gather_written(cx, write_next)
+    }
+
+    /// Writes a merge's first record: what to answer instead of merging behind it, if anything
+    /// (the record alone when it is large, the source's end, or not ready).
+    fn write_first(
+        &mut self,
+        cx: &mut Context<'_>,
+        write_next: &mut impl FnMut(&mut Context<'_>, &mut ChunkBuilder) -> Poll<Option<Result<(), E>>>,
+    ) -> Option<PollChunk<E>> {
+        loop {
+            match write_next(cx, &mut self.gathered) {
+                // An empty record: nothing gathered yet.
+                Poll::Ready(Some(Ok(()))) if self.gathered.is_empty() => continue,
+                Poll::Ready(Some(Ok(()))) => {
+                    let alone =
+                        self.gathered.len() >= self.limits.merge_below.min(self.limits.max_bytes);
+                    return alone.then(|| Poll::Ready(Some(Ok(self.take_gathered()))));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    self.pending = Pending::Finished;
+                    return Some(Poll::Ready(Some(Err(error))));
                 }
                 Poll::Ready(None) => {
-                    self.pending = Pending::End(None);
-                    break;
+                    self.pending = Pending::Finished;
+                    return Some(Poll::Ready(None));
                 }
-                Poll::Pending if self.limits.wait_for_more => return self.wait(cx),
-                Poll::Pending => break,
+                Poll::Pending => return Some(Poll::Pending),
+            }
+        }
+    }
+
+    /// Writes the records ready behind the first, until the merge is full (a record that
+    /// overfills it, or is large, is taken back out to start the next one), its window has
+    /// passed, the source is not ready or it ends.
+    fn gather_written(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write_next: impl FnMut(&mut Context<'_>, &mut ChunkBuilder) -> Poll<Option<Result<(), E>>>,
+    ) -> PollChunk<E> {
+        let mut window = ReadyWindow::start(self.limits.window);
+        while self.gathered.len() < self.limits.max_bytes && window.open() {
+            let before = self.gathered.len();
+            let end = match write_next(cx, &mut self.gathered) {
+                Poll::Ready(Some(Ok(()))) => {
+                    let written = self.gathered.len() - before;
+                    if written >= self.limits.merge_below
+                        || self.gathered.len() > self.limits.max_bytes
+                    {
+                        self.pending = self
+                            .gathered
+                            .take_last_record()
+                            .map_or(Pending::Nothing, Pending::Chunk);
+                        break;
+                    }
+                    window.joined(written);
+                    continue;
+                }
+                Poll::Ready(Some(Err(error))) => Poll::Ready(Some(error)),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+            match self.stop(cx, end) {
+                Some(waiting) => return waiting,
+                None => break,
             }
         }
         Poll::Ready(Some(Ok(self.take_gathered())))

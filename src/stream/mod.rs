@@ -50,4 +50,4 @@ pub(crate) use policy::BudgetMeter;
 pub use policy::{BandwidthModel, Budget};
 #[cfg(test)]
 pub(crate) use streamed::test_exports;
-pub(crate) use streamed::{StreamLimits, StreamingBody};
+pub(crate) use streamed::{MERGE, StreamLimits, StreamingBody};

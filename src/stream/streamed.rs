@@ -62,7 +62,7 @@ pub(crate) const MERGE_BELOW: usize = 16 * 1024;
 pub(crate) const MERGE_BYTES: usize = 64 * 1024;
 
 /// How the streamed response merges the items that are ready.
-const MERGE: MergeLimits = MergeLimits {
+pub(crate) const MERGE: MergeLimits = MergeLimits {
     merge_below: MERGE_BELOW,
     max_bytes: MERGE_BYTES,
     window: MERGE_WINDOW,
