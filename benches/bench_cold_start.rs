@@ -1,5 +1,6 @@
 //! Cold start and idle memory: `examples/hello` built the way the deploy guide builds it
-//! (`deploy/function`: `default-features = false`, release) against the same greeting on the
+//! (`deploy/function` as `cargo lambda build` builds it: no emulator, the lean release
+//! profile) against the same greeting on the
 //! official `lambda_runtime` 1.5 (`benches/official_hello`, built the same way), in one run.
 //!
 //! `cargo run --release -p benches --bin bench_cold_start` (about a minute once both are built;
@@ -29,7 +30,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
-const STARTS: usize = 60;
+const STARTS: usize = 100;
 const WARM_UP: usize = 5;
 const SETTLE: Duration = Duration::from_millis(100);
 const NEXT: &[u8] = b"GET /2018-06-01/runtime/invocation/next ";
@@ -119,10 +120,16 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// `cargo build --release` of the crate in `directory` (a workspace of its own); its binary.
+/// The crate in `directory` (a workspace of its own) built as `cargo lambda build` builds it
+/// (`--release --no-default-features`: deploy/function's `local` emulator left out); its binary.
 fn build(directory: &Path, binary: &str) -> Result<PathBuf, BoxError> {
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--no-default-features",
+            "--manifest-path",
+        ])
         .arg(directory.join("Cargo.toml"))
         .status()?;
     if !status.success() {

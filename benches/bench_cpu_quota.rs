@@ -28,6 +28,7 @@ mod processes;
 use processes::sibling;
 
 const ROWS: u64 = 400_000;
+/// Runs per build; `BENCH_CPU_QUOTA_RUNS` sets another count.
 const RUNS: usize = 6;
 /// 7.2% of a core; `BENCH_CPU_QUOTA_US` sets another quota (100000: a whole core, for
 /// profiling the same run without the limit).
@@ -51,7 +52,11 @@ async fn main() -> Result<(), BoxError> {
         .and_then(|value| value.parse().ok())
         .unwrap_or(QUOTA_US);
     let cgroup = Cgroup::create(quota, PERIOD_US)?;
-    for run in 0..RUNS {
+    let runs = std::env::var("BENCH_CPU_QUOTA_RUNS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(RUNS);
+    for run in 0..runs {
         let count = contestants.len();
         for turn in 0..count {
             // Alternate which goes first, so neither always follows the other.
@@ -63,7 +68,7 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     println!(
-        "{RUNS} runs of {ROWS} records each, on {:.1}% of a core ({} / {} us):",
+        "{runs} runs of {ROWS} records each, on {:.1}% of a core ({} / {} us):",
         quota as f64 / PERIOD_US as f64 * 100.0,
         quota,
         PERIOD_US
