@@ -9,9 +9,10 @@
 //!   inside a cgroup with `cpu.cfs_quota_us` 7200 of `cpu.cfs_period_us` 100000 (cgroup v1;
 //!   `cpu.max` "7200 100000" on v2); the emulator and the client (hyper, this process) are
 //!   outside it;
-//! - each run downloads one page of `ROWS` records; the rate is the body's bytes over the
-//!   time from the request to its last byte; each binary's CPU time per record is read from
-//!   its threads' `schedstat`;
+//! - each run downloads one page of `ROWS` records (after a one-record page, so start-up is
+//!   not counted); the rate is the body's bytes over the time from the request to its last
+//!   byte; each binary's CPU time per record is read from its threads' `schedstat`; a run
+//!   lasts about 14 quota periods, so each carries a few percent of quantisation;
 //! - `bench_cpu_quota NAME=PATH ...` runs the given builds of `export_ndjson` instead (the
 //!   build before a change against the build after it), alternating run by run.
 
@@ -139,7 +140,9 @@ async fn measure(binary: &Path, cgroup: &Cgroup) -> Result<(f64, f64), BoxError>
         .kill_on_drop(true)
         .spawn()?;
     let pid = function.id().ok_or("the function exited")?;
-    let before = cpu_time(pid).unwrap_or_default();
+    // One small page first: the function's start-up and first quota period are not counted.
+    download(emulator.url_addr(), "/?rows=1").await?;
+    let before = cpu_time(pid)?;
     let started = Instant::now();
     let bytes = download(emulator.url_addr(), &format!("/?rows={ROWS}")).await?;
     let elapsed = started.elapsed();

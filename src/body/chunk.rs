@@ -114,11 +114,10 @@ impl Chunk {
     }
 }
 
-/// Room left in the gathering buffer below which a record written into it first reserves
-/// [`WRITE_AHEAD`] more.
+/// Room kept free for the next record written into a gathering buffer.
 const RECORD_ROOM: usize = 4 * 1024;
-/// What a gathering buffer reserves at a time for records written into it: one allocation
-/// per merged chunk, not one per record.
+/// What a new chunk reserves, with [`RECORD_ROOM`], for records written into it: a whole
+/// merge (64 KiB), so there is one allocation per merged chunk and none per record.
 const WRITE_AHEAD: usize = 64 * 1024;
 
 /// Gathers records into one chunk.
@@ -154,8 +153,11 @@ impl ChunkBuilder {
         write: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<usize, E> {
         let start = self.data.len();
-        if self.data.capacity() - start < RECORD_ROOM {
-            self.data.reserve(WRITE_AHEAD);
+        if start == 0 && self.data.capacity() < WRITE_AHEAD + RECORD_ROOM {
+            // A new chunk: room for a whole merge, so it never regrows (and copies) midway.
+            self.data.reserve(WRITE_AHEAD + RECORD_ROOM);
+        } else if self.data.capacity() - start < RECORD_ROOM {
+            self.data.reserve(RECORD_ROOM);
         }
         if let Err(error) = write(&mut self.data) {
             self.data.truncate(start);

@@ -261,8 +261,9 @@ impl<E> MergeReady<E> {
             let end = match write_next(cx, &mut self.gathered) {
                 Poll::Ready(Some(Ok(()))) => {
                     let written = self.gathered.len() - before;
-                    if written >= self.limits.merge_below
-                        || self.gathered.len() > self.limits.max_bytes
+                    if written > 0
+                        && (written >= self.limits.merge_below
+                            || self.gathered.len() > self.limits.max_bytes)
                     {
                         self.pending = self
                             .gathered
