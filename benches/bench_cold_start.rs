@@ -30,6 +30,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
+mod processes;
+use processes::cpu_time;
+
 const STARTS: usize = 100;
 const WARM_UP: usize = 5;
 const SETTLE: Duration = Duration::from_millis(100);
@@ -244,20 +247,6 @@ fn resident_kib(pid: u32) -> Result<u64, BoxError> {
         .trim_end_matches("kB")
         .trim()
         .parse()?)
-}
-
-/// The CPU time all the process's threads have run, from each one's `schedstat` (nanoseconds).
-fn cpu_time(pid: u32) -> Result<Duration, BoxError> {
-    let mut total = 0_u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        let schedstat = std::fs::read_to_string(task?.path().join("schedstat"))?;
-        let ran = schedstat
-            .split_whitespace()
-            .next()
-            .ok_or("empty schedstat")?;
-        total += ran.parse::<u64>()?;
-    }
-    Ok(Duration::from_nanos(total))
 }
 
 /// The process's minor and major page faults, from `/proc/PID/stat` (fields 10 and 12).

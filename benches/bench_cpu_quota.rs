@@ -18,7 +18,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -26,7 +26,7 @@ use lambda_stream::BoxError;
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
 
 mod processes;
-use processes::sibling;
+use processes::{cpu_time, sibling};
 
 const ROWS: u64 = 400_000;
 /// Runs per build; `BENCH_CPU_QUOTA_RUNS` sets another count.
@@ -174,20 +174,6 @@ async fn download(address: SocketAddr, path: &str) -> Result<u64, BoxError> {
         }
     }
     Ok(bytes)
-}
-
-/// The CPU time all of `pid`'s threads have run, from each one's `schedstat`.
-fn cpu_time(pid: u32) -> Result<Duration, BoxError> {
-    let mut total = 0_u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        let schedstat = std::fs::read_to_string(task?.path().join("schedstat"))?;
-        let ran = schedstat
-            .split_whitespace()
-            .next()
-            .ok_or("empty schedstat")?;
-        total += ran.parse::<u64>()?;
-    }
-    Ok(Duration::from_nanos(total))
 }
 
 /// A CPU cgroup with a quota, removed when dropped.

@@ -1,4 +1,5 @@
-//! Built binaries the whole-stack benchmarks start, and the port a started function announces.
+//! Built binaries the whole-stack benchmarks start, the port a started function announces, and
+//! the CPU time a process has run.
 #![allow(dead_code, reason = "each benchmark uses a subset")]
 
 use lambda_stream::BoxError;
@@ -36,4 +37,18 @@ pub(crate) async fn announced(
         }
     }
     Err("the command exited without announcing its Function URL".into())
+}
+
+/// The CPU time all of `pid`'s threads have run, from each one's `schedstat`.
+pub(crate) fn cpu_time(pid: u32) -> Result<std::time::Duration, BoxError> {
+    let mut total = 0_u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let schedstat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+        let ran = schedstat
+            .split_whitespace()
+            .next()
+            .ok_or("empty schedstat")?;
+        total += ran.parse::<u64>()?;
+    }
+    Ok(std::time::Duration::from_nanos(total))
 }
