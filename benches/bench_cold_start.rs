@@ -1,7 +1,8 @@
 //! Cold start and idle memory: `examples/hello` built the way the deploy guide builds it
 //! (`deploy/function` as `cargo lambda build` builds it: no emulator, the lean release
-//! profile) against the same greeting on the
-//! official `lambda_runtime` 1.5 (`benches/official_hello`, built the same way), in one run.
+//! profile; one thread, `#[tokio::main(flavor = "current_thread")]`, as the guide says)
+//! against the same greeting on the official `lambda_runtime` 1.5 (`benches/official_hello`,
+//! set up as the official examples are, `#[tokio::main]`, built the same way), in one run.
 //!
 //! `cargo run --release -p benches --bin bench_cold_start` (about a minute once both are built;
 //! it builds them first):

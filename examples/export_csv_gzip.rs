@@ -49,7 +49,7 @@ async fn export(request: Request, _context: Context) -> Result<Response, BoxErro
         .body(body)?)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     // Compression applies to clients whose Accept-Encoding allows it, on Lambda and locally.
     lambda_stream::run_with(export, |config| config.with_compression(Compression::new())).await

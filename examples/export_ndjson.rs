@@ -75,7 +75,7 @@ fn deployment(config: Config) -> Config {
     config
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run_with(export, deployment).await
 }

@@ -40,7 +40,7 @@ async fn hello(request: Request, _context: Context) -> Result<Response, BoxError
 }
 
 /// Serves `hello` (also the binary `deploy/function` builds for `sam build`).
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 pub async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run(hello).await
 }

@@ -55,7 +55,7 @@ async fn measure(
     Ok((received, started.elapsed().as_secs_f64()))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = BandwidthModel::AWS;
     let (bytes, free) = measure(None).await?;

@@ -32,6 +32,15 @@ use crate::wire::{ErrorType, FunctionError};
 /// be reached or answers `/next` with a failure. Handler failures are not errors: they are
 /// reported to Lambda and the loop goes on.
 ///
+/// # One thread on Lambda
+/// Lambda sends an environment one invocation at a time (and below 1,769 MB a function has
+/// less than one vCPU), so start a `current_thread` runtime, as the examples do:
+/// `#[tokio::main(flavor = "current_thread")]` starts sooner, holds less memory and spends
+/// less CPU per record streamed than the multi-thread runtime (`docs/perf/` measures both).
+/// On Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1) `run` serves that many
+/// invocations at once: use the multi-thread runtime there (`#[tokio::main]`), so they
+/// spread over the instance's vCPUs. Locally the emulator has a thread of its own either way.
+///
 /// ```no_run
 /// use lambda_stream::{Body, Context, Request, Response};
 ///
@@ -39,7 +48,7 @@ use crate::wire::{ErrorType, FunctionError};
 ///     http::Response::builder().body(Body::from("hello"))
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_stream::Error> {
 ///     lambda_stream::run(handler).await
 /// }
@@ -61,7 +70,7 @@ pub async fn run<H: Handler>(handler: H) -> Result<(), Error> {
 ///     http::Response::builder().body(Body::from("hello"))
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_stream::Error> {
 ///     lambda_stream::run_with(handler, |config| config.with_budget(Budget::AWS_200_MB)).await
 /// }

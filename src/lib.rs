@@ -19,7 +19,8 @@
 //!         .body(Body::from_stream(steps))?)
 //! }
 //!
-//! #[tokio::main]
+//! // One invocation at a time on Lambda: one thread (see `run` for Managed Instances).
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), lambda_stream::Error> {
 //!     // On Lambda: the Runtime API loop. On your machine (no AWS_LAMBDA_RUNTIME_API):
 //!     // a local streaming Function URL at http://127.0.0.1:9000/.

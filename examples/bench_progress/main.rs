@@ -108,7 +108,7 @@ async fn bench(request: Request, _context: Context) -> Result<Response, BoxError
     Ok(Sse::new(events).into_response())
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run(bench).await
 }

@@ -111,7 +111,7 @@ async fn route(request: Request, _context: Context) -> Result<Response, BoxError
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run(route).await
 }

@@ -47,7 +47,7 @@ struct LambdaHttpStreamingHandler<S> {
 ///     Ok(format!("hello {name}"))
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_stream::Error> {
 ///     // was: lambda_http::run(service_fn(handler)).await
 ///     lambda_stream::run(lambda_stream::compat::lambda_http(service_fn(handler))).await
@@ -75,7 +75,7 @@ where
 ///     Ok(Response::builder().header("content-type", "text/plain").body("streamed".into())?)
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_stream::Error> {
 ///     // was: lambda_http::run_with_streaming_response(service_fn(handler)).await
 ///     lambda_stream::run(lambda_stream::compat::lambda_http_streaming(service_fn(handler))).await

@@ -67,7 +67,7 @@ impl<S: Debug, T, B, St> Debug for LambdaRuntimeHandler<S, T, B, St> {
 ///     Ok(json!({ "path": event.payload["rawPath"], "request": event.context.request_id }))
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_stream::Error> {
 ///     // was: lambda_runtime::run(service_fn(handler)).await
 ///     lambda_stream::run(lambda_stream::compat::lambda_runtime(service_fn(handler))).await

@@ -114,6 +114,15 @@ impl Runtime {
         concurrency: usize,
     ) -> Result<(), Error> {
         tracing::debug!(concurrency, "serving invocations concurrently");
+        if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::CurrentThread
+        {
+            tracing::info!(
+                concurrency,
+                "these invocations take turns on one thread: start the multi-thread runtime \
+                 (#[tokio::main]) to spread them over the vCPUs"
+            );
+        }
         let mut loops = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
             loops.spawn(self.clone().serve(handler.clone()));

@@ -105,6 +105,7 @@ async fn hello_serving_three(server: &RuntimeApiServer) -> tokio::process::Child
     let hello = tokio::process::Command::new(common::binary("hello").await)
         .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
         .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
+        .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -132,6 +133,16 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
     );
     waiting_for_next(&server, 3).await;
     hello.kill().await.unwrap();
+    // hello starts one thread, as the examples do: its log says how to spread the three.
+    let mut log = String::new();
+    let stdout = hello.stdout.take().unwrap();
+    tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(stdout), &mut log)
+        .await
+        .unwrap();
+    assert!(
+        log.contains("these invocations take turns on one thread") && log.contains("concurrency=3"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ pub fn app() -> Router {
         .route("/download", get(download))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run(lambda_stream::service(app())).await
 }

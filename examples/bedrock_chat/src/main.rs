@@ -109,7 +109,7 @@ async fn route(chat: Chat, request: Request) -> Result<Response, BoxError> {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run_with_init(|| async {
         let chat = Chat::from_environment().await;

@@ -45,7 +45,7 @@ async fn handler(request: Request) -> Result<Response<Frames>, Error> {
         .body(BoxBody::new(StreamBody::new(frames)))?)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let service = lambda_http::service_fn(handler);
     if std::env::args().nth(1).as_deref() == Some("official") {

@@ -42,7 +42,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Ch
     }))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let service = lambda_runtime::service_fn(handler);
     if std::env::args().nth(1).as_deref() == Some("official") {

@@ -182,7 +182,7 @@ fn demo_database(rows: i64) -> Result<std::path::PathBuf, BoxError> {
     Ok(path)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_stream::Error> {
     lambda_stream::run_with_init(|| async {
         let path = match std::env::var_os("ORDERS_DB") {
