@@ -114,9 +114,10 @@ impl Runtime {
         concurrency: usize,
     ) -> Result<(), Error> {
         tracing::debug!(concurrency, "serving invocations concurrently");
-        if tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::CurrentThread
-        {
+        let one_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+        });
+        if one_thread {
             tracing::info!(
                 concurrency,
                 "these invocations take turns on one thread: start the multi-thread runtime \

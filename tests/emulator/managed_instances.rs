@@ -100,12 +100,18 @@ async fn one_process_serves_n_invocations_at_once_each_on_its_own_next() {
 }
 
 /// `examples/hello` in a process of its own with `AWS_LAMBDA_MAX_CONCURRENCY=3`, once its three
-/// loops wait in `/next`.
-async fn hello_serving_three(server: &RuntimeApiServer) -> tokio::process::Child {
+/// loops wait in `/next`; its log (the default: text, `INFO`) goes to `stdout`.
+async fn hello_serving_three(
+    server: &RuntimeApiServer,
+    stdout: std::process::Stdio,
+) -> tokio::process::Child {
     let hello = tokio::process::Command::new(common::binary("hello").await)
         .env("AWS_LAMBDA_RUNTIME_API", server.runtime_api().authority())
         .env("AWS_LAMBDA_MAX_CONCURRENCY", "3")
-        .stdout(std::process::Stdio::piped())
+        .env_remove("RUST_LOG")
+        .env_remove("AWS_LAMBDA_LOG_LEVEL")
+        .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .stdout(stdout)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -123,7 +129,7 @@ fn greet_ada() -> http::Request<Bytes> {
 #[tokio::test]
 async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_nexts() {
     let server = RuntimeApiServer::start().await.unwrap();
-    let mut hello = hello_serving_three(&server).await;
+    let mut hello = hello_serving_three(&server, std::process::Stdio::piped()).await;
     let request = greet_ada();
     let answer = within(server.invoke_request(&request)).await.unwrap();
     let body = answer.streamed().unwrap().body;
@@ -135,10 +141,13 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
     hello.kill().await.unwrap();
     // hello starts one thread, as the examples do: its log says how to spread the three.
     let mut log = String::new();
-    let stdout = hello.stdout.take().unwrap();
-    tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::BufReader::new(stdout), &mut log)
-        .await
-        .unwrap();
+    let mut stdout = hello.stdout.take().unwrap();
+    within(tokio::io::AsyncReadExt::read_to_string(
+        &mut stdout,
+        &mut log,
+    ))
+    .await
+    .unwrap();
     assert!(
         log.contains("these invocations take turns on one thread") && log.contains("concurrency=3"),
         "{log}"
@@ -148,7 +157,7 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
 #[tokio::test]
 async fn sigterm_stops_taking_invocations_and_lets_the_ones_in_flight_finish() {
     let server = RuntimeApiServer::start().await.unwrap();
-    let mut hello = hello_serving_three(&server).await;
+    let mut hello = hello_serving_three(&server, std::process::Stdio::inherit()).await;
     // hello answers in three pieces, 300 ms apart: SIGTERM arrives in the middle.
     let request = greet_ada();
     let answering = server.invoke_request(&request);
