@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::client::{NextInvocation, RuntimeClient};
 use super::config::Config;
@@ -52,6 +53,15 @@ async fn shutdown_requested() {
         return;
     }
     std::future::pending::<()>().await;
+}
+
+/// Logs that a shutdown was asked for, once per process however many loops stop on it (the
+/// signal is the process's: every loop sees it).
+fn announce_shutdown() {
+    static ANNOUNCED: AtomicBool = AtomicBool::new(false);
+    if !ANNOUNCED.swap(true, Ordering::Relaxed) {
+        tracing::info!("shutdown requested: no more invocations taken");
+    }
 }
 
 /// A runtime loop with an explicit [`Config`] (for tests, or to choose the mode in code).
@@ -165,7 +175,7 @@ impl Runtime {
                 // A shutdown asked for while an invocation was answered wins over the next one.
                 biased;
                 () = &mut shutdown => {
-                    tracing::info!("shutdown requested: no more invocations taken");
+                    announce_shutdown();
                     return Ok(());
                 }
                 next = next_with_retry(&mut client, self.config.max_event_size()) => next?,

@@ -157,7 +157,7 @@ async fn a_function_started_with_aws_lambda_max_concurrency_opens_that_many_next
 #[tokio::test]
 async fn sigterm_stops_taking_invocations_and_lets_the_ones_in_flight_finish() {
     let server = RuntimeApiServer::start().await.unwrap();
-    let mut hello = hello_serving_three(&server, std::process::Stdio::inherit()).await;
+    let hello = hello_serving_three(&server, std::process::Stdio::piped()).await;
     // hello answers in three pieces, 300 ms apart: SIGTERM arrives in the middle.
     let request = greet_ada();
     let answering = server.invoke_request(&request);
@@ -180,9 +180,13 @@ async fn sigterm_stops_taking_invocations_and_lets_the_ones_in_flight_finish() {
         String::from_utf8_lossy(&streamed.body),
         "{\"message\": \"Hello, Ada!\"}\n"
     );
-    let status = within(hello.wait()).await.unwrap();
+    let ended = within(hello.wait_with_output()).await.unwrap();
     assert!(
-        status.success(),
-        "the process ends cleanly once nothing is in flight: {status}"
+        ended.status.success(),
+        "the process ends cleanly once nothing is in flight: {}",
+        ended.status
     );
+    // Three loops stop on the one signal: the log says so once.
+    let log = String::from_utf8_lossy(&ended.stdout);
+    assert_eq!(log.matches("shutdown requested").count(), 1, "{log}");
 }
