@@ -111,11 +111,16 @@ impl<E> MergeReady<E> {
             Poll::Ready(Some(Ok(first))) => first,
             other => return Some(other),
         };
-        if first.len() >= self.limits.merge_below.min(self.limits.max_bytes) {
+        if self.goes_alone(first.len()) {
             return Some(Poll::Ready(Some(Ok(first))));
         }
         self.gathered.push(first);
         None
+    }
+
+    /// Whether a merge's first chunk of `len` bytes goes alone, with nothing merged behind it.
+    fn goes_alone(&self, len: usize) -> bool {
+        len >= self.limits.merge_below.min(self.limits.max_bytes)
     }
 
     /// The chunk or end kept from the last merge, else the source's next.
@@ -153,7 +158,7 @@ impl<E> MergeReady<E> {
     ) -> PollChunk<E> {
         let mut window = ReadyWindow::start(self.limits.window);
         while self.gathered.len() < self.limits.max_bytes && window.open() {
-            match source(cx) {
+            let end = match source(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if chunk.len() >= self.limits.merge_below
                         || self.gathered.len() + chunk.len() > self.limits.max_bytes
@@ -163,19 +168,15 @@ impl<E> MergeReady<E> {
                     }
                     window.joined(chunk.len());
                     self.gathered.push(chunk);
+                    continue;
                 }
-                Poll::Ready(Some(Err(end))) => match self.stop(cx, Poll::Ready(Some(end))) {
-                    Some(waiting) => return waiting,
-                    None => break,
-                },
-                Poll::Ready(None) => match self.stop(cx, Poll::Ready(None)) {
-                    Some(waiting) => return waiting,
-                    None => break,
-                },
-                Poll::Pending => match self.stop(cx, Poll::Pending) {
-                    Some(waiting) => return waiting,
-                    None => break,
-                },
+                Poll::Ready(Some(Err(end))) => Poll::Ready(Some(end)),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+            match self.stop(cx, end) {
+                Some(waiting) => return waiting,
+                None => break,
             }
         }
         Poll::Ready(Some(Ok(self.take_gathered())))
@@ -230,9 +231,9 @@ impl<E> MergeReady<E> {
                 // An empty record: nothing gathered yet.
                 Poll::Ready(Some(Ok(()))) if self.gathered.is_empty() => continue,
                 Poll::Ready(Some(Ok(()))) => {
-                    let alone =
-                        self.gathered.len() >= self.limits.merge_below.min(self.limits.max_bytes);
-                    return alone.then(|| Poll::Ready(Some(Ok(self.take_gathered()))));
+                    return self
+                        .goes_alone(self.gathered.len())
+                        .then(|| Poll::Ready(Some(Ok(self.take_gathered()))));
                 }
                 Poll::Ready(Some(Err(error))) => {
                     self.pending = Pending::Finished;
