@@ -135,13 +135,19 @@ impl ChunkBuilder {
         // Offsets fit in u32: merges stop far below 4 GiB (see `Chunk::ends`).
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(&chunk.data);
-        if self.ends.capacity() == 0 {
-            self.ends.reserve(self.last_records.max(64));
-        }
+        self.size_ends();
         if chunk.ends.is_empty() {
             self.ends.push(offset + chunk.data.len() as u32);
         } else {
             self.ends.extend(chunk.ends.iter().map(|end| offset + end));
+        }
+    }
+
+    /// Gives a new chunk's record offsets room for as many records as the last chunk held, so a
+    /// steady stream of tiny records never regrows them.
+    fn size_ends(&mut self) {
+        if self.ends.capacity() == 0 {
+            self.ends.reserve(self.last_records.max(64));
         }
     }
 
@@ -165,9 +171,7 @@ impl ChunkBuilder {
         }
         let written = self.data.len() - start;
         if written > 0 {
-            if self.ends.capacity() == 0 {
-                self.ends.reserve(self.last_records.max(64));
-            }
+            self.size_ends();
             // Offsets fit in u32: merges stop far below 4 GiB (see `Chunk::ends`).
             self.ends.push(self.data.len() as u32);
         }

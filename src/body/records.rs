@@ -18,6 +18,12 @@ fn record_error(context: &str, error: impl std::fmt::Display) -> FunctionError {
     FunctionError::new(ErrorType::STREAM_ERROR, format!("{context}: {error}"))
 }
 
+/// Appends `record` as JSON.
+fn write_json(buffer: &mut BytesMut, record: &impl Serialize) -> Result<(), FunctionError> {
+    serde_json::to_writer(buffer.writer(), record)
+        .map_err(|e| record_error("a record does not serialize to JSON", e))
+}
+
 fn into_function_error<E: Into<BoxError>>(error: E) -> FunctionError {
     FunctionError::from_error(error.into(), ErrorType::STREAM_ERROR)
 }
@@ -45,8 +51,7 @@ impl Body {
         E: Into<BoxError> + 'static,
     {
         Body::serialized(records, |buffer, record| {
-            serde_json::to_writer(buffer.writer(), &record)
-                .map_err(|e| record_error("a record does not serialize to JSON", e))?;
+            write_json(buffer, &record)?;
             buffer.put_u8(b'\n');
             Ok(())
         })
@@ -81,8 +86,7 @@ impl Body {
                 return Ok(());
             };
             buffer.put_u8(if sent_any { b',' } else { b'[' });
-            serde_json::to_writer(buffer.writer(), &record)
-                .map_err(|e| record_error("a record does not serialize to JSON", e))?;
+            write_json(buffer, &record)?;
             sent_any = true;
             Ok(())
         });
