@@ -32,7 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
 mod processes;
-use processes::cpu_time;
+use processes::{cpu_time, named_builds};
 
 const STARTS: usize = 100;
 const WARM_UP: usize = 5;
@@ -77,13 +77,7 @@ async fn main() -> Result<(), BoxError> {
 
 /// The binaries named on the command line, or ours and the official one, built first.
 fn contestants() -> Result<Vec<Contestant>, BoxError> {
-    let named: Vec<(String, PathBuf)> = std::env::args()
-        .skip(1)
-        .map(|argument| match argument.split_once('=') {
-            Some((name, path)) => Ok((name.to_owned(), PathBuf::from(path))),
-            None => Err(format!("expected NAME=PATH, got {argument}")),
-        })
-        .collect::<Result<_, _>>()?;
+    let named = named_builds()?;
     let pairs = if named.is_empty() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         vec![

@@ -26,7 +26,7 @@ use lambda_stream::BoxError;
 use lambda_stream::emulator::{Emulator, EmulatorConfig};
 
 mod processes;
-use processes::{cpu_time, sibling};
+use processes::{cpu_time, named_builds, setting, sibling};
 
 const ROWS: u64 = 400_000;
 /// Runs per build; `BENCH_CPU_QUOTA_RUNS` sets another count.
@@ -48,15 +48,9 @@ struct Contestant {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let mut contestants = contestants()?;
-    let quota = std::env::var("BENCH_CPU_QUOTA_US")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(QUOTA_US);
+    let quota = setting("BENCH_CPU_QUOTA_US", QUOTA_US);
     let cgroup = Cgroup::create(quota, PERIOD_US)?;
-    let runs = std::env::var("BENCH_CPU_QUOTA_RUNS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(RUNS);
+    let runs = setting("BENCH_CPU_QUOTA_RUNS", RUNS);
     for run in 0..runs {
         let count = contestants.len();
         for turn in 0..count {
@@ -95,13 +89,7 @@ async fn main() -> Result<(), BoxError> {
 
 /// The builds named on the command line, or this workspace's `export_ndjson`.
 fn contestants() -> Result<Vec<Contestant>, BoxError> {
-    let mut named = Vec::new();
-    for argument in std::env::args().skip(1) {
-        let (name, path) = argument
-            .split_once('=')
-            .ok_or_else(|| format!("expected NAME=PATH, got {argument}"))?;
-        named.push((name.to_owned(), PathBuf::from(path)));
-    }
+    let mut named = named_builds()?;
     if named.is_empty() {
         named.push(("export_ndjson".to_owned(), sibling("export_ndjson")?));
     }

@@ -19,12 +19,8 @@ use tokio::process::{Child, Command};
 const FUNCTION_ENV: &str = "BENCH_MANAGED_INSTANCES_FUNCTION";
 const CHUNK: usize = 64 * 1024;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod processes;
+use processes::setting;
 
 /// The function: `BENCH_MIB` MiB in 64 KiB chunks.
 async fn stream_mib(_: Request, _: Context) -> Result<Response, BoxError> {

@@ -1,5 +1,6 @@
-//! Built binaries the whole-stack benchmarks start, the port a started function announces, and
-//! the CPU time a process has run.
+//! Built binaries the whole-stack benchmarks start (found beside the benchmark, or named on its
+//! command line), the port a started function announces, the CPU time a process has run, and
+//! settings read from the environment.
 #![allow(dead_code, reason = "each benchmark uses a subset")]
 
 use lambda_stream::BoxError;
@@ -51,4 +52,24 @@ pub(crate) fn cpu_time(pid: u32) -> Result<std::time::Duration, BoxError> {
         total += ran.parse::<u64>()?;
     }
     Ok(std::time::Duration::from_nanos(total))
+}
+
+/// The builds named on the command line as `NAME=PATH` (a build before a change against the
+/// build after it); none when there are no arguments.
+pub(crate) fn named_builds() -> Result<Vec<(String, std::path::PathBuf)>, BoxError> {
+    std::env::args()
+        .skip(1)
+        .map(|argument| match argument.split_once('=') {
+            Some((name, path)) => Ok((name.to_owned(), std::path::PathBuf::from(path))),
+            None => Err(format!("expected NAME=PATH, got {argument}").into()),
+        })
+        .collect()
+}
+
+/// The number in the environment variable `name`, or `default` when it is unset or not one.
+pub(crate) fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
